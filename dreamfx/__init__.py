@@ -1,0 +1,25 @@
+"""dreamfx: DeepDream-style image filters on a tiny MNIST CNN, as a pluggy plugin framework.
+
+Plugin authors import :data:`hookimpl`; notebook users call :func:`dream`. Importing this
+package does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+__version__ = "0.1.0"
+
+#: The marker for hook implementations: ``@dreamfx.hookimpl``.
+hookimpl = pluggy.HookimplMarker("dreamfx")
+
+__all__ = ["__version__", "hookimpl", "dream"]
+
+
+def dream(image: Any, preset: str = "single-map", **overrides: Any) -> Any:
+    """Dream ``image`` (a path, PIL image or array) with a preset; see :func:`dreamfx.api.dream`."""
+    from .api import dream as _dream
+
+    return _dream(image, preset, **overrides)

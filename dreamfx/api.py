@@ -1,0 +1,109 @@
+"""The Python API for notebooks and scripts.
+
+    >>> import dreamfx
+    >>> result = dreamfx.dream("photo.jpg", "single-map", map=12, steps=40)
+    >>> result.to_pil().save("dream.png")
+
+Keyword overrides are ``section.key`` names written as ``section__key`` (``objective__map``)
+or, when unambiguous, the bare parameter name (``map``, ``steps``, ``rounds``, ``seed``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import ImageError, SettingsError
+from .imageio import read_image, to_gray, to_uint8
+from .pipeline import Dreamer, DreamResult
+from .plugins import PluginHost, create_host
+from .presets import load_preset
+from .settings import COMPONENT_SECTIONS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings, settings_for
+
+
+def as_gray_array(image: Any) -> np.ndarray:
+    """A path, PIL image or array (H, W) / (H, W, 3|4), uint8 or float in [0, 1], as (H, W) float32."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(Path(image))
+    if isinstance(image, Image.Image):
+        return to_gray(image)
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+    else:
+        raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        array = array[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    elif array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != 2:
+        raise ImageError(f"image arrays must be (H, W) or (H, W, 3), got shape {array.shape}")
+    return np.clip(array, 0.0, 1.0)
+
+
+def _dotted(key: str, preset: dict[str, Any], host: PluginHost) -> str:
+    """Turn an API keyword into a dotted settings key."""
+    if "__" in key:
+        return key.replace("__", ".")
+    if key in TOP_LEVEL_KEYS:
+        return key
+    sections = []
+    for section, kind in COMPONENT_SECTIONS.items():
+        name = (preset.get(section) or {}).get("name")
+        from .settings import DEFAULT_COMPONENTS
+
+        component = host.get(kind, name or DEFAULT_COMPONENTS[section])
+        if key in component.params:
+            sections.append(section)
+    if key in OUTPUT_DEFAULTS:
+        sections.append("output")
+    if len(sections) == 1:
+        return f"{sections[0]}.{key}"
+    if not sections:
+        raise SettingsError(f"unknown setting {key!r}; use section__key, for example objective__map=3")
+    raise SettingsError(f"setting {key!r} is ambiguous ({', '.join(sections)}); use section__key")
+
+
+def make_dreamer(
+    preset: str = "single-map",
+    overrides: dict[str, Any] | None = None,
+    *,
+    device: str = "auto",
+    host: PluginHost | None = None,
+) -> Dreamer:
+    """Build a reusable :class:`Dreamer` (compile once, dream many images)."""
+    host = host or create_host()
+    _, data = load_preset(host, preset)
+    pairs = [(_dotted(k, data, host), v) for k, v in (overrides or {}).items()]
+    return Dreamer(host, settings_for(host, preset, pairs), device)
+
+
+def dream(image: Any, preset: str = "single-map", *, device: str = "auto", **overrides: Any) -> "DreamResultView":
+    """Dream ``image`` with ``preset`` and keyword overrides; returns the result and intermediates."""
+    dreamer = make_dreamer(preset, overrides, device=device)
+    return DreamResultView(dreamer(as_gray_array(image)))
+
+
+class DreamResultView(DreamResult):
+    """A :class:`DreamResult` with conveniences for notebooks."""
+
+    def __init__(self, result: DreamResult) -> None:
+        self.__dict__.update(result.__dict__)
+
+    def to_pil(self, which: str = "image") -> Image.Image:
+        """``image``, ``dream``, ``contrast`` or ``pattern`` as an 8-bit grayscale PIL image."""
+        return Image.fromarray(to_uint8(getattr(self, which)), mode="L")
+
+    def panel(self, height: int = 256) -> Image.Image:
+        from .panel import render_panel
+
+        return render_panel(self, height)
+
+
+__all__ = ["dream", "make_dreamer", "as_gray_array", "Settings", "DreamResultView"]

@@ -1,0 +1,320 @@
+"""The ``dreamfx`` command line.
+
+Start-up stays light: ``--help``, ``presets``, ``plugins`` and ``info`` never import
+TensorFlow; ``run``, ``demo`` and ``train`` import it when they start working.
+User mistakes print one line (``dreamfx: error: ...``) and exit 2 (settings, usage) or 1
+(unreadable input, failed output); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import DreamfxError, ImageError, SettingsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SAMPLE_IMAGE = Path(__file__).with_name("data") / "coffee.png"
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _quiet_tensorflow(debug: bool) -> None:
+    """Import TensorFlow without its C++ start-up chatter (CUDA probing on CPU machines).
+
+    Those lines are written by native code before logging is configured, so the only way to
+    keep them off the user's terminal is to point file descriptor 2 elsewhere while
+    TensorFlow loads. ``--debug`` shows them.
+    """
+    if debug or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # initialise the runtime (and its CUDA probe) now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dreamfx",
+        description="DeepDream-style image filters on a tiny CNN trained on MNIST.",
+        epilog="Examples:\n  dreamfx demo -o out\n  dreamfx run --preset single-map photo.jpg -o dream.png --panel panel.png\n"
+        "  dreamfx run photo.jpg --set objective.map=12 --set optimizer.steps=40\n  dreamfx presets",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"dreamfx {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's log")
+    parser.add_argument("--strict", action="store_true", help="make a broken third-party plugin fatal")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def dream_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--preset", default="single-map", help="preset name (see 'dreamfx presets') or a .toml file")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting, e.g. objective.map=12 or optimizer.steps=40 (repeatable)")
+        p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
+        p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N (default: auto)")
+        p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    run = sub.add_parser("run", help="dream an image", description="Dream an image with a preset.")
+    run.add_argument("input", help="the image to dream (PNG, JPEG, TIFF, BMP, WebP, GIF)")
+    run.add_argument("-o", "--output", help="output image (default: ./<input name>-dream.png)")
+    run.add_argument("--panel", help="also write the article's figure (pattern, dream, result) to this image")
+    dream_options(run)
+
+    demo = sub.add_parser("demo", help="dream the bundled sample photo",
+                          description="Dream the bundled CC0 sample photo and write the result and the panel.")
+    demo.add_argument("-o", "--out-dir", default="out", help="folder for demo.png and demo-panel.png (default: out)")
+    dream_options(demo)
+
+    sub.add_parser("presets", help="list presets", description="List the presets with their descriptions.")
+
+    plugins = sub.add_parser("plugins", help="list plugins", description="List plugins, their status and what they register.")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    info = sub.add_parser("info", help="show how an output was made", description="Print the settings stored in a dreamfx output.")
+    info.add_argument("output", help="an image written by dreamfx")
+
+    train = sub.add_parser("train", help="train the built-in MNIST CNN",
+                           description="Train the article's CNN with a stratified held-out split and save it as .keras.")
+    train.add_argument("--data", help="MNIST as IDX files (folder or images file), mnist.npz, or CSV(.gz); "
+                       "default: keras.datasets.mnist (needs internet)")
+    train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    train.add_argument("--seed", type=int, default=0, help="random seed for split, augmentation and weights")
+    train.add_argument("-o", "--output", help="where to write the .keras file (default: the shipped model file)")
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+def _host(args: argparse.Namespace) -> Any:
+    from .plugins import create_host
+
+    host = create_host(strict=args.strict)
+    for info in host.failed():
+        _console(stderr=True).print(
+            f"[yellow]dreamfx: warning:[/] plugin {info.name!r} ({info.distribution or 'no distribution'}) "
+            f"failed and was skipped: {info.error}"
+        )
+    return host
+
+
+def _settings(args: argparse.Namespace, host: Any) -> Any:
+    from .settings import parse_override
+    from .presets import settings_for
+
+    overrides = [parse_override(text) for text in args.overrides]
+    return settings_for(host, args.preset, overrides, seed=args.seed)
+
+
+def _dream_file(args: argparse.Namespace, source: Path, output: Path, panel: Path | None) -> int:
+    from .imageio import read_image
+
+    host = _host(args)
+    settings = _settings(args, host)
+    image = read_image(source)
+    _check_not_input(source, output, panel)
+    _quiet_tensorflow(args.debug)
+    from PIL import Image
+
+    from .imageio import to_uint8, write_image_atomic
+    from .pipeline import Dreamer
+
+    console = _console()
+    with console.status(f"dreaming {source.name} with preset {settings.preset} ...", spinner="dots") if not args.quiet else _nullcontext():
+        started = time.perf_counter()
+        dreamer = Dreamer(host, settings, args.device)
+        result = dreamer(image)
+        metadata = {
+            "dreamfx_version": __version__,
+            "preset": settings.preset,
+            "settings": settings.to_dict(),
+            "settings_hash": settings.digest(),
+            "seed": settings.seed,
+            "input": source.name,
+            "objective": result.objective,
+            "score_before": result.score_before,
+            "score_after": result.score_after,
+        }
+        write_image_atomic(output, Image.fromarray(to_uint8(result.image), mode="L"), metadata)
+        if panel is not None:
+            from .panel import render_panel
+
+            title = f"{source.name}: {settings.preset}, {result.objective}"
+            write_image_atomic(panel, render_panel(result, title=title), metadata)
+        elapsed = time.perf_counter() - started
+    if not args.quiet:
+        _summary(console, settings, dreamer, result, output, panel, elapsed)
+    return EXIT_OK
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _check_not_input(source: Path, *outputs: Path | None) -> None:
+    for out in outputs:
+        if out is not None and out.exists() and out.resolve() == source.resolve():
+            raise SettingsError(f"output {out} is the input file; dreamfx never overwrites its inputs: choose another -o")
+
+
+def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Path, panel: Path | None, elapsed: float) -> None:
+    from rich.table import Table
+
+    opt, loop = settings.optimizer.params, settings.loop.params
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold cyan")
+    table.add_column()
+    table.add_row("preset", settings.preset)
+    table.add_row("model", f"{settings.model.name}")
+    table.add_row("objective", f"{settings.objective.name}: {result.objective}")
+    table.add_row("scaler", settings.scaler.name)
+    rounds = loop.get("rounds", "?")
+    table.add_row("rounds x steps", f"{rounds} x {opt.get('steps', '?')}  (step size {opt.get('step_size', '?')}, seed {settings.seed})")
+    gain = f"x{result.gain:.1f}" if result.gain != float("inf") else "from zero"
+    table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}  ({gain})")
+    table.add_row("time", f"{elapsed:.2f} s on {dreamer.device} (dream {result.seconds:.2f} s)")
+    table.add_row("output", str(output))
+    if panel is not None:
+        table.add_row("panel", str(panel))
+    console.print(table)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    source = Path(args.input)
+    output = Path(args.output) if args.output else Path.cwd() / f"{source.stem}-dream.png"
+    return _dream_file(args, source, output, Path(args.panel) if args.panel else None)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out_dir)
+    return _dream_file(args, SAMPLE_IMAGE, out_dir / "demo.png", out_dir / "demo-panel.png")
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    host = _host(args)
+    table = Table(title="dreamfx presets", title_justify="left")
+    table.add_column("preset", style="bold cyan", no_wrap=True)
+    table.add_column("description")
+    table.add_column("plugin", style="dim")
+    for component in host.registry("presets"):
+        table.add_row(component.name, component.description, component.plugin)
+    _console().print(table)
+    _console().print("Use one with: dreamfx run --preset NAME photo.jpg   (override with --set key=value)")
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    host = _host(args)
+    host.registries  # run registration hooks so failures there are recorded
+    infos = list(host.plugins.values())
+    if args.json:
+        print(json.dumps([i.as_dict() for i in infos], indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title="dreamfx plugins", title_justify="left")
+    for col in ("plugin", "distribution", "status", "hooks", "registers"):
+        table.add_column(col)
+    colours = {"ok": "green", "failed": "red", "disabled": "yellow"}
+    for info in infos:
+        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registered.items())
+        status = f"[{colours[info.status]}]{info.status}[/]"
+        if info.error:
+            status += f"\n[red]{info.error}[/]"
+        dist = f"{info.distribution or '-'} {info.version or ''}".strip()
+        hooks = ", ".join(h.removeprefix("dreamfx_") for h in info.hooks)
+        table.add_row(info.name, dist, status, hooks, registers)
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .imageio import read_metadata
+
+    path = Path(args.output)
+    if not path.exists():
+        raise ImageError(f"{path} does not exist")
+    meta = read_metadata(path)
+    if meta is None:
+        raise ImageError(f"{path} carries no dreamfx metadata (was it written by dreamfx?)")
+    print(json.dumps(meta, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _quiet_tensorflow(args.debug)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dreamfx_mnist import MODEL_FILE
+    from dreamfx_mnist.data import load_mnist
+    from dreamfx_mnist.train import train
+
+    out = Path(args.output) if args.output else MODEL_FILE
+    try:
+        data = load_mnist(args.data)
+    except (ValueError, OSError) as exc:
+        raise DreamfxError(f"cannot read MNIST data {args.data or '(keras.datasets.mnist)'}: {exc}") from exc
+    kwargs: dict[str, Any] = {"seed": args.seed, "out": out}
+    if args.epochs is not None:
+        kwargs["epochs"] = args.epochs
+    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[logs]}"),
+                  TimeRemainingColumn(), console=_console()) as progress:
+        task = progress.add_task("train", total=kwargs.get("epochs"), logs="")
+
+        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if isinstance(v, float))
+            progress.update(task, completed=epoch + 1, logs=shown)
+
+        report = train(data=data, progress=on_epoch, **kwargs)
+    _console().print(
+        f"held-out accuracy [bold]{report.accuracy:.2%}[/] on {report.n_holdout} digits "
+        f"(trained on {report.n_train}); wrote {report.out} (sha256 {report.sha256[:16]}...)"
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "presets": cmd_presets, "plugins": cmd_plugins,
+            "info": cmd_info, "train": cmd_train}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("dreamfx: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except DreamfxError as exc:
+        if args.debug:
+            raise
+        print(f"dreamfx: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, SettingsError) else EXIT_FAILED

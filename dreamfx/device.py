@@ -1,0 +1,36 @@
+"""Choosing the TensorFlow device a dream runs on."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import DreamfxError
+
+DEVICE_CHOICES = "auto, cpu, gpu or gpu:N"
+
+
+def resolve_device(spec: str = "auto") -> str:
+    """Map ``auto|cpu|gpu|gpu:N`` to a TensorFlow device name such as ``/GPU:0``.
+
+    ``auto`` is the first GPU when TensorFlow sees one, else the CPU; asking for a GPU that
+    is not there is an error that says how to get one.
+    """
+    import tensorflow as tf
+
+    spec = spec.strip().lower()
+    match = re.fullmatch(r"(auto|cpu|gpu)(?::(\d+))?", spec)
+    if not match or (match.group(1) != "gpu" and match.group(2)):
+        raise DreamfxError(f"unknown device {spec!r}; choose {DEVICE_CHOICES}")
+    kind, index = match.group(1), int(match.group(2) or 0)
+    gpus = tf.config.list_logical_devices("GPU")
+    if kind == "cpu" or (kind == "auto" and not gpus):
+        return "/CPU:0"
+    if kind == "auto":
+        return gpus[0].name
+    if index >= len(gpus):
+        found = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
+        raise DreamfxError(
+            f"--device {spec}: TensorFlow sees {found}; install the CUDA build with "
+            "pip install 'dreamfx[cuda]' or use --device cpu"
+        )
+    return gpus[index].name

@@ -1,0 +1,126 @@
+"""What an objective is: a score per batch element computed from named layer activations.
+
+Objectives declare the layers they read (the host builds one multi-output feature model
+per set of layers and caches it) and compose: ``a + b``, ``a - b``, ``0.5 * a``, ``-a``.
+TensorFlow is imported only when a score is computed, so registering objectives is free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .errors import SettingsError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The geometry of a model, which objectives use to validate their parameters."""
+
+    name: str
+    input_shape: tuple[int, int, int]  # (height, width, channels)
+    layers: dict[str, tuple[int | None, ...]]  # layer name -> output shape without batch
+
+    @classmethod
+    def from_model(cls, model: Any, name: str | None = None) -> "ModelInfo":
+        shape = tuple(model.inputs[0].shape[1:])
+        layers: dict[str, tuple[int | None, ...]] = {}
+        for layer in model.layers:
+            if type(layer).__name__ == "InputLayer":
+                continue
+            out = layer.output
+            layers[layer.name] = tuple(out.shape[1:])
+        return cls(name or model.name, shape, layers)  # type: ignore[arg-type]
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return int(self.input_shape[0]), int(self.input_shape[1])
+
+    def map_layers(self) -> list[str]:
+        """Layers with spatial feature maps (outputs of rank 3: height, width, maps)."""
+        return [n for n, s in self.layers.items() if len(s) == 3]
+
+    def check_layer(self, layer: str, *, spatial: bool | None = None) -> tuple[int | None, ...]:
+        """The output shape of ``layer``; a clear error listing valid layers if it is not one."""
+        valid = self.map_layers() if spatial else (
+            [n for n, s in self.layers.items() if len(s) == 1] if spatial is False else list(self.layers)
+        )
+        if layer not in valid:
+            kind = "layers with feature maps" if spatial else ("dense layers" if spatial is False else "layers")
+            raise SettingsError(
+                f"unknown layer {layer!r} in model {self.name!r}; {kind}: {', '.join(valid)}"
+            )
+        return self.layers[layer]
+
+    def check_unit(self, layer: str, index: int, *, what: str = "map", spatial: bool | None = True) -> None:
+        """Check ``index`` is a valid map (channel) or unit of ``layer``, naming the range if not."""
+        count = self.check_layer(layer, spatial=spatial)[-1]
+        if count is not None and not 0 <= index < count:
+            raise SettingsError(
+                f"{what} {index} does not exist in layer {layer!r}, which has {count} {what}s: "
+                f"choose {what} 0 to {count - 1}"
+            )
+
+
+class Objective:
+    """Base class: subclasses set ``layers`` and implement :meth:`score`."""
+
+    layers: tuple[str, ...] = ()
+
+    def score(self, activations: Mapping[str, Any]) -> Any:
+        """Return a float32 tensor of shape ``(batch,)``: higher means more of the feature."""
+        raise NotImplementedError  # abstract
+
+    def __call__(self, activations: Mapping[str, Any]) -> Any:
+        return self.score(activations)
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def __add__(self, other: "Objective") -> "Objective":
+        return Sum((self, other))
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return Sum((self, Scaled(other, -1.0)))
+
+    def __mul__(self, factor: float) -> "Objective":
+        return Scaled(self, float(factor))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Objective":
+        return Scaled(self, -1.0)
+
+
+class Sum(Objective):
+    """The sum of several objectives' scores."""
+
+    def __init__(self, terms: Sequence[Objective]) -> None:
+        flat: list[Objective] = []
+        for term in terms:
+            flat.extend(term.terms if isinstance(term, Sum) else [term])
+        self.terms = tuple(flat)
+        self.layers = tuple(dict.fromkeys(layer for t in self.terms for layer in t.layers))
+
+    def score(self, activations: Mapping[str, Any]) -> Any:
+        total = self.terms[0].score(activations)
+        for term in self.terms[1:]:
+            total = total + term.score(activations)
+        return total
+
+    def describe(self) -> str:
+        return " + ".join(t.describe() for t in self.terms)
+
+
+class Scaled(Objective):
+    """An objective's score times a constant (a negative weight suppresses the feature)."""
+
+    def __init__(self, inner: Objective, factor: float) -> None:
+        self.inner, self.factor = inner, factor
+        self.layers = inner.layers
+
+    def score(self, activations: Mapping[str, Any]) -> Any:
+        return self.factor * self.inner.score(activations)
+
+    def describe(self) -> str:
+        return f"{self.factor:g} * ({self.inner.describe()})"

@@ -1,0 +1,121 @@
+"""Wiring a dream: settings -> model, objective, scaler, optimizer, loop -> result.
+
+A :class:`Dreamer` resolves and builds the components once (model load, feature model,
+compiled optimizer loop) and can then dream many images of any size; everything between
+the decoded input and the encoded output runs as TensorFlow ops on one device.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .device import resolve_device
+from .features import feature_model
+from .models import cached_model
+from .objectives import ModelInfo
+from .plugins import PluginHost
+from .settings import Settings
+
+
+@dataclass
+class DreamResult:
+    """A dream's result and the intermediates of the article's figure, as float arrays in [0, 1]."""
+
+    image: np.ndarray  # (H, W): the result, detail re-added (output.contrast applied)
+    pattern: np.ndarray  # (h, w): the first optimised model-sized view of the last round
+    dream: np.ndarray  # (H, W): the blurry upscaled dream, before the detail is re-added
+    detail: np.ndarray  # (H, W): the detail the scaling lost, centred on 0
+    contrast: np.ndarray  # (H, W): the result with output.panel_contrast applied
+    score_before: float  # objective on the scaler's views of the input
+    score_after: float  # objective on the scaler's views of the output
+    settings: Settings
+    objective: str
+    device: str
+    seconds: float
+
+    @property
+    def gain(self) -> float:
+        """score_after / score_before (inf when the feature was silent before)."""
+        return self.score_after / self.score_before if self.score_before > 0 else float("inf")
+
+
+def widen(images: Any, factor: float) -> Any:
+    """Scale the width of each image's value distribution around its mean by ``factor``."""
+    import tensorflow as tf
+
+    if factor == 1.0:
+        return images
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    return tf.clip_by_value(mean + (images - mean) * factor, 0.0, 1.0)
+
+
+class Dreamer:
+    """Components built once for one :class:`Settings`, ready to dream images."""
+
+    def __init__(self, host: PluginHost, settings: Settings, device: str = "auto") -> None:
+        import tensorflow as tf
+
+        self.settings = settings
+        self.device = resolve_device(device)
+        with tf.device(self.device):
+            model_choice = settings.model
+            component = host.get("models", model_choice.name)
+            self.model = cached_model(model_choice.name, model_choice.params, lambda: component.build(**model_choice.params))
+            self.model_info = ModelInfo.from_model(self.model, model_choice.name)
+            self.objective = host.get("objectives", settings.objective.name).build(
+                self.model_info, **settings.objective.params
+            )
+            self.features = feature_model(self.model, self.objective.layers)
+            self.scaler = host.get("scalers", settings.scaler.name).build(
+                self.model_info.input_size, **settings.scaler.params
+            )
+            self.optimizer = host.get("optimizers", settings.optimizer.name).build(**settings.optimizer.params)
+            self.loop = host.get("loops", settings.loop.name).build(**settings.loop.params)
+            self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
+        self.channels = int(self.model_info.input_shape[2])
+
+    def score(self, images: Any) -> np.ndarray:
+        """The objective per image: the mean over each image's views."""
+        import tensorflow as tf
+
+        with tf.device(self.device):
+            views = self.scaler.to_views(images)
+            per_view = self.objective(self.features(views, training=False))
+            per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
+        return per_image.numpy()
+
+    def __call__(self, image: np.ndarray) -> DreamResult:
+        """Dream one (H, W) float image in [0, 1]."""
+        import tensorflow as tf
+
+        if image.ndim != 2:
+            raise ValueError(f"expected a (height, width) grayscale array, got shape {image.shape}")
+        started = time.perf_counter()
+        with tf.device(self.device):
+            batch = tf.constant(image[None, :, :, None], tf.float32)
+            if self.channels != 1:
+                batch = tf.tile(batch, [1, 1, 1, self.channels])
+            before = float(self.score(batch)[0])
+            out = self.loop(batch, self.scaler, self.step)
+            after = float(self.score(out.image)[0])
+            output = widen(out.image, self.settings.output["contrast"])
+            contrast = widen(out.image, self.settings.output["panel_contrast"])
+            gray = lambda t: t.numpy()[0, :, :, 0]  # noqa: E731
+            result = DreamResult(
+                image=gray(output),
+                pattern=out.pattern.numpy()[0, :, :, 0],
+                dream=np.clip(gray(out.dream), 0.0, 1.0),
+                detail=gray(out.detail),
+                contrast=gray(contrast),
+                score_before=before,
+                score_after=after,
+                settings=self.settings,
+                objective=self.objective.describe(),
+                device=self.device,
+                seconds=time.perf_counter() - started,
+            )
+        return result

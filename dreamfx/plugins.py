@@ -1,0 +1,229 @@
+"""The plugin host: loads built-in and third-party plugins and fills the registries.
+
+Loading order: the built-ins (an explicit tuple; a failure there is a bug and is raised),
+then the ``dreamfx`` entry-point group's third-party plugins, each load guarded: a plugin
+that fails to import, implements an unknown hook or raises in a registration hook is
+recorded as *failed* with its distribution and error, and the rest go on. ``strict=True``
+turns such a failure into an exception. ``DREAMFX_DISABLE_PLUGINS=name,other`` (plugin or
+distribution names) skips plugins.
+
+Nothing here is a module global: :func:`create_host` builds a fresh host, so every test
+and every CLI call gets its own plugin manager.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .registry import KINDS, Component, Registry
+
+ENTRY_POINT_GROUP = "dreamfx"
+DISABLE_ENV = "DREAMFX_DISABLE_PLUGINS"
+
+#: Built-in plugins as (plugin name, module), loaded first and in this order.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("mnist", "dreamfx_mnist"),
+    ("objectives", "dreamfx_objectives"),
+    ("scaling", "dreamfx_scaling"),
+    ("oip", "dreamfx_oip"),
+    ("reinject", "dreamfx_reinject"),
+    ("presets", "dreamfx_presets"),
+)
+
+
+@dataclass
+class PluginInfo:
+    """What the host knows about one plugin, as shown by ``dreamfx plugins``."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+    status: str = "ok"  # ok | failed | disabled
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+            "status": self.status,
+            "error": self.error,
+            "hooks": list(self.hooks),
+            "registered": {k: list(v) for k, v in self.registered.items()},
+        }
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def disabled_from_env(environ: dict[str, str] | None = None) -> set[str]:
+    """The plugin or distribution names listed in ``DREAMFX_DISABLE_PLUGINS``."""
+    raw = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
+    return {_canonical(part.strip()) for part in raw.split(",") if part.strip()}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class PluginHost:
+    """A pluggy manager plus the registries its plugins fill.
+
+    Use :func:`create_host` for the normal set-up. Tests may build a bare host, add
+    in-process plugins with :meth:`register` (or ``host.pm.register(obj, name=...)``) and
+    then read :meth:`registry`.
+    """
+
+    def __init__(self, *, strict: bool = False, disabled: set[str] | None = None) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = strict
+        self.disabled = disabled_from_env() if disabled is None else {_canonical(d) for d in disabled}
+        self.plugins: dict[str, PluginInfo] = {}
+        self._registries: dict[str, Registry] | None = None
+
+    # -- loading ---------------------------------------------------------------------------
+    def _is_disabled(self, *names: str | None) -> bool:
+        return any(n is not None and _canonical(n) in self.disabled for n in names)
+
+    def load_builtins(self) -> None:
+        """Import and register the built-in plugins; a failure is raised (it is a bug)."""
+        version = _dist_version("dreamfx")
+        for name, module in BUILTIN_PLUGINS:
+            info = PluginInfo(name, module, "dreamfx", version, builtin=True)
+            self.plugins[name] = info
+            if self._is_disabled(name, module):
+                info.status = "disabled"
+                continue
+            self.pm.register(importlib.import_module(module), name=name)
+
+    def load_entry_points(self) -> None:
+        """Load third-party plugins from the ``dreamfx`` entry-point group, each guarded."""
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else None
+            if dist is not None and _canonical(dist) == "dreamfx":
+                continue  # the built-ins, already loaded from BUILTIN_PLUGINS
+            version = ep.dist.version if ep.dist is not None else None
+            info = PluginInfo(ep.name, ep.value, dist, version)
+            if ep.name in self.plugins:
+                info.name = f"{ep.name} ({dist})"
+                info.status = "failed"
+                info.error = f"plugin name {ep.name!r} is already taken by {self.plugins[ep.name].distribution}"
+                self.plugins[info.name] = info
+                continue
+            self.plugins[ep.name] = info
+            if self._is_disabled(ep.name, dist):
+                info.status = "disabled"
+                continue
+            try:
+                obj = ep.load()
+                self.pm.register(obj, name=ep.name)
+                self.pm.check_pending()
+            except Exception as exc:  # a broken third-party plugin must not break the host
+                self._fail(info, exc, f"loading entry point {ep.name} = {ep.value}")
+
+    def register(self, plugin: object, name: str, *, distribution: str | None = None) -> None:
+        """Register an in-process plugin object (a module, class or instance with hookimpls)."""
+        self.plugins[name] = PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__), distribution)
+        self.pm.register(plugin, name=name)
+        self._registries = None
+
+    def _fail(self, info: PluginInfo, exc: BaseException, where: str) -> None:
+        info.status = "failed"
+        info.error = _describe(exc)
+        plugin = self.pm.get_plugin(info.name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        if self.strict or info.builtin:
+            raise PluginError(
+                f"plugin {info.name!r} ({info.distribution or 'no distribution'}) failed while {where}: {info.error}"
+            ) from exc
+
+    # -- registries --------------------------------------------------------------------------
+    def _collect(self) -> dict[str, Registry]:
+        registries = {kind: Registry(kind) for kind in KINDS}
+        for name, plugin in list(self.pm.list_name_plugin()):
+            info = self.plugins.setdefault(name, PluginInfo(name, getattr(plugin, "__name__", repr(plugin))))
+            info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+            staged: list[Component] = []
+            try:
+                for kind in KINDS:
+                    for impl in getattr(self.pm.hook, f"dreamfx_register_{kind}").get_hookimpls():
+                        if impl.plugin is plugin:
+                            impl.function(register=_collector(kind, name, staged))
+                trial = {kind: Registry(kind, dict(reg._items)) for kind, reg in registries.items()}
+                for component in staged:
+                    trial[component.kind].add(component)
+            except Exception as exc:
+                self._fail(info, exc, "running its registration hooks")
+                continue
+            registries = trial
+            info.registered = {}
+            for component in staged:
+                info.registered.setdefault(component.kind, []).append(component.name)
+        return registries
+
+    @property
+    def registries(self) -> dict[str, Registry]:
+        if self._registries is None:
+            self._registries = self._collect()
+        return self._registries
+
+    def registry(self, kind: str) -> Registry:
+        """The registry of one kind (``models``, ``objectives``, ``scalers``, ...)."""
+        return self.registries[kind]
+
+    def get(self, kind: str, name: str) -> Component:
+        return self.registry(kind).get(name)
+
+    def failed(self) -> list[PluginInfo]:
+        self.registries  # make sure registration failures are recorded too
+        return [p for p in self.plugins.values() if p.status == "failed"]
+
+
+def _collector(kind: str, plugin: str, staged: list[Component]) -> Callable[..., None]:
+    def register(
+        name: str,
+        factory: Callable[..., Any],
+        *,
+        params: dict[str, Any] | None = None,
+        description: str = "",
+    ) -> None:
+        if params is not None and not (isinstance(params, dict) and all(isinstance(k, str) for k in params)):
+            raise PluginError(f"plugin {plugin!r}: params of {name!r} must be a dict with str keys")
+        staged.append(Component(kind, name, factory, dict(params or {}), description.strip(), plugin))
+
+    return register
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def create_host(*, strict: bool = False, entry_points: bool = True, disabled: set[str] | None = None) -> PluginHost:
+    """Build a fresh plugin host: built-ins, then (optionally) third-party entry points."""
+    host = PluginHost(strict=strict, disabled=disabled)
+    host.load_builtins()
+    if entry_points:
+        host.load_entry_points()
+    return host
