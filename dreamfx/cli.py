@@ -230,7 +230,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     host = _host(args)
-    host.registries  # run registration hooks so failures there are recorded
     infos = list(host.plugins.values())
     if args.json:
         print(json.dumps([i.as_dict() for i in infos], indent=2))

@@ -96,8 +96,14 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.strict = strict
         self.disabled = disabled_from_env() if disabled is None else {_canonical(d) for d in disabled}
-        self.plugins: dict[str, PluginInfo] = {}
+        self._plugins: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry] | None = None
+
+    @property
+    def plugins(self) -> dict[str, PluginInfo]:
+        """Every plugin the host knows, by name, after its registration hooks have run."""
+        self.registries
+        return self._plugins
 
     # -- loading ---------------------------------------------------------------------------
     def _is_disabled(self, *names: str | None) -> bool:
@@ -108,7 +114,7 @@ class PluginHost:
         version = _dist_version("dreamfx")
         for name, module in BUILTIN_PLUGINS:
             info = PluginInfo(name, module, "dreamfx", version, builtin=True)
-            self.plugins[name] = info
+            self._plugins[name] = info
             if self._is_disabled(name, module):
                 info.status = "disabled"
                 continue
@@ -122,13 +128,13 @@ class PluginHost:
                 continue  # the built-ins, already loaded from BUILTIN_PLUGINS
             version = ep.dist.version if ep.dist is not None else None
             info = PluginInfo(ep.name, ep.value, dist, version)
-            if ep.name in self.plugins:
+            if ep.name in self._plugins:
                 info.name = f"{ep.name} ({dist})"
                 info.status = "failed"
-                info.error = f"plugin name {ep.name!r} is already taken by {self.plugins[ep.name].distribution}"
-                self.plugins[info.name] = info
+                info.error = f"plugin name {ep.name!r} is already taken by {self._plugins[ep.name].distribution}"
+                self._plugins[info.name] = info
                 continue
-            self.plugins[ep.name] = info
+            self._plugins[ep.name] = info
             if self._is_disabled(ep.name, dist):
                 info.status = "disabled"
                 continue
@@ -141,7 +147,7 @@ class PluginHost:
 
     def register(self, plugin: object, name: str, *, distribution: str | None = None) -> None:
         """Register an in-process plugin object (a module, class or instance with hookimpls)."""
-        self.plugins[name] = PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__), distribution)
+        self._plugins[name] = PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__), distribution)
         self.pm.register(plugin, name=name)
         self._registries = None
 
@@ -160,7 +166,7 @@ class PluginHost:
     def _collect(self) -> dict[str, Registry]:
         registries = {kind: Registry(kind) for kind in KINDS}
         for name, plugin in list(self.pm.list_name_plugin()):
-            info = self.plugins.setdefault(name, PluginInfo(name, getattr(plugin, "__name__", repr(plugin))))
+            info = self._plugins.setdefault(name, PluginInfo(name, getattr(plugin, "__name__", repr(plugin))))
             info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
             staged: list[Component] = []
             try:
@@ -194,7 +200,6 @@ class PluginHost:
         return self.registry(kind).get(name)
 
     def failed(self) -> list[PluginInfo]:
-        self.registries  # make sure registration failures are recorded too
         return [p for p in self.plugins.values() if p.status == "failed"]
 
 

@@ -1,0 +1,43 @@
+"""Shared fixtures. Every test gets a fresh plugin host (no module-global plugin manager)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SAMPLE = ROOT / "dreamfx" / "data" / "coffee.png"
+
+
+@pytest.fixture
+def host():
+    from dreamfx.plugins import create_host
+
+    return create_host(entry_points=False, disabled=set())
+
+
+@pytest.fixture
+def sample_path() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def small_photo() -> np.ndarray:
+    """A 120x90 grayscale crop-and-shrink of the bundled photo: real texture, fast to dream."""
+    from PIL import Image
+
+    from dreamfx.imageio import to_gray
+
+    with Image.open(SAMPLE) as img:
+        return to_gray(img.resize((120, 90), Image.Resampling.LANCZOS))
+
+
+def chelsea_or_sample() -> Path:
+    path = SHARED / "images" / "chelsea.png"
+    return path if path.is_file() else SAMPLE

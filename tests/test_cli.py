@@ -1,0 +1,117 @@
+"""The command line as a user meets it: start-up cost, one-line errors, an end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dreamfx.imageio import read_metadata
+
+from .conftest import SAMPLE
+
+
+def dreamfx(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dreamfx", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["presets"], ["plugins"], ["plugins", "--json"], ["run", "--help"]])
+def test_light_commands_do_not_import_tensorflow(argv):
+    code = (
+        "import sys\nfrom dreamfx.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout
+
+
+def test_presets_lists_descriptions():
+    out = dreamfx("presets")
+    assert out.returncode == 0
+    assert "single-map" in out.stdout and "article" in out.stdout
+
+
+def test_plugins_json_lists_builtins():
+    out = dreamfx("plugins", "--json")
+    data = {p["name"]: p for p in json.loads(out.stdout)}
+    assert data["oip"]["status"] == "ok"
+    assert data["oip"]["registered"] == {"optimizers": ["oip"]}
+    assert data["mnist"]["hooks"] == ["dreamfx_register_models"]
+
+
+@pytest.fixture(scope="module")
+def small_input(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("in") / "small.jpg"
+    with Image.open(SAMPLE) as img:
+        img.resize((90, 60)).convert("RGB").save(path, quality=95)
+    return path
+
+
+def test_run_end_to_end(small_input, tmp_path):
+    before = small_input.read_bytes()
+    out, panel = tmp_path / "o" / "dream.png", tmp_path / "panel.png"
+    proc = dreamfx("run", "--preset", "single-map", str(small_input), "-o", str(out), "--panel", str(panel),
+                   "--set", "optimizer.steps=5", "--seed", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "objective value" in proc.stdout and "rounds x steps" in proc.stdout
+    assert "cuInit" not in proc.stderr and "Traceback" not in proc.stderr
+    with Image.open(out) as img:
+        assert img.size == (90, 60) and img.mode == "L"
+    with Image.open(panel) as img:
+        assert img.width > 5 * img.height // 2
+    meta = read_metadata(out)
+    assert meta["preset"] == "single-map" and meta["seed"] == 2
+    assert meta["settings"]["optimizer"]["steps"] == 5
+    assert meta["score_after"] > meta["score_before"]
+    assert small_input.read_bytes() == before  # the input is never touched
+    assert sorted(p.name for p in out.parent.iterdir()) == ["dream.png"]  # no temporary files left
+
+    info = dreamfx("info", str(out))
+    assert info.returncode == 0 and json.loads(info.stdout)["settings_hash"] == meta["settings_hash"]
+
+
+def test_unreadable_image_is_one_line_and_exit_1(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+    proc = dreamfx("run", str(bad), "-o", str(tmp_path / "x.png"))
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dreamfx: error: input image") and "not a readable image" in lines[0]
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "objective.mapp=3"], "valid keys: objective.layer, objective.map"),
+        (["--set", "objective.map=99"], "choose map 0 to 63"),
+        (["--set", "objective.layer=conv7"], "layers with feature maps: conv1"),
+        (["--preset", "nope"], "unknown preset 'nope'"),
+    ],
+)
+def test_settings_mistakes_are_one_line_and_exit_2(small_input, tmp_path, args, message):
+    proc = dreamfx("run", str(small_input), "-o", str(tmp_path / "x.png"), *args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_refuses_to_overwrite_the_input(tmp_path):
+    target = tmp_path / "in.png"
+    Image.new("L", (40, 40), 100).save(target)
+    before = target.read_bytes()
+    proc = dreamfx("run", str(target), "-o", str(target))
+    assert proc.returncode == 2 and "never overwrites its inputs" in proc.stderr
+    assert target.read_bytes() == before
+
+
+def test_debug_shows_a_traceback(tmp_path):
+    proc = dreamfx("--debug", "run", str(tmp_path / "missing.png"))
+    assert proc.returncode != 0 and "Traceback" in proc.stderr

@@ -1,0 +1,85 @@
+"""Presets and overrides become validated, typed settings; mistakes get one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from dreamfx.errors import SettingsError
+from dreamfx.presets import settings_for
+from dreamfx.settings import parse_override
+
+
+def test_single_map_preset_resolves_with_defaults(host):
+    settings = settings_for(host, "single-map")
+    assert settings.objective.name == "single-map"
+    assert settings.objective.params["layer"] == "conv3"
+    assert settings.optimizer.params["steps"] == 20
+    assert settings.loop.params == {"rounds": 4}
+    assert settings.scaler.name == "downscale"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("objective.map=12", ("objective.map", 12)),
+        ("optimizer.step_size=0.5", ("optimizer.step_size", 0.5)),
+        ("objective.layer=conv2", ("objective.layer", "conv2")),
+        ("objective.layer='conv2'", ("objective.layer", "conv2")),
+        ("optimizer.jitter = 0", ("optimizer.jitter", 0)),
+    ],
+)
+def test_parse_override_reads_toml_values(text, expected):
+    assert parse_override(text) == expected
+
+
+def test_overrides_apply_and_ints_widen_to_floats(host):
+    settings = settings_for(host, "single-map", [("objective.map", 7), ("optimizer.step_size", 1)], seed=5)
+    assert settings.objective.params["map"] == 7
+    assert settings.optimizer.params["step_size"] == 1.0 and isinstance(settings.optimizer.params["step_size"], float)
+    assert settings.seed == 5
+
+
+def test_unknown_component_key_names_the_valid_keys(host):
+    with pytest.raises(SettingsError, match=r"unknown key objective\.'mapp'.*valid keys: objective\.layer, objective\.map"):
+        settings_for(host, "single-map", [("objective.mapp", 3)])
+
+
+def test_unknown_section_names_the_valid_sections(host):
+    with pytest.raises(SettingsError, match=r"unknown setting 'optimiser.steps'; valid top-level keys: .*optimizer"):
+        settings_for(host, "single-map", [("optimiser.steps", 3)])
+
+
+def test_wrong_type_is_reported(host):
+    with pytest.raises(SettingsError, match=r"optimizer.steps must be int, got 'many'"):
+        settings_for(host, "single-map", [("optimizer.steps", "many")])
+
+
+def test_unknown_preset_lists_presets(host):
+    with pytest.raises(SettingsError, match=r"unknown preset 'singel-map'; valid: .*single-map"):
+        settings_for(host, "singel-map")
+
+
+def test_unknown_key_in_a_preset_file(host, tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[objective]\nname = "single-map"\nlayr = "conv2"\n')
+    with pytest.raises(SettingsError, match=r"unknown key objective\.'layr'"):
+        settings_for(host, str(path))
+    path.write_text('colour = "blue"\n')
+    with pytest.raises(SettingsError, match=r"unknown key 'colour' in preset 'mine'; valid keys: description, seed"):
+        settings_for(host, str(path))
+
+
+def test_switching_component_drops_the_old_components_parameters(host):
+    settings = settings_for(host, "single-map", [("model", "keras-file"), ("model.path", "x.keras")])
+    assert settings.model.name == "keras-file"
+    assert settings.model.params == {"path": "x.keras"}
+
+
+def test_digest_changes_with_settings_and_round_trips(host):
+    from dreamfx.settings import resolve_settings
+
+    a = settings_for(host, "single-map")
+    b = settings_for(host, "single-map", [("objective.map", 3)])
+    assert a.digest() != b.digest()
+    again = resolve_settings("single-map", a.to_dict(), host.registries)
+    assert again == a and again.digest() == a.digest()
