@@ -85,6 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--out-dir", default="out", help="folder for demo.png and demo-panel.png (default: out)")
     dream_options(demo)
 
+    oip = sub.add_parser("oip", help="grow optimal input patterns from noise",
+                         description="Grow patterns from random noise that maximise an objective (the article's OIP "
+                         "experiment) and save them as one labelled grid.")
+    oip.add_argument("--layer", help="shortcut for --set objective.layer=LAYER")
+    oip.add_argument("--map", type=int, help="shortcut for --set objective.map=N")
+    oip.add_argument("-n", "--count", type=int, default=4, help="how many patterns (default 4)")
+    oip.add_argument("--rounds", type=int, default=10, help="optimizer calls (each of optimizer.steps steps; default 10)")
+    oip.add_argument("-o", "--output", default="oip.png", help="the grid image (default oip.png)")
+    dream_options(oip)
+
+    layers = sub.add_parser("layers", help="list the model's layers",
+                            description="List the model's layers with output shapes and map counts.")
+    layers.add_argument("--model", default="mnist-cnn", help="a registered model (default mnist-cnn)")
+    layers.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="model parameters, e.g. model.path=my.keras")
+
     sub.add_parser("presets", help="list presets", description="List the presets with their descriptions.")
 
     plugins = sub.add_parser("plugins", help="list plugins", description="List plugins, their status and what they register.")
@@ -213,6 +229,76 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _dream_file(args, SAMPLE_IMAGE, out_dir / "demo.png", out_dir / "demo-panel.png")
 
 
+def cmd_oip(args: argparse.Namespace) -> int:
+    if args.count < 1 or args.rounds < 1:
+        raise SettingsError("--count and --rounds must be at least 1")
+    if args.layer is not None:
+        args.overrides.append(f"objective.layer={args.layer}")
+    if args.map is not None:
+        args.overrides.append(f"objective.map={args.map}")
+    host = _host(args)
+    settings = _settings(args, host)
+    output = Path(args.output)
+    _quiet_tensorflow(args.debug)
+    from .imageio import write_image_atomic
+    from .panel import render_grid
+    from .patterns import grow_patterns
+    from .pipeline import Dreamer
+
+    console = _console()
+    started = time.perf_counter()
+    with console.status(f"growing {args.count} patterns ...", spinner="dots") if not args.quiet else _nullcontext():
+        dreamer = Dreamer(host, settings, args.device)
+        result = grow_patterns(dreamer, args.count, args.rounds)
+    labels = [f"#{i + 1}: {after:.3g} (noise {before:.2g})" for i, (before, after) in enumerate(zip(result.before, result.after))]
+    steps = settings.optimizer.params.get("steps", "?")
+    title = f"{dreamer.objective.describe()}: {args.rounds} x {steps} steps from noise, seed {settings.seed}"
+    metadata = {"dreamfx_version": __version__, "command": "oip", "settings": settings.to_dict(),
+                "settings_hash": settings.digest(), "scores": [float(a) for a in result.after]}
+    write_image_atomic(output, render_grid(result.patterns, labels, title), metadata)
+    if not args.quiet:
+        gains = result.after / result.before.clip(min=1e-12)
+        console.print(f"[bold]{title}[/]")
+        for label, gain in zip(labels, gains):
+            console.print(f"  {label}  x{gain:.1f}")
+        console.print(f"wrote {output} in {time.perf_counter() - started:.1f} s")
+    return EXIT_OK
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from .settings import parse_override, resolve_settings
+
+    host = _host(args)
+    data = {"model": {"name": args.model}}
+    for key, value in (parse_override(t) for t in args.overrides):
+        section, _, name = key.partition(".")
+        if section != "model" or not name:
+            raise SettingsError(f"dreamfx layers only takes model.* settings, got {key!r}")
+        data["model"][name] = value
+    choice = resolve_settings("layers", data, host.registries).model
+    _quiet_tensorflow(args.debug)
+    from rich.table import Table
+
+    from .models import cached_model
+    from .objectives import ModelInfo
+
+    component = host.get("models", choice.name)
+    model = cached_model(choice.name, choice.params, lambda: component.build(**choice.params))
+    info = ModelInfo.from_model(model, choice.name)
+    table = Table(title=f"model {choice.name}: input {info.input_shape}", title_justify="left")
+    for col in ("layer", "type", "output shape", "maps / units", "weights"):
+        table.add_column(col, justify="right" if col in ("maps / units", "weights") else "left")
+    for layer in model.layers:
+        if layer.name not in info.layers:
+            continue
+        shape = info.layers[layer.name]
+        kind = "maps" if len(shape) == 3 else "units"
+        table.add_row(layer.name, type(layer).__name__, str(shape), f"{shape[-1]} {kind}", f"{layer.count_params():,}")
+    _console().print(table)
+    _console().print("Dream one with: dreamfx run photo.jpg --set objective.layer=conv2 --set objective.map=5")
+    return EXIT_OK
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -297,7 +383,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "presets": cmd_presets, "plugins": cmd_plugins,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "oip": cmd_oip, "layers": cmd_layers, "presets": cmd_presets, "plugins": cmd_plugins,
             "info": cmd_info, "train": cmd_train}
 
 

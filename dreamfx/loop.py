@@ -18,14 +18,14 @@ from .scaling import Scaler
 class LoopResult:
     """The result of a loop, with the intermediates the article's figure shows.
 
-    All are tensors of shape ``(B, H, W, C)`` except ``pattern`` (the last optimised views,
-    ``(N, h, w, C)``).
+    All are tensors of shape ``(B, H, W, C)`` except ``pattern``: the finest level's
+    optimised canvas (for the downscale strategy, the 28x28 pattern).
     """
 
     image: Any  # the result: dream with the lost detail re-added, clipped to [0, 1]
-    pattern: Any  # the optimised model-sized views of the last round
-    dream: Any  # the last round's views put back at full size (blurry, before re-adding detail)
-    detail: Any  # what the scaler's round trip loses: original - from_views(to_views(original))
+    pattern: Any  # the last round's optimised canvas
+    dream: Any  # that canvas put back at full size (blurry, before re-adding detail)
+    detail: Any  # what the last level's round trip loses: x - from_canvas(to_canvas(x))
 
 
 class DreamLoop(Protocol):

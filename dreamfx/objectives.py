@@ -84,7 +84,7 @@ class Objective:
         return Sum((self, Scaled(other, -1.0)))
 
     def __mul__(self, factor: float) -> "Objective":
-        return Scaled(self, float(factor))
+        return self if factor == 1 else Scaled(self, float(factor))
 
     __rmul__ = __mul__
 
@@ -109,7 +109,13 @@ class Sum(Objective):
         return total
 
     def describe(self) -> str:
-        return " + ".join(t.describe() for t in self.terms)
+        text = self.terms[0].describe()
+        for term in self.terms[1:]:
+            if isinstance(term, Scaled) and term.factor < 0:
+                text += f" - {Scaled(term.inner, -term.factor).describe()}"
+            else:
+                text += f" + {term.describe()}"
+        return text
 
 
 class Scaled(Objective):
@@ -123,4 +129,27 @@ class Scaled(Objective):
         return self.factor * self.inner.score(activations)
 
     def describe(self) -> str:
-        return f"{self.factor:g} * ({self.inner.describe()})"
+        inner = self.inner.describe()
+        return f"{self.factor:g} * ({inner})" if isinstance(self.inner, Sum) else f"{self.factor:g} * {inner}"
+
+
+def build_objective(registry: Any, model_info: ModelInfo, name: str, params: Mapping[str, Any]) -> Objective:
+    """Build the objective ``name`` with validated ``params``.
+
+    A factory marked ``composite = True`` also receives ``build(name, params, where)``, which
+    validates and builds another registered objective: that is how ``sum`` combines terms,
+    and how a third-party objective can wrap others.
+    """
+    from .settings import validate_params
+
+    component = registry.get(name)
+    if getattr(component.factory, "composite", False):
+
+        def build(term_name: Any, term_params: Mapping[str, Any], where: str) -> Objective:
+            if not isinstance(term_name, str):
+                raise SettingsError(f"{where} needs a name, for example name = \"single-map\"")
+            term = registry.get(term_name)
+            return build_objective(registry, model_info, term_name, validate_params(term, term_params, where))
+
+        return component.build(model_info, build=build, **params)
+    return component.build(model_info, **params)

@@ -75,3 +75,21 @@ def render_panel(result: "DreamResult", height: int = 256, title: str | None = N
         panel.paste(tile, (x, title_h + label_h))
         x += tile.width + pad
     return panel
+
+
+def render_grid(patterns: np.ndarray, labels: list[str], title: str, size: int = 196) -> Image.Image:
+    """Patterns side by side in viridis (each stretched to its own range), labelled."""
+    pad, label_h, title_h = 12, 24, 30
+    count = len(patterns)
+    columns = min(count, 4)
+    rows = -(-count // columns)
+    width = pad + columns * (size + pad)
+    grid = Image.new("RGB", (max(width, 420), title_h + rows * (label_h + size + pad)), "white")
+    draw = ImageDraw.Draw(grid)
+    draw.text((pad, 8), title, fill="black", font=_font(16))
+    for i, (pattern, label) in enumerate(zip(patterns, labels)):
+        x = pad + (i % columns) * (size + pad)
+        y = title_h + (i // columns) * (label_h + size + pad)
+        draw.text((x, y + 4), label, fill="black", font=_font(14))
+        grid.paste(_tile(viridis(stretch(pattern)), size, Image.Resampling.NEAREST), (x, y + label_h))
+    return grid

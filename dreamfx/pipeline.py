@@ -16,8 +16,9 @@ import numpy as np
 from .device import resolve_device
 from .features import feature_model
 from .models import cached_model
-from .objectives import ModelInfo
+from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
+from .scaling import split_views
 from .settings import Settings
 
 
@@ -66,8 +67,8 @@ class Dreamer:
             component = host.get("models", model_choice.name)
             self.model = cached_model(model_choice.name, model_choice.params, lambda: component.build(**model_choice.params))
             self.model_info = ModelInfo.from_model(self.model, model_choice.name)
-            self.objective = host.get("objectives", settings.objective.name).build(
-                self.model_info, **settings.objective.params
+            self.objective = build_objective(
+                host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
             )
             self.features = feature_model(self.model, self.objective.layers)
             self.scaler = host.get("scalers", settings.scaler.name).build(
@@ -75,15 +76,16 @@ class Dreamer:
             )
             self.optimizer = host.get("optimizers", settings.optimizer.name).build(**settings.optimizer.params)
             self.loop = host.get("loops", settings.loop.name).build(**settings.loop.params)
-            self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
+            self.step = self.optimizer.bind(self.features, self.objective, settings.seed, self.model_info.input_size)
         self.channels = int(self.model_info.input_shape[2])
 
     def score(self, images: Any) -> np.ndarray:
-        """The objective per image: the mean over each image's views."""
+        """The objective per image: the mean over the views of the scaler's finest level."""
         import tensorflow as tf
 
         with tf.device(self.device):
-            views = self.scaler.to_views(images)
+            level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
+            views = split_views(level.to_canvas(images), self.model_info.input_size)
             per_view = self.objective(self.features(views, training=False))
             per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
         return per_image.numpy()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import SettingsError
-from .registry import Registry
+from .registry import Component, Registry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -176,6 +176,24 @@ def coerce(value: Any, default: Any, where: str) -> Any:
     raise SettingsError(f"{where} must be {expected.__name__}, got {value!r} ({type(value).__name__})")
 
 
+def validate_params(
+    component: Component, table: Mapping[str, Any], where: str, *, ignore_unknown: bool = False
+) -> dict[str, Any]:
+    """``component``'s parameters: its defaults overlaid by ``table``, each checked by type."""
+    params: dict[str, Any] = dict(component.params)
+    for key, value in table.items():
+        if key not in component.params:
+            if ignore_unknown:
+                continue
+            valid = ", ".join(f"{where}.{k}" for k in component.params) or "none"
+            raise SettingsError(
+                f"unknown key {where}.{key!r} for {component.kind[:-1]} {component.name!r} "
+                f"(plugin {component.plugin}); valid keys: {valid}"
+            )
+        params[key] = coerce(value, component.params[key], f"{where}.{key}")
+    return params
+
+
 def resolve_settings(
     preset_name: str,
     data: Mapping[str, Any],
@@ -199,17 +217,7 @@ def resolve_settings(
         if not isinstance(name, str):
             raise SettingsError(f"{section}.name must be a string, got {name!r}")
         component = registries[kind].get(name)
-        params: dict[str, Any] = dict(component.params)
-        for key, value in table.items():
-            if key not in component.params:
-                if switched:
-                    continue
-                valid = ", ".join(f"{section}.{k}" for k in component.params) or "none"
-                raise SettingsError(
-                    f"unknown key {section}.{key!r} for {section} {name!r} (plugin {component.plugin}); valid keys: {valid}"
-                )
-            params[key] = coerce(value, component.params[key], f"{section}.{key}")
-        choices[section] = ComponentChoice(name, params)
+        choices[section] = ComponentChoice(name, validate_params(component, table, section, ignore_unknown=switched))
 
     output = dict(OUTPUT_DEFAULTS)
     for key, value in dict(data.get("output") or {}).items():

@@ -1,4 +1,4 @@
-"""Objectives over feature maps of convolutional layers."""
+"""Objectives over feature maps and whole layers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import tensorflow as tf
 
+from dreamfx.errors import SettingsError
 from dreamfx.objectives import ModelInfo, Objective
 
 
@@ -22,3 +23,26 @@ class SingleMap(Objective):
 
     def describe(self) -> str:
         return f"{self.layer} map {self.map}"
+
+
+class WholeLayer(Objective):
+    """The total response of a layer: the mean of squared activations over all maps and
+    positions (DeepDream's choice: it rewards strong responses wherever they are), or with
+    ``mode="mean"`` the plain mean (rewards broad, weak responses as much as strong ones)."""
+
+    def __init__(self, model_info: ModelInfo, layer: str, mode: str = "mean-square") -> None:
+        from . import WHOLE_LAYER_MODES
+
+        model_info.check_layer(layer)
+        if mode not in WHOLE_LAYER_MODES:
+            raise SettingsError(f"objective.mode {mode!r} is not one of {', '.join(WHOLE_LAYER_MODES)}")
+        self.layer, self.mode = layer, mode
+        self.layers = (layer,)
+
+    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
+        acts = activations[self.layer]
+        axes = list(range(1, len(acts.shape)))
+        return tf.reduce_mean(tf.square(acts) if self.mode == "mean-square" else acts, axis=axes)
+
+    def describe(self) -> str:
+        return f"{self.layer} ({self.mode})"

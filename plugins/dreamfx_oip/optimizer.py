@@ -1,12 +1,15 @@
 """Gradient ascent on the input, with the whole step loop inside one ``tf.function``.
 
-Each step: roll the views by a random jitter, take the gradient of the objective with
-respect to the input, roll it back, normalise it per example by its standard deviation (so
-the step size means "pixels of change per step" whatever the layer's scale), optionally
-blur it (smoother patterns), step, and clip to the model's input range [0, 1].
+The optimizer works on a scaling level's *canvas* (see :mod:`dreamfx.scaling`). Each
+step: shift the canvas by a random roll (up to one tile, so tile borders move) plus jitter;
+cut it into model-sized views; take the gradient of the objective with respect to the
+views, in chunks of at most ``chunk`` views so memory stays bounded; put the gradient back
+together and undo the shift; normalise it per image by its standard deviation (so the step
+size means "change per pixel per step" whatever the layer's scale); optionally blur it;
+step; clip to the model's input range [0, 1].
 
 Randomness is stateless and derived from (seed, round, step): the same seed gives the same
-output, and a compiled function is traced once per view shape, never per image or step.
+output. The compiled function is traced once per canvas shape, never per step or round.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import tensorflow as tf
 from dreamfx.errors import SettingsError
 from dreamfx.objectives import Objective
 from dreamfx.optimize import BoundStep
+from dreamfx.scaling import merge_views, split_views
 
 
 class OIPOptimizer:
     """Normalised-gradient ascent on the model input ("optimal input patterns")."""
 
-    def __init__(self, steps: int = 20, step_size: float = 0.02, jitter: int = 1, blur: float = 0.0) -> None:
+    def __init__(self, steps: int = 20, step_size: float = 0.02, jitter: int = 1, blur: float = 0.0,
+                 chunk: int = 1024) -> None:
         if steps < 0:
             raise SettingsError(f"optimizer.steps must be 0 or more, got {steps}")
         if step_size <= 0:
@@ -32,16 +37,18 @@ class OIPOptimizer:
             raise SettingsError(f"optimizer.jitter must be 0 or more pixels, got {jitter}")
         if blur < 0:
             raise SettingsError(f"optimizer.blur must be 0 (off) or a positive sigma, got {blur}")
-        self.steps, self.step_size, self.jitter, self.blur = steps, step_size, jitter, blur
+        if chunk < 1:
+            raise SettingsError(f"optimizer.chunk must be at least 1 view, got {chunk}")
+        self.steps, self.step_size, self.jitter, self.blur, self.chunk = steps, step_size, jitter, blur, chunk
 
-    def bind(self, feature_model: Any, objective: Objective, seed: int) -> BoundStep:
-        run = _compile(feature_model, objective, self.jitter, self.blur)
+    def bind(self, feature_model: Any, objective: Objective, seed: int, view_size: tuple[int, int]) -> BoundStep:
+        run = _compile(feature_model, objective, view_size, self.jitter, self.blur, self.chunk)
         steps = tf.constant(self.steps, tf.int32)
         step_size = tf.constant(self.step_size, tf.float32)
 
-        def step(views: tf.Tensor, round_index: int) -> tf.Tensor:
+        def step(canvas: tf.Tensor, round_index: int, roll: int = 0) -> tf.Tensor:
             seeds = tf.constant([seed, round_index], tf.int64)
-            return run(tf.convert_to_tensor(views, tf.float32), steps, step_size, seeds)
+            return run(tf.convert_to_tensor(canvas, tf.float32), steps, step_size, seeds, tf.constant(roll, tf.int32))
 
         step.compiled = run  # type: ignore[attr-defined]
         return step
@@ -55,36 +62,44 @@ def _gaussian_kernel(sigma: float) -> tf.Tensor:
     return tf.reshape(k[:, None] * k[None, :], [2 * radius + 1, 2 * radius + 1, 1, 1])
 
 
-def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float) -> Any:
-    """Build the compiled step loop for one feature model and objective."""
+def _compile(feature_model: Any, objective: Objective, view_size: tuple[int, int],
+             jitter: int, blur: float, chunk: int) -> Any:
+    """Build the compiled step loop for one feature model, objective and view size."""
     kernel = _gaussian_kernel(blur) if blur > 0 else None
 
-    def gradient(x: tf.Tensor) -> tf.Tensor:
+    def view_gradient(views: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.reduce_sum(objective(feature_model(x, training=False)))
-        return tape.gradient(score, x)
+            tape.watch(views)
+            score = tf.reduce_sum(objective(feature_model(views, training=False)))
+        return tape.gradient(score, views)
+
+    def chunked_gradient(views: tf.Tensor) -> tf.Tensor:
+        count = tf.shape(views)[0]
+        chunks = (count + chunk - 1) // chunk
+        parts = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)
+
+        def body(i: tf.Tensor, parts: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+            part = views[i * chunk : tf.minimum((i + 1) * chunk, count)]
+            return i + 1, parts.write(i, view_gradient(part))
+
+        _, parts = tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0), parts))
+        return tf.reshape(parts.concat(), tf.shape(views))
 
     @tf.function(reduce_retracing=True)
-    def run(views: tf.Tensor, steps: tf.Tensor, step_size: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+    def run(canvas: tf.Tensor, steps: tf.Tensor, step_size: tf.Tensor, seeds: tf.Tensor, roll: tf.Tensor) -> tf.Tensor:
         def body(i: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            if jitter > 0:
-                shift = tf.random.stateless_uniform(
-                    [2], seed=tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(i, tf.int64)]),
-                    minval=-jitter, maxval=jitter + 1, dtype=tf.int32,
-                )
-                g = tf.roll(gradient(tf.roll(x, shift, axis=[1, 2])), -shift, axis=[1, 2])
-            else:
-                g = gradient(x)
+            rng = tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(i, tf.int64)])
+            shift = tf.random.stateless_uniform([2], seed=rng, minval=-jitter, maxval=jitter + 1, dtype=tf.int32)
+            shift += tf.random.stateless_uniform([2], seed=rng + 1, minval=0, maxval=tf.maximum(roll, 1), dtype=tf.int32)
+            shifted = tf.roll(x, shift, axis=[1, 2])
+            grad = merge_views(chunked_gradient(split_views(shifted, view_size)), tf.shape(x), view_size)
+            g = tf.roll(grad, -shift, axis=[1, 2])
             if kernel is not None:
-                channels = tf.shape(g)[-1]
-                g = tf.nn.depthwise_conv2d(
-                    g, tf.tile(kernel, [1, 1, channels, 1]), [1, 1, 1, 1], "SAME"
-                )
+                g = tf.nn.depthwise_conv2d(g, tf.tile(kernel, [1, 1, tf.shape(g)[-1], 1]), [1, 1, 1, 1], "SAME")
             g = g / (tf.math.reduce_std(g, axis=[1, 2, 3], keepdims=True) + 1e-8)
             return i + 1, tf.clip_by_value(x + step_size * g, 0.0, 1.0)
 
-        _, out = tf.while_loop(lambda i, x: i < steps, body, (tf.constant(0), views))
+        _, out = tf.while_loop(lambda i, x: i < steps, body, (tf.constant(0), canvas))
         return out
 
     return run

@@ -11,10 +11,11 @@ from dreamfx.scaling import Scaler
 
 
 class ReinjectLoop:
-    """``rounds`` rounds of: optimise views; back to full size; add detail; back to views.
+    """For each scaling level, coarse to fine, ``rounds`` rounds of: optimise the canvas;
+    back to full size; add the detail this level loses; back to the canvas.
 
-    The detail (what one scaling round trip loses) is computed once from the original, so
-    with zero optimizer steps the result is the input (up to float rounding).
+    The detail of a level is computed once, from the image as it enters the level, so with
+    zero optimizer steps every level returns its input exactly (up to float rounding).
     """
 
     def __init__(self, rounds: int = 4) -> None:
@@ -24,13 +25,16 @@ class ReinjectLoop:
 
     def __call__(self, images: tf.Tensor, scaler: Scaler, step: BoundStep) -> LoopResult:
         size = (int(images.shape[1]), int(images.shape[2]))
-        views = scaler.to_views(images)
-        detail = images - scaler.from_views(views, size)
         result = dream = images
-        for round_index in range(self.rounds):
-            if round_index:
-                views = scaler.to_views(result)
-            views = step(views, round_index)
-            dream = scaler.from_views(views, size)
-            result = tf.clip_by_value(dream + detail, 0.0, 1.0)
-        return LoopResult(image=result, pattern=views, dream=dream, detail=detail)
+        round_index = 0
+        for level in scaler.levels(size):
+            canvas = level.to_canvas(result)
+            detail = result - level.from_canvas(canvas, size)
+            for r in range(self.rounds):
+                if r:
+                    canvas = level.to_canvas(result)
+                canvas = step(canvas, round_index, level.roll)
+                round_index += 1
+                dream = level.from_canvas(canvas, size)
+                result = tf.clip_by_value(dream + detail, 0.0, 1.0)
+        return LoopResult(image=result, pattern=canvas, dream=dream, detail=detail)

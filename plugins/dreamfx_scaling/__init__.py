@@ -1,4 +1,4 @@
-"""Built-in scaling strategies."""
+"""Built-in scaling strategies: downscale (the article's), tiling and hybrid."""
 
 from __future__ import annotations
 
@@ -15,11 +15,23 @@ def _downscale(view_size: tuple[int, int], method: str) -> Any:
     return DownscaleScaler(view_size, method)
 
 
+def _tiling(view_size: tuple[int, int], tile_scale: float, method: str) -> Any:
+    from .tiling import TilingScaler
+
+    return TilingScaler(view_size, tile_scale, method)
+
+
+def _hybrid(view_size: tuple[int, int], factor: float, max_levels: int, tile_scale: float, method: str) -> Any:
+    from .tiling import HybridScaler
+
+    return HybridScaler(view_size, factor, max_levels, tile_scale, method)
+
+
 @hookimpl
 def dreamfx_register_scalers(register: Any) -> None:
-    register(
-        "downscale",
-        _downscale,
-        params={"method": "bicubic"},
-        description="The whole image shrunk to the model's input size (28x28), as in the article",
-    )
+    register("downscale", _downscale, params={"method": "bicubic"},
+             description="The whole image shrunk to the model's input size (28x28), as in the article")
+    register("tiling", _tiling, params={"tile_scale": 1.0, "method": "bicubic"},
+             description="Model-sized tiles covering every pixel; each tile sees tile_scale x 28 pixels")
+    register("hybrid", _hybrid, params={"factor": 2.0, "max_levels": 4, "tile_scale": 1.0, "method": "bicubic"},
+             description="A pyramid: the whole image at 28x28, then tiled levels growing by factor up to full size")

@@ -10,21 +10,37 @@ from dreamfx.scaling import resize
 from . import RESIZE_METHODS
 
 
-class DownscaleScaler:
-    """Shrink each image to the model's input size; enlarge the view back afterwards.
+def check_method(method: str) -> None:
+    if method not in RESIZE_METHODS:
+        raise SettingsError(f"scaler.method {method!r} is not a resize method; choose one of {', '.join(RESIZE_METHODS)}")
+
+
+class DownscaleLevel:
+    """Shrink the image to exactly the model's input size; enlarge it back afterwards.
 
     The enlarged view is blurry: the difference to the original is the detail that the
     reinjection loop adds back.
     """
 
-    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
-        if method not in RESIZE_METHODS:
-            raise SettingsError(f"scaler.method {method!r} is not a resize method; choose one of {', '.join(RESIZE_METHODS)}")
-        self.view_size = view_size
-        self.method = method
+    roll = 0
 
-    def to_views(self, images: tf.Tensor) -> tf.Tensor:
+    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
+        self.view_size, self.method = view_size, method
+
+    def to_canvas(self, images: tf.Tensor) -> tf.Tensor:
         return tf.clip_by_value(resize(images, self.view_size, self.method), 0.0, 1.0)
 
-    def from_views(self, views: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
-        return resize(views, image_size, self.method)
+    def from_canvas(self, canvas: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+        return resize(canvas, image_size, self.method)
+
+
+class DownscaleScaler:
+    """One level: the whole image shrunk to the model's input size (the article's view)."""
+
+    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
+        check_method(method)
+        self.view_size = view_size
+        self.level = DownscaleLevel(view_size, method)
+
+    def levels(self, image_size: tuple[int, int]) -> list[DownscaleLevel]:
+        return [self.level]

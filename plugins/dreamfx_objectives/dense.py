@@ -1,0 +1,28 @@
+"""Objectives over units of dense layers."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import tensorflow as tf
+
+from dreamfx.objectives import ModelInfo, Objective
+
+
+class ClassUnit(Objective):
+    """One unit of a dense layer; on ``logits`` that is a digit's pre-softmax score.
+
+    The pre-softmax value is used because the softmax output can be raised by lowering the
+    other classes, which dreams "not the others" instead of the digit.
+    """
+
+    def __init__(self, model_info: ModelInfo, unit: int, layer: str = "logits") -> None:
+        model_info.check_unit(layer, unit, what="unit", spatial=False)
+        self.layer, self.unit = layer, unit
+        self.layers = (layer,)
+
+    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
+        return activations[self.layer][:, self.unit]
+
+    def describe(self) -> str:
+        return f"{self.layer} unit {self.unit}"
