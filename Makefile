@@ -7,10 +7,15 @@ STAMP := $(VENV)/.dreamfx-installed
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+EXAMPLE := plugins/examples/dreamfx-objective-example
+
+$(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# the example third-party plugin, installed for real (not editable) so the tests
+	# exercise entry-point discovery exactly as a user's pip install would
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./$(EXAMPLE)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -21,8 +21,8 @@ from .errors import ImageError, SettingsError
 from .imageio import read_image, to_gray, to_uint8
 from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
-from .presets import load_preset
-from .settings import COMPONENT_SECTIONS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings, settings_for
+from .presets import load_preset, settings_for
+from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
 def as_gray_array(image: Any) -> np.ndarray:
@@ -56,8 +56,6 @@ def _dotted(key: str, preset: dict[str, Any], host: PluginHost) -> str:
     sections = []
     for section, kind in COMPONENT_SECTIONS.items():
         name = (preset.get(section) or {}).get("name")
-        from .settings import DEFAULT_COMPONENTS
-
         component = host.get(kind, name or DEFAULT_COMPONENTS[section])
         if key in component.params:
             sections.append(section)

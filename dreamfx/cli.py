@@ -74,10 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N (default: auto)")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
-    run = sub.add_parser("run", help="dream an image", description="Dream an image with a preset.")
-    run.add_argument("input", help="the image to dream (PNG, JPEG, TIFF, BMP, WebP, GIF)")
-    run.add_argument("-o", "--output", help="output image (default: ./<input name>-dream.png)")
-    run.add_argument("--panel", help="also write the article's figure (pattern, dream, result) to this image")
+    run = sub.add_parser("run", help="dream images or folders",
+                         description="Dream image files or folders with a preset. One file: -o names the output "
+                         "image. Several files or a folder: -o names the output folder, whose tree mirrors the inputs'.")
+    run.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="image files (PNG, JPEG, TIFF, BMP, WebP, GIF) or folders of them")
+    run.add_argument("-o", "--output", help="output image (one input) or folder (default for one input: ./<name>-dream.png)")
+    run.add_argument("--panel", help="one input: also write the article's figure (pattern, dream, result) here")
+    run.add_argument("-r", "--recursive", action="store_true", help="also dream images in sub-folders")
+    run.add_argument("--glob", help="only files whose name matches this pattern, e.g. '*.jpg'")
+    run.add_argument("--format", help="output format for folders: png (default), jpg, tif, bmp, webp")
+    run.add_argument("--force", action="store_true", help="redo outputs that already exist with the same settings")
+    run.add_argument("--color", choices=("gray", "luma"), default="gray",
+                     help="gray (default, as in the article) or luma: dream the brightness, keep the colours")
+    run.add_argument("--keep-alpha", action="store_true", help="keep the input's transparency in the output")
+    run.add_argument("--max-pixels", type=int, default=None,
+                     help="refuse images with more pixels than this (default: Pillow's decompression-bomb limit)")
+    run.add_argument("--min-size", type=int, default=None, help="refuse images whose short side is below this")
+    run.add_argument("--batch-size", type=int, default=16, help="images of one size dreamed together (default 16)")
+    run.add_argument("--from", dest="from_output", metavar="OUTPUT",
+                     help="repeat the settings stored in a dreamfx output (then --set overrides them)")
     dream_options(run)
 
     demo = sub.add_parser("demo", help="dream the bundled sample photo",
@@ -134,52 +150,84 @@ def _host(args: argparse.Namespace) -> Any:
 
 
 def _settings(args: argparse.Namespace, host: Any) -> Any:
-    from .settings import parse_override
     from .presets import settings_for
+    from .settings import apply_overrides, parse_override, resolve_settings
 
     overrides = [parse_override(text) for text in args.overrides]
+    source = getattr(args, "from_output", None)
+    if source:
+        from .imageio import read_metadata
+
+        meta = read_metadata(source) if Path(source).is_file() else None
+        if not meta or "settings" not in meta:
+            raise SettingsError(f"--from {source}: no dreamfx settings found in that file")
+        args.color = meta.get("color", args.color)
+        args.keep_alpha = meta.get("keep_alpha", args.keep_alpha)
+        return resolve_settings(meta.get("preset", "from-output"), apply_overrides(meta["settings"], overrides),
+                                host.registries, seed=args.seed)
     return settings_for(host, args.preset, overrides, seed=args.seed)
 
 
-def _dream_file(args: argparse.Namespace, source: Path, output: Path, panel: Path | None) -> int:
-    from .imageio import read_image
+def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, panel: str | None) -> int:
+    """``run`` and ``demo``: plan the jobs, build the dreamer once, run them all, report."""
+    from .batch import BatchOptions, BatchRunner
+    from .imageio import DEFAULT_MAX_PIXELS, load_picture
+    from .inputs import Job, check_plan, collect_jobs
 
     host = _host(args)
     settings = _settings(args, host)
-    image = read_image(source)
-    _check_not_input(source, output, panel)
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and (output is None or Path(output).suffix != "")
+    if single:
+        source = Path(inputs[0])
+        jobs = [Job(source, Path(output) if output else Path.cwd() / f"{source.stem}-dream.png")]
+        check_plan(jobs)
+        load_picture(source, max_pixels=max_pixels)  # fail fast, before TensorFlow loads
+    else:
+        if output is None:
+            raise SettingsError("several inputs or a folder need -o OUTPUT_FOLDER")
+        if panel:
+            raise SettingsError("--panel needs exactly one input file")
+        jobs = collect_jobs(inputs, Path(output), recursive=args.recursive, pattern=args.glob,
+                            suffix=args.format or ".png")
+        if not jobs:
+            raise SettingsError(f"no images found in {', '.join(inputs)} (formats: png, jpg, tif, bmp, webp, gif"
+                                f"{'; try --recursive' if not args.recursive else ''})")
+    if args.batch_size < 1:
+        raise SettingsError("--batch-size must be at least 1")
     _quiet_tensorflow(args.debug)
-    from PIL import Image
-
-    from .imageio import to_uint8, write_image_atomic
     from .pipeline import Dreamer
+    from .progress import BatchProgress, summary_table
 
     console = _console()
-    with console.status(f"dreaming {source.name} with preset {settings.preset} ...", spinner="dots") if not args.quiet else _nullcontext():
-        started = time.perf_counter()
-        dreamer = Dreamer(host, settings, args.device)
-        result = dreamer(image)
-        metadata = {
-            "dreamfx_version": __version__,
-            "preset": settings.preset,
-            "settings": settings.to_dict(),
-            "settings_hash": settings.digest(),
-            "seed": settings.seed,
-            "input": source.name,
-            "objective": result.objective,
-            "score_before": result.score_before,
-            "score_after": result.score_after,
-        }
-        write_image_atomic(output, Image.fromarray(to_uint8(result.image), mode="L"), metadata)
-        if panel is not None:
-            from .panel import render_panel
-
-            title = f"{source.name}: {settings.preset}, {result.objective}"
-            write_image_atomic(panel, render_panel(result, title=title), metadata)
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    dreamer = Dreamer(host, settings, args.device)
+    options = BatchOptions(force=args.force or single, color=args.color, keep_alpha=args.keep_alpha,
+                           max_pixels=max_pixels, min_size=args.min_size, batch_size=args.batch_size,
+                           panel=Path(panel) if panel else None)
+    rounds = settings.loop.params.get("rounds", 1) * len(dreamer.scaler.levels((512, 512)))
+    with BatchProgress(console, len(jobs), rounds, quiet=args.quiet or single) as progress:
+        runner = BatchRunner(dreamer, jobs, options, progress)
+        runner.run()
+    elapsed = time.perf_counter() - started
+    if single:
+        outcome = runner.outcomes[0]
+        if runner.interrupted:
+            print("dreamfx: interrupted; nothing was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if outcome.status == "failed":
+            raise ImageError(outcome.reason or "failed")
+        if not args.quiet:
+            _summary(console, settings, dreamer, outcome.result, outcome.job.output, options.panel, elapsed, outcome.notes)
+        return EXIT_OK
+    runner.write_report(Path(output) / "report.json")
     if not args.quiet:
-        _summary(console, settings, dreamer, result, output, panel, elapsed)
-    return EXIT_OK
+        console.print(summary_table(runner, elapsed))
+        console.print(f"report: {Path(output) / 'report.json'}")
+    if runner.interrupted:
+        print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if runner.counts()["failed"] else EXIT_OK
 
 
 class _nullcontext:
@@ -190,13 +238,8 @@ class _nullcontext:
         return None
 
 
-def _check_not_input(source: Path, *outputs: Path | None) -> None:
-    for out in outputs:
-        if out is not None and out.exists() and out.resolve() == source.resolve():
-            raise SettingsError(f"output {out} is the input file; dreamfx never overwrites its inputs: choose another -o")
-
-
-def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Path, panel: Path | None, elapsed: float) -> None:
+def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Path, panel: Path | None,
+             elapsed: float, notes: list[str]) -> None:
     from rich.table import Table
 
     opt, loop = settings.optimizer.params, settings.loop.params
@@ -215,18 +258,22 @@ def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Pat
     table.add_row("output", str(output))
     if panel is not None:
         table.add_row("panel", str(panel))
+    for note in notes:
+        table.add_row("note", note)
     console.print(table)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    source = Path(args.input)
-    output = Path(args.output) if args.output else Path.cwd() / f"{source.stem}-dream.png"
-    return _dream_file(args, source, output, Path(args.panel) if args.panel else None)
+    return _dream(args, args.inputs, args.output, args.panel)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    args.from_output = None
+    for name, value in (("recursive", False), ("glob", None), ("format", None), ("force", True), ("color", "gray"),
+                        ("keep_alpha", False), ("max_pixels", None), ("min_size", None), ("batch_size", 1)):
+        setattr(args, name, value)
     out_dir = Path(args.out_dir)
-    return _dream_file(args, SAMPLE_IMAGE, out_dir / "demo.png", out_dir / "demo-panel.png")
+    return _dream(args, [str(SAMPLE_IMAGE)], str(out_dir / "demo.png"), str(out_dir / "demo-panel.png"))
 
 
 def cmd_oip(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -90,34 +90,51 @@ class Dreamer:
             per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
         return per_image.numpy()
 
-    def __call__(self, image: np.ndarray) -> DreamResult:
+    def __call__(self, image: np.ndarray, on_round: Callable[[int], None] | None = None) -> DreamResult:
         """Dream one (H, W) float image in [0, 1]."""
+        return self.dream_batch([image], on_round)[0]
+
+    def dream_batch(
+        self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None
+    ) -> list[DreamResult]:
+        """Dream same-sized (H, W) images together: one batch through every round.
+
+        Each image's result equals what dreaming it alone gives: gradients and their
+        normalisation are per image, and the random shifts depend only on the seed.
+        ``on_round(round_index)`` is called after each round (for progress displays).
+        """
         import tensorflow as tf
 
-        if image.ndim != 2:
-            raise ValueError(f"expected a (height, width) grayscale array, got shape {image.shape}")
+        shapes = {image.shape for image in images}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+            raise ValueError(f"dream_batch needs (height, width) arrays of one size, got {sorted(shapes)}")
         started = time.perf_counter()
+        step = self.step
+        if on_round is not None:
+
+            def step(canvas: Any, round_index: int, roll: int = 0) -> Any:
+                out = self.step(canvas, round_index, roll)
+                on_round(round_index)
+                return out
+
         with tf.device(self.device):
-            batch = tf.constant(image[None, :, :, None], tf.float32)
+            batch = tf.constant(np.stack(images)[..., None], tf.float32)
             if self.channels != 1:
                 batch = tf.tile(batch, [1, 1, 1, self.channels])
-            before = float(self.score(batch)[0])
-            out = self.loop(batch, self.scaler, self.step)
-            after = float(self.score(out.image)[0])
-            output = widen(out.image, self.settings.output["contrast"])
-            contrast = widen(out.image, self.settings.output["panel_contrast"])
-            gray = lambda t: t.numpy()[0, :, :, 0]  # noqa: E731
-            result = DreamResult(
-                image=gray(output),
-                pattern=out.pattern.numpy()[0, :, :, 0],
-                dream=np.clip(gray(out.dream), 0.0, 1.0),
-                detail=gray(out.detail),
-                contrast=gray(contrast),
-                score_before=before,
-                score_after=after,
-                settings=self.settings,
-                objective=self.objective.describe(),
-                device=self.device,
-                seconds=time.perf_counter() - started,
+            before = self.score(batch)
+            out = self.loop(batch, self.scaler, step)
+            after = self.score(out.image)
+            output = widen(out.image, self.settings.output["contrast"]).numpy()[..., 0]
+            contrast = widen(out.image, self.settings.output["panel_contrast"]).numpy()[..., 0]
+            dream = np.clip(out.dream.numpy()[..., 0], 0.0, 1.0)
+            detail = out.detail.numpy()[..., 0]
+            pattern = out.pattern.numpy()[..., 0]
+        seconds = (time.perf_counter() - started) / len(images)
+        return [
+            DreamResult(
+                image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i], contrast=contrast[i],
+                score_before=float(before[i]), score_after=float(after[i]), settings=self.settings,
+                objective=self.objective.describe(), device=self.device, seconds=seconds,
             )
-        return result
+            for i in range(len(images))
+        ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,28 @@ def test_refuses_to_overwrite_the_input(tmp_path):
 def test_debug_shows_a_traceback(tmp_path):
     proc = dreamfx("--debug", "run", str(tmp_path / "missing.png"))
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_broken_plugin_is_listed_as_failed_and_run_still_works(small_input, tmp_path):
+    site = tmp_path / "site"
+    info = site / "broken_dreamfx_plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-dreamfx-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[dreamfx]\nbroken = broken_dreamfx_plugin\n")
+    (site / "broken_dreamfx_plugin.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    listing = subprocess.run([sys.executable, "-m", "dreamfx", "plugins", "--json"], capture_output=True, text=True, env=env)
+    broken = {p["name"]: p for p in json.loads(listing.stdout)}["broken"]
+    assert broken["status"] == "failed" and broken["distribution"] == "broken-dreamfx-plugin"
+    assert "this plugin is broken on purpose" in broken["error"]
+
+    out = tmp_path / "o.png"
+    proc = subprocess.run([sys.executable, "-m", "dreamfx", "run", str(small_input), "-o", str(out), "--set",
+                           "optimizer.steps=1", "--set", "loop.rounds=1"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "plugin 'broken' (broken-dreamfx-plugin) failed and was skipped" in proc.stderr
+    assert out.is_file()
+
+    strict = subprocess.run([sys.executable, "-m", "dreamfx", "--strict", "presets"], capture_output=True, text=True, env=env)
+    assert strict.returncode == 1 and "broken-dreamfx-plugin" in strict.stderr

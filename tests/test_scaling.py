@@ -1,0 +1,138 @@
+"""Scaling strategies: geometry invariants, coverage, seams, and memory on a huge image."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dreamfx.api import as_gray_array, make_dreamer
+from dreamfx.scaling import merge_views, split_views, tile_grid
+
+from .conftest import SAMPLE
+
+
+def test_split_and_merge_are_inverse():
+    canvas = tf.random.stateless_uniform([2, 56, 84, 1], seed=[0, 1])
+    views = split_views(canvas, (28, 28))
+    assert views.shape == (2 * 2 * 3, 28, 28, 1)
+    assert np.array_equal(views[1].numpy(), canvas[0, :28, 28:56].numpy())  # image-major, row-major tiles
+    assert np.array_equal(merge_views(views, tf.shape(canvas), (28, 28)).numpy(), canvas.numpy())
+
+
+@pytest.mark.parametrize("size", [(28, 28), (29, 57), (75, 100), (300, 31), (5, 7)])
+def test_tile_level_covers_every_pixel_and_round_trips(host, size):
+    scaler = host.get("scalers", "tiling").build((28, 28))
+    (level,) = scaler.levels(size)
+    image = tf.random.stateless_uniform([1, *size, 1], seed=[2, 3])
+    canvas = level.to_canvas(image)
+    rows, cols = tile_grid(size, (28, 28))
+    assert canvas.shape == (1, rows * 28, cols * 28, 1)
+    assert rows * 28 >= size[0] and cols * 28 >= size[1]
+    assert np.allclose(level.from_canvas(canvas, size).numpy(), image.numpy(), atol=1e-6)
+
+
+def test_hybrid_levels_go_from_the_article_view_to_full_size(host):
+    scaler = host.get("scalers", "hybrid").build((28, 28), factor=2.0, max_levels=4)
+    levels = scaler.levels((400, 600))
+    assert type(levels[0]).__name__ == "DownscaleLevel"
+    sizes = [level.work_size for level in levels[1:]]
+    assert sizes == [(100, 150), (200, 300), (400, 600)]  # 50x75 would be under two tiles across
+    assert [lvl.roll for lvl in levels] == [0, 28, 28, 28]
+
+
+def _photo(size: tuple[int, int]) -> np.ndarray:
+    """The sample photo at ``size`` (width, height), squeezed into [0.1, 0.9] so no pixel
+    starts at a clipping bound (a clipped pixel pushed further out could not change)."""
+    from PIL import Image
+
+    from dreamfx.imageio import to_gray
+
+    with Image.open(SAMPLE) as img:
+        return 0.1 + 0.8 * to_gray(img.resize(size, Image.Resampling.LANCZOS))
+
+
+def test_tiling_changes_every_pixel_of_a_100x75_image():
+    image = _photo((100, 75))
+    result = make_dreamer("tiling", {"rounds": 1, "steps": 4})(image)
+    assert result.image.shape == image.shape
+    assert (np.abs(result.image - image) > 0).all()
+
+
+@pytest.mark.parametrize("preset", ["tiling", "hybrid"])
+def test_zero_steps_is_the_identity(preset):
+    image = _photo((90, 70))
+    result = make_dreamer(preset, {"steps": 0})(image)
+    assert np.abs(result.image - image).max() <= 1 / 255
+
+
+def seam_ratio(image: np.ndarray, left: int, top: int, tile: int = 28) -> float:
+    """Mean |difference| between neighbours across tile borders / the same inside tiles."""
+    dx, dy = np.abs(np.diff(image, axis=1)), np.abs(np.diff(image, axis=0))
+    cols = np.arange(dx.shape[1])
+    rows = np.arange(dy.shape[0])
+    border_x = (cols + 1 + left) % tile == 0  # between column c and c+1
+    border_y = (rows + 1 + top) % tile == 0
+    across = np.concatenate([dx[:, border_x].ravel(), dy[border_y, :].ravel()]).mean()
+    inside = np.concatenate([dx[:, ~border_x].ravel(), dy[~border_y, :].ravel()]).mean()
+    return float(across / inside)
+
+
+def test_no_visible_seams_on_the_coffee_photo():
+    image = as_gray_array(SAMPLE)
+    dreamer = make_dreamer("tiling")
+    result = dreamer(image)
+    (level,) = dreamer.scaler.levels(image.shape)
+    (top, _), (left, _) = level.pads
+    ratio = seam_ratio(result.image, left, top)
+    assert ratio <= 1.25, ratio
+    # the same measure does find seams when the grid does not move (no roll, no jitter)
+    fixed = make_dreamer("tiling", {"jitter": 0})
+    fixed.step = _no_roll(fixed.step)
+    assert seam_ratio(fixed(image).image, left, top) > ratio
+
+
+def _no_roll(step):
+    def run(canvas, round_index, roll=0):
+        return step(canvas, round_index, 0)
+
+    run.compiled = step.compiled
+    return run
+
+
+@pytest.mark.parametrize("preset", ["single-map", "tiling", "hybrid"])
+def test_each_strategy_raises_its_objective_threefold(preset):
+    image = as_gray_array(SAMPLE)
+    if preset != "single-map":
+        from PIL import Image
+
+        image = np.asarray(Image.fromarray(image).resize((300, 200), Image.Resampling.LANCZOS))
+    result = make_dreamer(preset)(image)
+    assert result.score_after >= 3 * result.score_before, (result.score_before, result.score_after)
+
+
+PEAK = """
+import json, resource, sys, time
+import numpy as np
+from dreamfx.api import make_dreamer
+image = np.random.default_rng(0).random((3000, 4000), dtype=np.float32) * 0.8 + 0.1
+dreamer = make_dreamer(sys.argv[1], {"rounds": 1, "steps": 1})
+start = time.perf_counter()
+result = dreamer(image)
+print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "shape": list(result.image.shape), "seconds": time.perf_counter() - start}))
+"""
+
+
+@pytest.mark.parametrize("preset", ["tiling", "hybrid"])
+def test_4000x3000_dreams_in_under_3_gb(preset):
+    """Peak resident memory of the whole process (TensorFlow included), from getrusage."""
+    proc = subprocess.run([sys.executable, "-c", PEAK, preset], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["shape"] == [3000, 4000]
+    assert report["peak_rss_mb"] < 3 * 1024, report
