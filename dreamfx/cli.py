@@ -62,9 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dreamfx {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's log")
-    parser.add_argument("--strict", action="store_true", help="make a broken third-party plugin fatal")
+    common = argparse.ArgumentParser(add_help=False)
+    for target, default in ((parser, False), (common, argparse.SUPPRESS)):
+        # accepted before or after the command: dreamfx --debug run ... or dreamfx run --debug ...
+        target.add_argument("--debug", action="store_true", default=default, help="show tracebacks and TensorFlow's log")
+        target.add_argument("--strict", action="store_true", default=default, help="make a broken third-party plugin fatal")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_parser = sub.add_parser
+
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return add_parser(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_command  # type: ignore[method-assign]
 
     def dream_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--preset", default="single-map", help="preset name (see 'dreamfx presets') or a .toml file")
@@ -403,29 +412,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from dreamfx_mnist import MODEL_FILE
-    from dreamfx_mnist.data import load_mnist
-    from dreamfx_mnist.train import train
+    from dreamfx_mnist.train import DEFAULT_EPOCHS, train
 
     out = Path(args.output) if args.output else MODEL_FILE
-    try:
-        data = load_mnist(args.data)
-    except (ValueError, OSError) as exc:
-        raise DreamfxError(f"cannot read MNIST data {args.data or '(keras.datasets.mnist)'}: {exc}") from exc
-    kwargs: dict[str, Any] = {"seed": args.seed, "out": out}
-    if args.epochs is not None:
-        kwargs["epochs"] = args.epochs
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[logs]}"),
                   TimeRemainingColumn(), console=_console()) as progress:
-        task = progress.add_task("train", total=kwargs.get("epochs"), logs="")
+        task = progress.add_task("train", total=epochs, logs="")
 
         def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
             shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if isinstance(v, float))
             progress.update(task, completed=epoch + 1, logs=shown)
 
-        report = train(data=data, progress=on_epoch, **kwargs)
+        try:
+            report = train(data=args.data, out=out, epochs=epochs, seed=args.seed, progress=on_epoch)
+        except (ValueError, OSError) as exc:
+            raise DreamfxError(f"cannot train on {args.data or 'keras.datasets.mnist'}: {exc}") from exc
     _console().print(
         f"held-out accuracy [bold]{report.accuracy:.2%}[/] on {report.n_holdout} digits "
-        f"(trained on {report.n_train}); wrote {report.out} (sha256 {report.sha256[:16]}...)"
+        f"(trained on {report.n_train}, {report.epochs} epochs, seed {report.seed}); "
+        f"wrote {report.out} (sha256 {report.sha256[:16]}...)"
     )
     return EXIT_OK
 
@@ -445,6 +451,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dreamfx: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # dreamfx info out.png | head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except DreamfxError as exc:
         if args.debug:
             raise

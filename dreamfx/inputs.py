@@ -43,7 +43,7 @@ def collect_jobs(
         if given.is_dir():
             found = sorted(given.rglob("*") if recursive else given.glob("*"))
             for path in found:
-                if not path.is_file() or out_root in path.resolve().parents:
+                if not (path.is_file() or path.is_symlink()) or out_root in path.resolve().parents:
                     continue  # never dream our own outputs on a re-run
                 if pattern is not None and not fnmatch.fnmatch(path.name, pattern):
                     continue

@@ -53,6 +53,7 @@ class PluginInfo:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)  # "kind/name" -> description
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class PluginInfo:
             "error": self.error,
             "hooks": list(self.hooks),
             "registered": {k: list(v) for k, v in self.registered.items()},
+            "descriptions": dict(self.descriptions),
         }
 
 
@@ -181,9 +183,10 @@ class PluginHost:
                 self._fail(info, exc, "running its registration hooks")
                 continue
             registries = trial
-            info.registered = {}
+            info.registered, info.descriptions = {}, {}
             for component in staged:
                 info.registered.setdefault(component.kind, []).append(component.name)
+                info.descriptions[f"{component.kind}/{component.name}"] = component.description
         return registries
 
     @property

@@ -148,9 +148,9 @@ def apply_overrides(preset: Mapping[str, Any], overrides: list[tuple[str, Any]])
         table = data.setdefault(section, {})
         if not isinstance(table, dict):
             raise SettingsError(f"setting {section!r} is not a table")
-        if section in COMPONENT_SECTIONS and name == "name" and table.get("name") not in (None, value):
+        if section in COMPONENT_SECTIONS and name == "name" and table.get("name", DEFAULT_COMPONENTS[section]) != value:
             # Switching component: the old component's parameters no longer apply.
-            table = data[section] = {"name": value, "_switched": True}
+            table = data[section] = {}
         table[name] = value
     return data
 
@@ -176,15 +176,11 @@ def coerce(value: Any, default: Any, where: str) -> Any:
     raise SettingsError(f"{where} must be {expected.__name__}, got {value!r} ({type(value).__name__})")
 
 
-def validate_params(
-    component: Component, table: Mapping[str, Any], where: str, *, ignore_unknown: bool = False
-) -> dict[str, Any]:
+def validate_params(component: Component, table: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``component``'s parameters: its defaults overlaid by ``table``, each checked by type."""
     params: dict[str, Any] = dict(component.params)
     for key, value in table.items():
         if key not in component.params:
-            if ignore_unknown:
-                continue
             valid = ", ".join(f"{where}.{k}" for k in component.params) or "none"
             raise SettingsError(
                 f"unknown key {where}.{key!r} for {component.kind[:-1]} {component.name!r} "
@@ -212,12 +208,11 @@ def resolve_settings(
         table = dict(data.get(section) or {})
         if not isinstance(data.get(section, {}), Mapping):
             raise SettingsError(f"[{section}] in preset {preset_name!r} must be a table")
-        switched = table.pop("_switched", False)
         name = table.pop("name", DEFAULT_COMPONENTS[section])
         if not isinstance(name, str):
             raise SettingsError(f"{section}.name must be a string, got {name!r}")
         component = registries[kind].get(name)
-        choices[section] = ComponentChoice(name, validate_params(component, table, section, ignore_unknown=switched))
+        choices[section] = ComponentChoice(name, validate_params(component, table, section))
 
     output = dict(OUTPUT_DEFAULTS)
     for key, value in dict(data.get("output") or {}).items():

@@ -83,3 +83,15 @@ def test_digest_changes_with_settings_and_round_trips(host):
     assert a.digest() != b.digest()
     again = resolve_settings("single-map", a.to_dict(), host.registries)
     assert again == a and again.digest() == a.digest()
+
+
+def test_typo_after_switching_component_is_still_caught(host):
+    with pytest.raises(SettingsError, match=r"unknown key objective.'modee'.*valid keys: objective.layer, objective.mode"):
+        settings_for(host, "single-map", [("objective", "whole-layer"), ("objective.modee", "mean")])
+
+
+def test_switching_works_when_the_preset_table_has_no_name(host, tmp_path):
+    path = tmp_path / "noname.toml"
+    path.write_text("[objective]\nlayer = 'conv2'\nmap = 3\n")
+    settings = settings_for(host, str(path), [("objective", "whole-layer")])
+    assert settings.objective.name == "whole-layer" and settings.objective.params["layer"] == "conv3"
