@@ -11,16 +11,19 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from .objectives import Objective
+from .scaling import Geometry
 
-#: ``step(canvas, round_index, roll) -> canvas``: an optimizer bound to a model and objective.
-#: ``roll`` is the scaling level's largest random shift (see :mod:`dreamfx.scaling`).
-BoundStep = Callable[[Any, int, int], Any]
+#: ``step(canvas, round_index, geometry) -> canvas``: an optimizer bound to a model and
+#: objective; ``geometry`` (a scaling level, or a :class:`dreamfx.scaling.Geometry`) says
+#: how to cut the canvas into views and how far to shift it per step.
+BoundStep = Callable[[Any, int, Geometry], Any]
 
 
 class Optimizer(Protocol):
-    def bind(self, feature_model: Any, objective: Objective, seed: int, view_size: tuple[int, int]) -> BoundStep:
-        """Return the per-round step function for this feature model, objective, seed and view size.
+    def bind(self, feature_model: Any, objective: Objective, seed: int) -> BoundStep:
+        """Return the per-round step function for this feature model, objective and seed.
 
-        The step cuts its canvas into views of ``view_size`` with
-        :func:`dreamfx.scaling.split_views` and runs all of a round's steps on them.
+        The step cuts its canvas into views of ``geometry.view_size`` with
+        :func:`dreamfx.scaling.split_views` (or takes it whole when that is None), shifts it
+        by up to ``geometry.roll`` pixels per step, and runs all of a round's steps.
         """

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .pipeline import Dreamer
+from .scaling import Geometry
 
 
 @dataclass
@@ -33,6 +34,6 @@ def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2)
         )
         views = start
         for round_index in range(rounds):
-            views = dreamer.step(views, round_index, 0)
+            views = dreamer.step(views, round_index, Geometry((h, w)))
         score = lambda v: dreamer.objective(dreamer.features(v, training=False)).numpy()  # noqa: E731
         return PatternResult(views.numpy()[..., 0], start.numpy()[..., 0], score(start), score(views))

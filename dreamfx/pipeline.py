@@ -70,13 +70,14 @@ class Dreamer:
             self.objective = build_objective(
                 host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
             )
-            self.features = feature_model(self.model, self.objective.layers)
             self.scaler = host.get("scalers", settings.scaler.name).build(
                 self.model_info.input_size, **settings.scaler.params
             )
+            any_size = bool(getattr(self.scaler, "fully_convolutional", False))
+            self.features = feature_model(self.model, self.objective.layers, any_size=any_size)
             self.optimizer = host.get("optimizers", settings.optimizer.name).build(**settings.optimizer.params)
             self.loop = host.get("loops", settings.loop.name).build(**settings.loop.params)
-            self.step = self.optimizer.bind(self.features, self.objective, settings.seed, self.model_info.input_size)
+            self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
         self.channels = int(self.model_info.input_shape[2])
 
     def score(self, images: Any) -> np.ndarray:
@@ -85,7 +86,8 @@ class Dreamer:
 
         with tf.device(self.device):
             level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
-            views = split_views(level.to_canvas(images), self.model_info.input_size)
+            canvas = level.to_canvas(images)
+            views = canvas if level.view_size is None else split_views(canvas, level.view_size)
             per_view = self.objective(self.features(views, training=False))
             per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
         return per_image.numpy()
@@ -112,8 +114,8 @@ class Dreamer:
         step = self.step
         if on_round is not None:
 
-            def step(canvas: Any, round_index: int, roll: int = 0) -> Any:
-                out = self.step(canvas, round_index, roll)
+            def step(canvas: Any, round_index: int, geometry: Any) -> Any:
+                out = self.step(canvas, round_index, geometry)
                 on_round(round_index)
                 return out
 

@@ -9,15 +9,27 @@ step. ``from_canvas`` puts a (changed) canvas back at the image size; whatever
 
 ``roll`` is how far the optimizer may shift the canvas before cutting it, per step: a
 random shift of up to one tile moves the tile borders every step, so no seams form.
+``view_size`` is the size of the views the canvas is cut into; ``None`` means the whole
+canvas is one view, for scalers whose model runs at any size (``fully_convolutional``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 
+@dataclass(frozen=True)
+class Geometry:
+    """How the optimizer cuts and shifts a canvas: what a bound step needs of a level."""
+
+    view_size: tuple[int, int] | None
+    roll: int = 0
+
+
 class Level(Protocol):
+    view_size: tuple[int, int] | None
     roll: int
 
     def to_canvas(self, images: Any) -> Any:
@@ -29,6 +41,9 @@ class Level(Protocol):
 
 class Scaler(Protocol):
     view_size: tuple[int, int]
+    #: True when levels hand the optimizer whole canvases of any size (view_size None);
+    #: the host then builds a feature model that accepts any input size.
+    fully_convolutional: bool
 
     def levels(self, image_size: tuple[int, int]) -> Sequence[Level]:
         """The levels for an image of ``image_size``, coarse to fine (at least one)."""

@@ -141,3 +141,22 @@ def test_broken_plugin_is_listed_as_failed_and_run_still_works(small_input, tmp_
 
     strict = subprocess.run([sys.executable, "-m", "dreamfx", "--strict", "presets"], capture_output=True, text=True, env=env)
     assert strict.returncode == 1 and "broken-dreamfx-plugin" in strict.stderr
+
+
+def test_oip_grows_patterns_far_above_their_noise(tmp_path):
+    grid = tmp_path / "oip.png"
+    proc = dreamfx("oip", "--layer", "conv3", "--map", "1", "-n", "4", "-o", str(grid), "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    scores = read_metadata(grid)["scores"]
+    noise = [float(line.split("(noise ")[1].split(")")[0]) for line in proc.stdout.splitlines() if "(noise" in line]
+    assert len(scores) == len(noise) == 4
+    assert all(after >= 10 * max(before, 1e-9) for after, before in zip(scores, noise)), (scores, noise)
+    with Image.open(grid) as img:
+        assert img.width >= 4 * 196 and img.mode == "RGB"
+
+
+def test_layers_lists_shapes_and_map_counts():
+    proc = dreamfx("layers")
+    assert proc.returncode == 0, proc.stderr
+    for expected in ("conv1", "(26, 26, 32)", "32 maps", "conv3", "(3, 3, 64)", "64 maps", "logits", "10 units"):
+        assert expected in proc.stdout

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from dreamfx.api import as_gray_array, make_dreamer
-from dreamfx.scaling import merge_views, split_views, tile_grid
+from dreamfx.scaling import Geometry, merge_views, split_views, tile_grid
 
 from .conftest import SAMPLE
 
@@ -63,7 +63,7 @@ def test_tiling_changes_every_pixel_of_a_100x75_image():
     assert (np.abs(result.image - image) > 0).all()
 
 
-@pytest.mark.parametrize("preset", ["tiling", "hybrid"])
+@pytest.mark.parametrize("preset", ["tiling", "hybrid", "octaves"])
 def test_zero_steps_is_the_identity(preset):
     image = _photo((90, 70))
     result = make_dreamer(preset, {"steps": 0})(image)
@@ -97,14 +97,14 @@ def test_no_visible_seams_on_the_coffee_photo():
 
 
 def _no_roll(step):
-    def run(canvas, round_index, roll=0):
-        return step(canvas, round_index, 0)
+    def run(canvas, round_index, level):
+        return step(canvas, round_index, Geometry(level.view_size, 0))
 
     run.compiled = step.compiled
     return run
 
 
-@pytest.mark.parametrize("preset", ["single-map", "tiling", "hybrid"])
+@pytest.mark.parametrize("preset", ["single-map", "tiling", "hybrid", "octaves"])
 def test_each_strategy_raises_its_objective_threefold(preset):
     image = as_gray_array(SAMPLE)
     if preset != "single-map":
@@ -136,3 +136,17 @@ def test_4000x3000_dreams_in_under_3_gb(preset):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["shape"] == [3000, 4000]
     assert report["peak_rss_mb"] < 3 * 1024, report
+
+
+def test_octaves_refuse_objectives_after_flatten():
+    from dreamfx.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=r"layer 'logits' needs the model's fixed \(28, 28\) input.*conv1, pool1, conv2, pool2, conv3"):
+        make_dreamer("octaves", {"objective": "class"})
+
+
+def test_octave_levels_grow_by_factor_to_the_scaled_size(host):
+    scaler = host.get("scalers", "octaves").build((28, 28), factor=2.0, octaves=5, scale=2.0)
+    sizes = [level.work_size for level in scaler.levels((400, 600))]
+    assert sizes == [(50, 75), (100, 150), (200, 300)]  # 25x38 would be smaller than the model's 28x28
+    assert all(level.view_size is None for level in scaler.levels((400, 600)))

@@ -21,7 +21,7 @@ import tensorflow as tf
 from dreamfx.errors import SettingsError
 from dreamfx.objectives import Objective
 from dreamfx.optimize import BoundStep
-from dreamfx.scaling import merge_views, split_views
+from dreamfx.scaling import Geometry, merge_views, split_views
 
 
 class OIPOptimizer:
@@ -41,14 +41,16 @@ class OIPOptimizer:
             raise SettingsError(f"optimizer.chunk must be at least 1 view, got {chunk}")
         self.steps, self.step_size, self.jitter, self.blur, self.chunk = steps, step_size, jitter, blur, chunk
 
-    def bind(self, feature_model: Any, objective: Objective, seed: int, view_size: tuple[int, int]) -> BoundStep:
-        run = _compile(feature_model, objective, view_size, self.jitter, self.blur, self.chunk)
+    def bind(self, feature_model: Any, objective: Objective, seed: int) -> BoundStep:
+        run = _compile(feature_model, objective, self.jitter, self.blur, self.chunk)
         steps = tf.constant(self.steps, tf.int32)
         step_size = tf.constant(self.step_size, tf.float32)
 
-        def step(canvas: tf.Tensor, round_index: int, roll: int = 0) -> tf.Tensor:
+        def step(canvas: tf.Tensor, round_index: int, geometry: Geometry) -> tf.Tensor:
             seeds = tf.constant([seed, round_index], tf.int64)
-            return run(tf.convert_to_tensor(canvas, tf.float32), steps, step_size, seeds, tf.constant(roll, tf.int32))
+            view_size = None if geometry.view_size is None else tuple(int(v) for v in geometry.view_size)
+            return run(tf.convert_to_tensor(canvas, tf.float32), steps, step_size, seeds,
+                       tf.constant(geometry.roll, tf.int32), view_size)
 
         step.compiled = run  # type: ignore[attr-defined]
         return step
@@ -62,9 +64,9 @@ def _gaussian_kernel(sigma: float) -> tf.Tensor:
     return tf.reshape(k[:, None] * k[None, :], [2 * radius + 1, 2 * radius + 1, 1, 1])
 
 
-def _compile(feature_model: Any, objective: Objective, view_size: tuple[int, int],
-             jitter: int, blur: float, chunk: int) -> Any:
-    """Build the compiled step loop for one feature model, objective and view size."""
+def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float, chunk: int) -> Any:
+    """Build the compiled step loop for one feature model and objective (traced per canvas
+    shape and view size: ``view_size`` None means the whole canvas is one view)."""
     kernel = _gaussian_kernel(blur) if blur > 0 else None
 
     def view_gradient(views: tf.Tensor) -> tf.Tensor:
@@ -86,13 +88,17 @@ def _compile(feature_model: Any, objective: Objective, view_size: tuple[int, int
         return tf.reshape(parts.concat(), tf.shape(views))
 
     @tf.function(reduce_retracing=True)
-    def run(canvas: tf.Tensor, steps: tf.Tensor, step_size: tf.Tensor, seeds: tf.Tensor, roll: tf.Tensor) -> tf.Tensor:
+    def run(canvas: tf.Tensor, steps: tf.Tensor, step_size: tf.Tensor, seeds: tf.Tensor, roll: tf.Tensor,
+            view_size: tuple[int, int] | None) -> tf.Tensor:
         def body(i: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             rng = tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(i, tf.int64)])
             shift = tf.random.stateless_uniform([2], seed=rng, minval=-jitter, maxval=jitter + 1, dtype=tf.int32)
             shift += tf.random.stateless_uniform([2], seed=rng + 1, minval=0, maxval=tf.maximum(roll, 1), dtype=tf.int32)
             shifted = tf.roll(x, shift, axis=[1, 2])
-            grad = merge_views(chunked_gradient(split_views(shifted, view_size)), tf.shape(x), view_size)
+            if view_size is None:
+                grad = view_gradient(shifted)
+            else:
+                grad = merge_views(chunked_gradient(split_views(shifted, view_size)), tf.shape(x), view_size)
             g = tf.roll(grad, -shift, axis=[1, 2])
             if kernel is not None:
                 g = tf.nn.depthwise_conv2d(g, tf.tile(kernel, [1, 1, tf.shape(g)[-1], 1]), [1, 1, 1, 1], "SAME")

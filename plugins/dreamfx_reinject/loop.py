@@ -33,7 +33,7 @@ class ReinjectLoop:
             for r in range(self.rounds):
                 if r:
                     canvas = level.to_canvas(result)
-                canvas = step(canvas, round_index, level.roll)
+                canvas = step(canvas, round_index, level)
                 round_index += 1
                 dream = level.from_canvas(canvas, size)
                 result = tf.clip_by_value(dream + detail, 0.0, 1.0)

@@ -37,6 +37,8 @@ class DownscaleLevel:
 class DownscaleScaler:
     """One level: the whole image shrunk to the model's input size (the article's view)."""
 
+    fully_convolutional = False
+
     def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
         check_method(method)
         self.view_size = view_size

@@ -67,6 +67,8 @@ class TilingScaler:
     ``tile_scale = 4`` shrinks the image 4x first, so each tile sees 112x112 pixels.
     """
 
+    fully_convolutional = False
+
     def __init__(self, view_size: tuple[int, int], tile_scale: float = 1.0, method: str = "bicubic") -> None:
         check_method(method)
         if tile_scale < 1.0:
@@ -84,6 +86,8 @@ class HybridScaler:
     ``max_levels`` tiled levels (the finest ones) are kept. Between levels the reinjection
     loop re-adds the detail each level lost.
     """
+
+    fully_convolutional = False
 
     def __init__(self, view_size: tuple[int, int], factor: float = 2.0, max_levels: int = 4,
                  tile_scale: float = 1.0, method: str = "bicubic") -> None:
@@ -113,3 +117,48 @@ class HybridScaler:
         tiled = [TileLevel(self.view_size, size, self.method) for size in reversed(sizes)]
         return [DownscaleLevel(self.view_size, self.method), *tiled]
 
+
+
+class OctaveLevel:
+    """The whole image at one size, as one canvas the convolutional layers see whole."""
+
+    view_size = None
+    roll = 0
+
+    def __init__(self, work_size: tuple[int, int], method: str = "bicubic") -> None:
+        self.work_size, self.method = work_size, method
+
+    def to_canvas(self, images: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(resize(images, self.work_size, self.method), 0.0, 1.0)
+
+    def from_canvas(self, canvas: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+        return resize(canvas, image_size, self.method)
+
+
+class OctaveScaler:
+    """Classic DeepDream octaves: the whole image at ``octaves`` sizes growing by ``factor``
+    up to the image size divided by ``scale``, run through the convolutional layers only
+    (they accept any size). Objectives on layers after Flatten/Dense are refused."""
+
+    fully_convolutional = True
+
+    def __init__(self, view_size: tuple[int, int], factor: float = 1.4, octaves: int = 4,
+                 scale: float = 1.0, method: str = "bicubic") -> None:
+        check_method(method)
+        if not 1.1 <= factor <= 4.0:
+            raise SettingsError(f"scaler.factor must be between 1.1 and 4 (size ratio between octaves), got {factor}")
+        if octaves < 1:
+            raise SettingsError(f"scaler.octaves must be at least 1, got {octaves}")
+        if scale < 1.0:
+            raise SettingsError(f"scaler.scale must be 1 or more (image pixels per model pixel), got {scale}")
+        self.view_size, self.factor, self.octaves, self.scale, self.method = view_size, factor, octaves, scale, method
+
+    def levels(self, image_size: tuple[int, int]) -> list[OctaveLevel]:
+        finest = work_size(image_size, self.scale)
+        sizes: list[tuple[int, int]] = []
+        for i in range(self.octaves):
+            size = (max(1, round(finest[0] / self.factor**i)), max(1, round(finest[1] / self.factor**i)))
+            if sizes and min(size) < min(self.view_size):
+                break  # smaller than the model's own view: nothing left to see
+            sizes.append(size)
+        return [OctaveLevel(size, self.method) for size in reversed(sizes)]
