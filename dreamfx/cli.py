@@ -151,10 +151,8 @@ def _host(args: argparse.Namespace) -> Any:
 
     host = create_host(strict=args.strict)
     for info in host.failed():
-        _console(stderr=True).print(
-            f"[yellow]dreamfx: warning:[/] plugin {info.name!r} ({info.distribution or 'no distribution'}) "
-            f"failed and was skipped: {info.error}"
-        )
+        print(f"dreamfx: warning: plugin {info.name!r} ({info.distribution or 'no distribution'}) "
+              f"failed and was skipped: {info.error}", file=sys.stderr)
     return host
 
 
@@ -267,8 +265,11 @@ def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Pat
     table.add_row("output", str(output))
     if panel is not None:
         table.add_row("panel", str(panel))
+    if result.score_before == 0.0 and result.score_after == 0.0:
+        notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
+                 "changed: try another map or layer ('dreamfx oip' shows what a map responds to)"]
     for note in notes:
-        table.add_row("note", note)
+        table.add_row("[yellow]note[/]", note)
     console.print(table)
 
 

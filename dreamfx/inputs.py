@@ -41,6 +41,11 @@ def collect_jobs(
     jobs: list[Job] = []
     for given in map(Path, inputs):
         if given.is_dir():
+            if given.resolve() == out_root:
+                raise SettingsError(
+                    f"output folder {out_dir} is the input folder: dreams would overwrite or mix with the inputs; "
+                    "choose another output folder"
+                )
             found = sorted(given.rglob("*") if recursive else given.glob("*"))
             for path in found:
                 if not (path.is_file() or path.is_symlink()) or out_root in path.resolve().parents:

@@ -80,15 +80,18 @@ class Dreamer:
             self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
         self.channels = int(self.model_info.input_shape[2])
 
-    def score(self, images: Any) -> np.ndarray:
-        """The objective per image: the mean over the views of the scaler's finest level."""
+    def score(self, images: Any, chunk: int = 512) -> np.ndarray:
+        """The objective per image: the mean over the views of the scaler's finest level,
+        computed ``chunk`` views at a time so a huge image's thousands of tiles never hold
+        all their activations at once."""
         import tensorflow as tf
 
         with tf.device(self.device):
             level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
             canvas = level.to_canvas(images)
             views = canvas if level.view_size is None else split_views(canvas, level.view_size)
-            per_view = self.objective(self.features(views, training=False))
+            per_view = tf.concat([self.objective(self.features(views[i : i + chunk], training=False))
+                                  for i in range(0, int(views.shape[0]), chunk)], axis=0)
             per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
         return per_image.numpy()
 

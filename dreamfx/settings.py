@@ -10,7 +10,7 @@ A preset has this shape (every section optional except what the preset means to 
     [scaler]     name = "downscale"
     [optimizer]  name = "oip"          steps = 20        step_size = 0.05
     [loop]       name = "reinject"     rounds = 4
-    [output]     contrast = 1.0        panel_contrast = 3.0
+    [output]     contrast = 1.0        panel_contrast = 2.0
 
 Each component section holds ``name`` plus that component's parameters; an unknown key is
 an error that lists the valid ones.
@@ -46,7 +46,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
 #: Output options with their defaults (their types are the defaults' types).
 OUTPUT_DEFAULTS: dict[str, Any] = {
     "contrast": 1.0,  # factor on the width of the value distribution of the main output
-    "panel_contrast": 3.0,  # the same for the panel's "ghostly apparitions" view
+    "panel_contrast": 2.0,  # the same for the panel's "ghostly apparitions" view
 }
 
 DEFAULT_COMPONENTS: dict[str, str] = {

@@ -97,11 +97,11 @@ def test_folder_with_good_and_bad_images_then_resume(tmp_path):
         assert statuses[name]["status"] == "failed" and word in statuses[name]["reason"], statuses[name]
         assert name in first.stdout  # the final table lists every failure
     outputs = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
-    expected = sorted(p.relative_to(src).with_suffix(".png") for p in good) + [Path("report.json")]
+    expected = sorted([p.relative_to(src).with_suffix(".png") for p in good] + [Path("report.json")])
     assert outputs == expected  # mirrored tree, nothing else: no temporary files
     assert all(p.read_bytes() == data for p, data in before.items())  # inputs untouched
     with Image.open(out / "img01.png") as img:
-        assert img.size == (36, 48)  # EXIF orientation applied
+        assert img.size == (44, 56)  # stored 56x44 with EXIF orientation 6: shown upright, 44x56
 
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("img*.png")}
     second = dreamfx("run", "--preset", "single-map", str(src), "-r", "-o", str(out), "--min-size", "16",
@@ -118,8 +118,8 @@ def test_folder_with_good_and_bad_images_then_resume(tmp_path):
 def test_changed_settings_are_not_skipped(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     make_good_images(src, 3)
-    assert dreamfx("run", str(src), "-o", str(out), *FAST).returncode == 0
-    dreamfx("run", str(src), "-o", str(out), *FAST, "--seed", "9")
+    assert dreamfx("run", str(src), "-r", "-o", str(out), *FAST).returncode == 0
+    dreamfx("run", str(src), "-r", "-o", str(out), *FAST, "--seed", "9")
     assert json.loads((out / "report.json").read_text())["counts"]["done"] == 3
 
 
@@ -202,10 +202,15 @@ def test_from_repeats_a_run(tmp_path):
 
 def test_refuses_an_output_folder_that_overwrites_inputs(tmp_path):
     make_good_images(tmp_path, 2)
-    before = {p: p.read_bytes() for p in tmp_path.glob("*")}
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     proc = dreamfx("run", str(tmp_path), "-o", str(tmp_path))
+    assert proc.returncode == 2 and "is the input folder" in proc.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    # a file whose output name is itself (same name, same format) is refused too
+    single = tmp_path / "img01.png"
+    Image.new("L", (30, 30)).save(single)
+    proc = dreamfx("run", str(single), str(tmp_path / "img00.jpg"), "-o", str(tmp_path))
     assert proc.returncode == 2 and "would overwrite the input" in proc.stderr
-    assert {p: p.read_bytes() for p in tmp_path.glob("*")} == before
 
 
 def test_several_inputs_need_an_output_folder(tmp_path):

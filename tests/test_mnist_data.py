@@ -238,7 +238,7 @@ def test_shipped_model_accuracy_on_held_out_digits() -> None:
         pytest.skip(f"{DATA_FILE} is absent; it holds the held-out digits to score on")
     import keras
 
-    from dreamfx_mnist.model import MODEL_FILE
+    from dreamfx_mnist import MODEL_FILE
     from dreamfx_mnist.train import predict_digits
 
     model = keras.saving.load_model(MODEL_FILE, safe_mode=True)

@@ -23,7 +23,7 @@ OBJECTIVES = {
     "weighted-layers": ("weighted-layers", {}),
     "weighted-maps": ("single-map", {"objective": "weighted-maps",
                                      "objective__terms": [["conv3", 1, 1.0], ["conv2", 3, 0.5]]}),
-    "class": ("single-map", {"objective": "class", "objective__unit": 3}),
+    "class": ("single-map", {"objective": "class", "objective__unit": 2}),  # a logit positive on chelsea
     "sum": ("single-map", {"objective": "sum", "objective__terms": [
         {"name": "whole-layer", "layer": "conv2", "weight": 0.5}, {"name": "class", "unit": 8}]}),
 }
@@ -37,6 +37,11 @@ def test_each_objective_rises_at_least_threefold(chelsea, name):
     assert result.score_after >= 3 * result.score_before, (result.score_before, result.score_after)
 
 
+def test_class_objective_also_raises_a_negative_logit(chelsea):
+    result = make_dreamer("single-map", {"objective": "class", "objective__unit": 3})(chelsea)
+    assert result.score_before < 0 < result.score_after  # "dream a 3": from -0.8 to clearly positive
+
+
 def test_negative_weight_suppresses_its_feature(chelsea):
     dreamer = make_dreamer("single-map", {"objective": "weighted-maps",
                                           "objective__terms": [["conv3", 1, 1.0], ["conv2", 3, -1.0]]})
@@ -47,7 +52,8 @@ def test_negative_weight_suppresses_its_feature(chelsea):
     assert isinstance(suppressed, Scaled) and suppressed.factor == -1.0
 
     def value(image):
-        views = dreamer.scaler.to_views(tf.constant(image[None, :, :, None]))
+        (level,) = dreamer.scaler.levels(image.shape)
+        views = level.to_canvas(tf.constant(image[None, :, :, None]))
         return float(suppressed.inner(dreamer.features(views))[0])
 
     assert value(result.image) < value(chelsea)
@@ -75,7 +81,7 @@ def test_composition_algebra(host):
         ({"objective": "class", "objective__unit": 10}, "choose unit 0 to 9"),
         ({"objective": "class", "objective__layer": "conv3"}, "dense layers: flatten"),
         ({"objective": "weighted-maps", "objective__terms": [["conv3", 70, 1.0]]}, "choose map 0 to 63"),
-        ({"objective": "weighted-maps", "objective__terms": [["conv3"]]}, "must be [layer, map, weight]"),
+        ({"objective": "weighted-maps", "objective__terms": [["conv3"]]}, r"must be \[layer, map, weight\]"),
         ({"objective": "weighted-layers", "objective__weights": {}}, "objective.weights is empty"),
         ({"objective": "sum", "objective__terms": [{"name": "nope"}]}, "unknown objective 'nope'"),
         ({"objective": "sum", "objective__terms": [{"name": "single-map", "mapp": 1}]}, r"unknown key objective.terms\[0\].'mapp'"),

@@ -57,8 +57,11 @@ def _photo(size: tuple[int, int]) -> np.ndarray:
 
 
 def test_tiling_changes_every_pixel_of_a_100x75_image():
+    """With an objective that has a gradient everywhere (all of conv2), no pixel is left out:
+    the last, partial row and column of tiles are dreamed too."""
     image = _photo((100, 75))
-    result = make_dreamer("tiling", {"rounds": 1, "steps": 4})(image)
+    result = make_dreamer("tiling", {"rounds": 1, "steps": 4, "objective": "whole-layer",
+                                     "objective__layer": "conv2"})(image)
     assert result.image.shape == image.shape
     assert (np.abs(result.image - image) > 0).all()
 

@@ -7,11 +7,8 @@ is a separate layer, so a class objective can read the pre-softmax logits.
 
 from __future__ import annotations
 
-
 import keras
 from keras import layers
-
-
 
 
 def build_mnist_cnn(dropout: float = 0.15) -> keras.Model:
