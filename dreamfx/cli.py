@@ -318,6 +318,9 @@ def cmd_oip(args: argparse.Namespace) -> int:
         console.print(f"[bold]{title}[/]")
         for label, gain in zip(labels, gains):
             console.print(f"  {label}  x{gain:.1f}")
+        if not result.after.any():
+            console.print("[yellow]note:[/] the objective stayed at zero: it is silent on gray noise (no activation, so no "
+                          "gradient); try another map ('dreamfx layers' lists them)")
         console.print(f"wrote {output} in {time.perf_counter() - started:.1f} s")
     return EXIT_OK
 
