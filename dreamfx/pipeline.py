@@ -30,13 +30,17 @@ class DreamResult:
     pattern: np.ndarray  # (h, w): the first optimised model-sized view of the last round
     dream: np.ndarray  # (H, W): the blurry upscaled dream, before the detail is re-added
     detail: np.ndarray  # (H, W): the detail the scaling lost, centred on 0
-    contrast: np.ndarray  # (H, W): the result with output.panel_contrast applied
     score_before: float  # objective on the scaler's views of the input
     score_after: float  # objective on the scaler's views of the output
     settings: Settings
     objective: str
     device: str
     seconds: float
+
+    @property
+    def contrast(self) -> np.ndarray:
+        """(H, W): the result with ``output.panel_contrast`` applied (the panel's last view)."""
+        return widen_array(self.image, self.settings.output["panel_contrast"])
 
     @property
     def gain(self) -> float:
@@ -52,6 +56,12 @@ def widen(images: Any, factor: float) -> Any:
         return images
     mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
     return tf.clip_by_value(mean + (images - mean) * factor, 0.0, 1.0)
+
+
+def widen_array(image: np.ndarray, factor: float) -> np.ndarray:
+    """:func:`widen` for one (H, W) array, for display."""
+    mean = float(image.mean())
+    return np.clip(mean + (image - mean) * factor, 0.0, 1.0).astype(np.float32)
 
 
 class Dreamer:
@@ -78,6 +88,8 @@ class Dreamer:
             self.optimizer = host.get("optimizers", settings.optimizer.name).build(**settings.optimizer.params)
             self.loop = host.get("loops", settings.loop.name).build(**settings.loop.params)
             self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
+            self._score_views = tf.function(lambda views: self.objective(self.features(views, training=False)),
+                                            reduce_retracing=True)
         self.channels = int(self.model_info.input_shape[2])
 
     def score(self, images: Any, chunk: int = 512) -> np.ndarray:
@@ -90,8 +102,8 @@ class Dreamer:
             level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
             canvas = level.to_canvas(images)
             views = canvas if level.view_size is None else split_views(canvas, level.view_size)
-            per_view = tf.concat([self.objective(self.features(views[i : i + chunk], training=False))
-                                  for i in range(0, int(views.shape[0]), chunk)], axis=0)
+            per_view = tf.concat([self._score_views(views[i : i + chunk]) for i in range(0, int(views.shape[0]), chunk)],
+                                 axis=0)
             per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
         return per_image.numpy()
 
@@ -130,14 +142,13 @@ class Dreamer:
             out = self.loop(batch, self.scaler, step)
             after = self.score(out.image)
             output = widen(out.image, self.settings.output["contrast"]).numpy()[..., 0]
-            contrast = widen(out.image, self.settings.output["panel_contrast"]).numpy()[..., 0]
             dream = np.clip(out.dream.numpy()[..., 0], 0.0, 1.0)
             detail = out.detail.numpy()[..., 0]
             pattern = out.pattern.numpy()[..., 0]
         seconds = (time.perf_counter() - started) / len(images)
         return [
             DreamResult(
-                image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i], contrast=contrast[i],
+                image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i],
                 score_before=float(before[i]), score_after=float(after[i]), settings=self.settings,
                 objective=self.objective.describe(), device=self.device, seconds=seconds,
             )

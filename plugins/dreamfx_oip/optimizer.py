@@ -49,8 +49,7 @@ class OIPOptimizer:
         def step(canvas: tf.Tensor, round_index: int, geometry: Geometry) -> tf.Tensor:
             seeds = tf.constant([seed, round_index], tf.int64)
             view_size = None if geometry.view_size is None else tuple(int(v) for v in geometry.view_size)
-            return run(tf.convert_to_tensor(canvas, tf.float32), steps, step_size, seeds,
-                       tf.constant(geometry.roll, tf.int32), view_size)
+            return run(tf.convert_to_tensor(canvas, tf.float32), steps, step_size, seeds, int(geometry.roll), view_size)
 
         step.compiled = run  # type: ignore[attr-defined]
         return step
@@ -75,7 +74,7 @@ def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float,
             score = tf.reduce_sum(objective(feature_model(views, training=False)))
         return tape.gradient(score, views)
 
-    def chunked_gradient(views: tf.Tensor) -> tf.Tensor:
+    def looped_gradient(views: tf.Tensor) -> tf.Tensor:
         count = tf.shape(views)[0]
         chunks = (count + chunk - 1) // chunk
         parts = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)
@@ -87,19 +86,34 @@ def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float,
         _, parts = tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0), parts))
         return tf.reshape(parts.concat(), tf.shape(views))
 
+    def chunked_gradient(views: tf.Tensor) -> tf.Tensor:
+        """The gradient for all views, at most ``chunk`` of them through the network at once.
+        A batch that fits in one chunk skips the chunk loop (its per-step cost matters for
+        small dreams); when the count is only known at run time, a cond picks the path."""
+        count = views.shape[0]
+        if count is not None:
+            return view_gradient(views) if count <= chunk else looped_gradient(views)
+        return tf.cond(tf.shape(views)[0] <= chunk, lambda: view_gradient(views), lambda: looped_gradient(views))
+
     @tf.function(reduce_retracing=True)
-    def run(canvas: tf.Tensor, steps: tf.Tensor, step_size: tf.Tensor, seeds: tf.Tensor, roll: tf.Tensor,
+    def run(canvas: tf.Tensor, steps: tf.Tensor, step_size: tf.Tensor, seeds: tf.Tensor, roll: int,
             view_size: tuple[int, int] | None) -> tf.Tensor:
+        single_view = view_size is not None and tuple(canvas.shape[1:3]) == view_size
+
         def body(i: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            rng = tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(i, tf.int64)])
-            shift = tf.random.stateless_uniform([2], seed=rng, minval=-jitter, maxval=jitter + 1, dtype=tf.int32)
-            shift += tf.random.stateless_uniform([2], seed=rng + 1, minval=0, maxval=tf.maximum(roll, 1), dtype=tf.int32)
-            shifted = tf.roll(x, shift, axis=[1, 2])
-            if view_size is None:
-                grad = view_gradient(shifted)
+            shift = None
+            if jitter or roll:
+                rng = tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(i, tf.int64)])
+                shift = tf.random.stateless_uniform([2], seed=rng, minval=-jitter, maxval=jitter + 1 + roll,
+                                                    dtype=tf.int32)
+                x_in = tf.roll(x, shift, axis=[1, 2])
             else:
-                grad = merge_views(chunked_gradient(split_views(shifted, view_size)), tf.shape(x), view_size)
-            g = tf.roll(grad, -shift, axis=[1, 2])
+                x_in = x
+            if view_size is None or single_view:
+                grad = chunked_gradient(x_in)
+            else:
+                grad = merge_views(chunked_gradient(split_views(x_in, view_size)), tf.shape(x), view_size)
+            g = grad if shift is None else tf.roll(grad, -shift, axis=[1, 2])
             if kernel is not None:
                 g = tf.nn.depthwise_conv2d(g, tf.tile(kernel, [1, 1, tf.shape(g)[-1], 1]), [1, 1, 1, 1], "SAME")
             g = g / (tf.math.reduce_std(g, axis=[1, 2, 3], keepdims=True) + 1e-8)

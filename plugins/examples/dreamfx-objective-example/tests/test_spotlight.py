@@ -20,7 +20,7 @@ def test_dream_grows_the_map_inside_the_spotlight():
     rng = np.random.default_rng(0)
     image = rng.random((84, 84), dtype=np.float32) * 0.3
     result = dreamfx.dream(image, objective="spotlight-map", objective__layer="conv2",
-                           objective__map=49, objective__x=0.25, objective__y=0.5, steps=10)
+                           objective__map=50, objective__x=0.25, objective__y=0.5, steps=10)
     assert result.score_after > result.score_before
 
 
