@@ -22,13 +22,13 @@ def _tiling(view_size: tuple[int, int], tile_scale: float, method: str) -> Any:
 
 
 def _hybrid(view_size: tuple[int, int], factor: float, max_levels: int, tile_scale: float, method: str) -> Any:
-    from .tiling import HybridScaler
+    from .hybrid import HybridScaler
 
     return HybridScaler(view_size, factor, max_levels, tile_scale, method)
 
 
 def _octaves(view_size: tuple[int, int], factor: float, octaves: int, scale: float, method: str) -> Any:
-    from .tiling import OctaveScaler
+    from .octaves import OctaveScaler
 
     return OctaveScaler(view_size, factor, octaves, scale, method)
 

@@ -1,0 +1,44 @@
+"""Octaves: the classic DeepDream pyramid, the whole image through the conv layers."""
+
+from __future__ import annotations
+
+from dreamfx.errors import SettingsError
+
+from .downscale import ResizeLevel, check_method
+from .tiling import work_size
+
+
+class OctaveLevel(ResizeLevel):
+    """The whole image at one size, as one canvas the convolutional layers see whole."""
+
+    def __init__(self, work_size: tuple[int, int], method: str = "bicubic") -> None:
+        super().__init__(work_size, None, method)
+
+
+class OctaveScaler:
+    """Classic DeepDream octaves: the whole image at ``octaves`` sizes growing by ``factor``
+    up to the image size divided by ``scale``, run through the convolutional layers only
+    (they accept any size). Objectives on layers after Flatten/Dense are refused."""
+
+    fully_convolutional = True
+
+    def __init__(self, view_size: tuple[int, int], factor: float = 1.4, octaves: int = 4,
+                 scale: float = 1.0, method: str = "bicubic") -> None:
+        check_method(method)
+        if not 1.1 <= factor <= 4.0:
+            raise SettingsError(f"scaler.factor must be between 1.1 and 4 (size ratio between octaves), got {factor}")
+        if octaves < 1:
+            raise SettingsError(f"scaler.octaves must be at least 1, got {octaves}")
+        if scale < 1.0:
+            raise SettingsError(f"scaler.scale must be 1 or more (image pixels per model pixel), got {scale}")
+        self.view_size, self.factor, self.octaves, self.scale, self.method = view_size, factor, octaves, scale, method
+
+    def levels(self, image_size: tuple[int, int]) -> list[OctaveLevel]:
+        finest = work_size(image_size, self.scale)
+        sizes: list[tuple[int, int]] = []
+        for i in range(self.octaves):
+            size = (max(1, round(finest[0] / self.factor**i)), max(1, round(finest[1] / self.factor**i)))
+            if sizes and min(size) < min(self.view_size):
+                break  # smaller than the model's own view: nothing left to see
+            sizes.append(size)
+        return [OctaveLevel(size, self.method) for size in reversed(sizes)]
