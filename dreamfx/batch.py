@@ -61,7 +61,8 @@ class Outcome:
 
 
 #: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of
-#: "skipped", "failed", "done", "round" (detail: round index), "batch" (detail: batch size).
+#: "skipped", "failed", "done", "round" (detail: round index), "batch" (detail: (batch size,
+#: rounds the batch will take)).
 EventFn = Callable[[str, "Outcome | None", Any], None]
 
 
@@ -149,7 +150,9 @@ class BatchRunner:
 
     def _dream_group(self, group: list[tuple[Outcome, Picture]], pool: ThreadPoolExecutor,
                      pending: list[Future[None]]) -> None:
-        self.event("batch", group[0][0], len(group))
+        size = group[0][1].size
+        rounds = self.dreamer.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
+        self.event("batch", group[0][0], (len(group), rounds))
         started = time.perf_counter()
         try:
             results = self.dreamer.dream_batch([p.luma for _, p in group],

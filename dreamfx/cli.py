@@ -9,6 +9,7 @@ User mistakes print one line (``dreamfx: error: ...``) and exit 2 (settings, usa
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import os
 import sys
@@ -212,8 +213,7 @@ def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, pane
     options = BatchOptions(force=args.force or single, color=args.color, keep_alpha=args.keep_alpha,
                            max_pixels=max_pixels, min_size=args.min_size, batch_size=args.batch_size,
                            panel=Path(panel) if panel else None)
-    rounds = settings.loop.params.get("rounds", 1) * len(dreamer.scaler.levels((512, 512)))
-    with BatchProgress(console, len(jobs), rounds, quiet=args.quiet or single) as progress:
+    with BatchProgress(console, len(jobs), quiet=args.quiet or single) as progress:
         runner = BatchRunner(dreamer, jobs, options, progress)
         runner.run()
     elapsed = time.perf_counter() - started
@@ -235,14 +235,6 @@ def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, pane
         print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_FAILED if runner.counts()["failed"] else EXIT_OK
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Path, panel: Path | None,
@@ -304,7 +296,7 @@ def cmd_oip(args: argparse.Namespace) -> int:
 
     console = _console()
     started = time.perf_counter()
-    with console.status(f"growing {args.count} patterns ...", spinner="dots") if not args.quiet else _nullcontext():
+    with console.status(f"growing {args.count} patterns ...", spinner="dots") if not args.quiet else nullcontext():
         dreamer = Dreamer(host, settings, args.device)
         result = grow_patterns(dreamer, args.count, args.rounds)
     labels = [f"#{i + 1}: {after:.3g} (noise {before:.2g})" for i, (before, after) in enumerate(zip(result.before, result.after))]

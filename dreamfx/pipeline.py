@@ -40,7 +40,7 @@ class DreamResult:
     @property
     def contrast(self) -> np.ndarray:
         """(H, W): the result with ``output.panel_contrast`` applied (the panel's last view)."""
-        return widen_array(self.image, self.settings.output["panel_contrast"])
+        return widen(self.image[None, :, :, None], self.settings.output["panel_contrast"]).numpy()[0, :, :, 0]
 
     @property
     def gain(self) -> float:
@@ -52,16 +52,11 @@ def widen(images: Any, factor: float) -> Any:
     """Scale the width of each image's value distribution around its mean by ``factor``."""
     import tensorflow as tf
 
+    images = tf.convert_to_tensor(images, tf.float32)
     if factor == 1.0:
         return images
     mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
     return tf.clip_by_value(mean + (images - mean) * factor, 0.0, 1.0)
-
-
-def widen_array(image: np.ndarray, factor: float) -> np.ndarray:
-    """:func:`widen` for one (H, W) array, for display."""
-    mean = float(image.mean())
-    return np.clip(mean + (image - mean) * factor, 0.0, 1.0).astype(np.float32)
 
 
 class Dreamer:

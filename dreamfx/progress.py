@@ -16,8 +16,9 @@ class BatchProgress:
     ``quiet``: nothing.
     """
 
-    def __init__(self, console: Any, total: int, rounds: int, quiet: bool = False) -> None:
-        self.console, self.total, self.rounds, self.quiet = console, total, rounds, quiet
+    def __init__(self, console: Any, total: int, quiet: bool = False) -> None:
+        self.console, self.total, self.quiet = console, total, quiet
+        self.rounds = 1
         self.finished = 0
         self.started = time.perf_counter()
         self.live = console.is_terminal and not quiet
@@ -50,7 +51,8 @@ class BatchProgress:
         if self.quiet:
             return
         if kind == "batch" and outcome is not None:
-            extra = f" (+{detail - 1} of the same size)" if detail > 1 else ""
+            count, self.rounds = detail
+            extra = f" (+{count - 1} of the same size)" if count > 1 else ""
             self.current = f"{outcome.job.source.name}{extra}"
             self._update(f"{self.current} round 1/{self.rounds}")
             return

@@ -26,11 +26,6 @@ class TileLevel:
         self.pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
         self.roll = max(view_size)
 
-    @property
-    def tiles(self) -> int:
-        rows, cols = tile_grid(self.work_size, self.view_size)
-        return rows * cols
-
     def to_canvas(self, images: tf.Tensor) -> tf.Tensor:
         work = tf.clip_by_value(resize(images, self.work_size, self.method), 0.0, 1.0)
         return _reflect_pad(work, self.pads)
