@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import __version__
 from .errors import DreamfxError, ImageError
-from .imageio import (DEFAULT_MAX_PIXELS, Picture, compose, load_picture, read_metadata, write_bytes_atomic,
+from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, load_picture, read_metadata, write_bytes_atomic,
                       write_image_atomic)
 from .inputs import Job
 from .pipeline import Dreamer, DreamResult
@@ -35,6 +35,7 @@ class BatchOptions:
     batch_size: int = 16
     workers: int = 2
     panel: Path | None = None  # single-file runs: also write the article's figure here
+    png_level: int = PNG_LEVEL  # PNG compression level of the outputs (0-9)
 
 
 @dataclass
@@ -169,12 +170,13 @@ class BatchRunner:
     def _write(self, outcome: Outcome, picture: Picture, result: DreamResult) -> None:
         try:
             image = compose(picture, result.image, self.options.color, self.options.keep_alpha)
-            write_image_atomic(outcome.job.output, image, self.metadata(outcome, result))
+            write_image_atomic(outcome.job.output, image, self.metadata(outcome, result), self.options.png_level)
             if self.options.panel is not None:
                 from .panel import render_panel
 
                 title = f"{outcome.job.source.name}: {result.settings.preset}, {result.objective}"
-                write_image_atomic(self.options.panel, render_panel(result, title=title), self.metadata(outcome, result))
+                write_image_atomic(self.options.panel, render_panel(result, title=title), self.metadata(outcome, result),
+                                   self.options.png_level)
         except (DreamfxError, OSError) as exc:
             reason = str(exc) if isinstance(exc, DreamfxError) else f"cannot write {outcome.job.output}: {exc}"
             self._fail(outcome, reason, outcome.seconds)

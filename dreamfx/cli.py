@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-pixels", type=int, default=None,
                      help="refuse images with more pixels than this (default: Pillow's decompression-bomb limit)")
     run.add_argument("--min-size", type=int, default=None, help="refuse images whose short side is below this")
+    run.add_argument("--png-level", type=int, default=None, metavar="0-9",
+                     help="PNG compression level of the outputs (default 1: fast; 9: smallest files, ~3x slower)")
     run.add_argument("--batch-size", type=int, default=16, help="images of one size dreamed together (default 16)")
     run.add_argument("--from", dest="from_output", metavar="OUTPUT",
                      help="repeat the settings stored in a dreamfx output (then --set overrides them)")
@@ -179,8 +181,11 @@ def _settings(args: argparse.Namespace, host: Any) -> Any:
 def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, panel: str | None) -> int:
     """``run`` and ``demo``: plan the jobs, build the dreamer once, run them all, report."""
     from .batch import BatchOptions, BatchRunner
-    from .imageio import DEFAULT_MAX_PIXELS, load_picture
+    from .imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, load_picture
     from .inputs import Job, check_plan, collect_jobs
+
+    if args.png_level is not None and not 0 <= args.png_level <= 9:
+        raise SettingsError(f"--png-level must be 0-9, got {args.png_level}")
 
     host = _host(args)
     settings = _settings(args, host)
@@ -212,7 +217,8 @@ def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, pane
     dreamer = Dreamer(host, settings, args.device)
     options = BatchOptions(force=args.force or single, color=args.color, keep_alpha=args.keep_alpha,
                            max_pixels=max_pixels, min_size=args.min_size, batch_size=args.batch_size,
-                           panel=Path(panel) if panel else None)
+                           panel=Path(panel) if panel else None,
+                           png_level=PNG_LEVEL if args.png_level is None else args.png_level)
     with BatchProgress(console, len(jobs), quiet=args.quiet or single) as progress:
         runner = BatchRunner(dreamer, jobs, options, progress)
         runner.run()
@@ -272,7 +278,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     args.from_output = None
     for name, value in (("recursive", False), ("glob", None), ("format", None), ("force", True), ("color", "gray"),
-                        ("keep_alpha", False), ("max_pixels", None), ("min_size", None), ("batch_size", 1)):
+                        ("keep_alpha", False), ("max_pixels", None), ("min_size", None), ("batch_size", 1),
+                        ("png_level", None)):
         setattr(args, name, value)
     out_dir = Path(args.out_dir)
     return _dream(args, [str(SAMPLE_IMAGE)], str(out_dir / "demo.png"), str(out_dir / "demo-panel.png"))

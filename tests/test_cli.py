@@ -160,3 +160,18 @@ def test_layers_lists_shapes_and_map_counts():
     assert proc.returncode == 0, proc.stderr
     for expected in ("conv1", "(26, 26, 32)", "32 maps", "conv3", "(3, 3, 64)", "64 maps", "logits", "10 units"):
         assert expected in proc.stdout
+
+
+def test_png_level_changes_size_not_pixels(small_input, tmp_path):
+    sizes, pixels = {}, {}
+    for level in (0, 9):
+        out = tmp_path / f"level{level}.png"
+        proc = dreamfx("run", str(small_input), "-o", str(out), "--png-level", str(level), "--set", "optimizer.steps=2")
+        assert proc.returncode == 0, proc.stderr
+        sizes[level] = out.stat().st_size
+        with Image.open(out) as img:
+            pixels[level] = img.tobytes()
+        assert read_metadata(out)["preset"] == "single-map"
+    assert pixels[0] == pixels[9] and sizes[9] < sizes[0]
+    bad = dreamfx("run", str(small_input), "-o", str(tmp_path / "x.png"), "--png-level", "12")
+    assert bad.returncode == 2 and "--png-level must be 0-9" in bad.stderr

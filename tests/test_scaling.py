@@ -143,3 +143,44 @@ def test_octave_levels_grow_by_factor_to_the_scaled_size(host):
     sizes = [level.work_size for level in scaler.levels((400, 600))]
     assert sizes == [(50, 75), (100, 150), (200, 300)]  # 25x38 would be smaller than the model's 28x28
     assert all(level.view_size is None for level in scaler.levels((400, 600)))
+
+
+METHODS = ["bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic", "nearest"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape, size", [((2, 90, 120, 1), (28, 28)), ((2, 28, 28, 1), (90, 120)),
+                                         ((1, 30, 50, 3), (28, 28)), ((3, 28, 28, 2), (17, 90))])
+def test_matrix_resize_equals_tensorflow_resize(method, shape, size):
+    """resize() runs small-side resizes as two matrix products; they must be the same
+    linear map as tf.image.resize (antialiased when shrinking), for every method."""
+    from dreamfx.scaling import MATMUL_MAX_SIDE, resize
+
+    assert min(shape[1], size[0]) <= MATMUL_MAX_SIDE  # the matrix path is the one tested
+    x = tf.random.stateless_uniform(shape, seed=[4, 2])
+    shrinking = size[0] < shape[1] or size[1] < shape[2]
+    expected = tf.image.resize(x, size, method=method, antialias=shrinking)
+    got = resize(x, size, method)
+    assert got.shape == expected.shape
+    assert float(tf.reduce_max(tf.abs(got - expected))) <= 1e-5
+
+
+def test_matrix_resize_works_inside_a_compiled_function_with_unknown_batch():
+    from dreamfx.scaling import resize
+
+    f = tf.function(lambda x: resize(x, (28, 28)), input_signature=[tf.TensorSpec([None, 64, 48, 1])])
+    x = tf.random.stateless_uniform([3, 64, 48, 1], seed=[1, 1])
+    expected = tf.image.resize(x, (28, 28), method="bicubic", antialias=True)
+    assert float(tf.reduce_max(tf.abs(f(x) - expected))) <= 1e-5
+
+
+def test_equal_levels_share_compiled_rounds():
+    """Tiling builds new level objects for every image; equal ones must reuse the compiled
+    between-round functions instead of tracing them again per image."""
+    dreamer = make_dreamer("tiling", {"rounds": 2, "steps": 1})
+    base = as_gray_array(SAMPLE)[:60, :80]
+    for image in (base, base[::-1].copy(), base[:, ::-1].copy()):
+        dreamer(image)
+    assert len(dreamer.loop._compiled) == 1
+    enter, reinject = next(iter(dreamer.loop._compiled.values()))
+    assert enter.experimental_get_tracing_count() == 1 and reinject.experimental_get_tracing_count() == 1

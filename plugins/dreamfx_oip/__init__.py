@@ -18,7 +18,7 @@ def dreamfx_register_optimizers(register: Any) -> None:
     register(
         "oip",
         _oip,
-        params={"steps": 20, "step_size": 0.02, "jitter": 1, "blur": 0.0, "chunk": 1024},
+        params={"steps": 20, "step_size": 0.02, "jitter": 1, "blur": 0.0, "chunk": 128},
         description="Gradient ascent on the input with per-example normalised gradients; "
         "the step loop is one compiled TensorFlow graph",
     )

@@ -28,7 +28,7 @@ class OIPOptimizer:
     """Normalised-gradient ascent on the model input ("optimal input patterns")."""
 
     def __init__(self, steps: int = 20, step_size: float = 0.02, jitter: int = 1, blur: float = 0.0,
-                 chunk: int = 1024) -> None:
+                 chunk: int = 128) -> None:
         if steps < 0:
             raise SettingsError(f"optimizer.steps must be 0 or more, got {steps}")
         if step_size <= 0:
