@@ -443,12 +443,28 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "oip": cmd_oip, "layers": cmd_laye
             "info": cmd_info, "train": cmd_train}
 
 
+def _terminate_as_interrupt() -> None:
+    """Let SIGTERM (a job scheduler, ``kill``) stop a run the way Ctrl-C does: the writes
+    under way finish, the report is written, no partial files are left."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (dreamfx.cli.main called from a thread)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    _terminate_as_interrupt()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
