@@ -18,7 +18,7 @@ from .features import feature_model
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
-from .scaling import level_key, split_views
+from .scaling import LevelCache, split_views, worth_compiling
 from .settings import Settings
 
 
@@ -85,7 +85,7 @@ class Dreamer:
             self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
             self._score_views = tf.function(lambda views: self.objective(self.features(views, training=False)),
                                             reduce_retracing=True)
-        self._views_of: dict[Any, Any] = {}  # compiled "images -> the level's views", per level
+        self._views_of = LevelCache()  # compiled "images -> the level's views", per level
         self._dreams = 0
         self.channels = int(self.model_info.input_shape[2])
 
@@ -97,28 +97,16 @@ class Dreamer:
 
         with tf.device(self.device):
             level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
-            # compiled for batches and repeated dreams; a single image dreamed once is
-            # cheaper eagerly than tracing (see the reinject loop)
-            if self._dreams > 1 or int(images.shape[0]) > 1:
-                views = self._views_function(level)(images)
+            if worth_compiling(self._dreams, int(images.shape[0])):
+                # traced per image size (resizing needs static sizes); no autograph: straight-line
+                views = self._views_of.get(level, None, lambda: tf.function(
+                    lambda batch: self._views(level, batch), autograph=False))(images)
             else:
                 views = self._views(level, images)
             per_view = tf.concat([self._score_views(views[i : i + chunk]) for i in range(0, int(views.shape[0]), chunk)],
                                  axis=0)
             per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
         return per_image.numpy()
-
-    def _views_function(self, level: Any) -> Any:
-        import tensorflow as tf
-
-        key = level_key(level)
-        if key not in self._views_of:
-            if len(self._views_of) >= 16:
-                self._views_of.pop(next(iter(self._views_of)))
-
-            # traced per image size (resizing needs static sizes); no autograph: straight-line
-            self._views_of[key] = tf.function(lambda images: self._views(level, images), autograph=False)
-        return self._views_of[key]
 
     @staticmethod
     def _views(level: Any, images: Any) -> Any:

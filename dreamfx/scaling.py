@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -121,6 +122,37 @@ def level_key(level: Any) -> Any:
         return key
     except TypeError:
         return (type(level), id(level))
+
+
+def worth_compiling(dreams: int, batch: int) -> bool:
+    """Whether to run a level's between-round work as compiled functions: for batches and
+    from a dreamer's second dream on. A single image dreamed once runs it eagerly, because
+    tracing would cost it more (about 90 ms) than it saves."""
+    return dreams > 1 or batch > 1
+
+
+class LevelCache:
+    """Functions built once per level (by :func:`level_key`) and extra key, least recently
+    used dropped beyond ``size``."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, level: Any, extra: Any, build: Callable[[], Any]) -> Any:
+        key = (level_key(level), extra)
+        if key not in self._items:
+            self._items[key] = build()
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        self._items.move_to_end(key)
+        return self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def values(self) -> list[Any]:
+        return list(self._items.values())
 
 
 def tile_grid(size: Sequence[int], view_size: Sequence[int]) -> tuple[int, int]:

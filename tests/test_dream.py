@@ -95,8 +95,8 @@ def test_first_dream_eager_and_later_compiled_rounds_agree(small_photo):
     it compiled: both must give the same result."""
     dreamer = make_dreamer("single-map", {"rounds": 3, "steps": 3, "seed": 5})
     first = dreamer(small_photo)
-    assert not dreamer.loop._compiled  # the first single-image dream traced nothing extra
+    assert len(dreamer.loop.compiled) == 0  # the first single-image dream traced nothing extra
     second = dreamer(small_photo)
-    assert dreamer.loop._compiled
+    assert len(dreamer.loop.compiled) == 1
     assert np.abs(first.image - second.image).max() <= 1e-5
     assert first.score_after == pytest.approx(second.score_after, rel=1e-4)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Callable
 
 import tensorflow as tf
@@ -10,11 +9,7 @@ import tensorflow as tf
 from dreamfx.errors import SettingsError
 from dreamfx.loop import LoopResult
 from dreamfx.optimize import BoundStep
-from dreamfx.scaling import Level, Scaler, level_key
-
-#: Compiled round functions kept per loop (one per distinct level and image size).
-CACHE_SIZE = 16
-
+from dreamfx.scaling import Level, LevelCache, Scaler, worth_compiling
 
 class ReinjectLoop:
     """For each scaling level, coarse to fine, ``rounds`` rounds of: optimise the canvas;
@@ -23,18 +18,17 @@ class ReinjectLoop:
     The detail of a level is computed once, from the image as it enters the level, so with
     zero optimizer steps every level returns its input exactly (up to float rounding).
     The full-size work between two optimizer calls (resizing, adding the detail, clipping)
-    runs as one compiled call for batches and from the second dream on: on a batch of
-    photos it is memory-bound, and one graph avoids the eager overhead and intermediate
-    copies of separate calls (64 photos of 512x384: 58 ms per round instead of 89 ms). A
-    single image dreamed once runs it eagerly, because tracing would cost it more (about
-    90 ms) than it saves.
+    runs as one compiled call when :func:`~dreamfx.scaling.worth_compiling` says so: on a
+    batch of photos it is memory-bound, and one graph avoids the eager overhead and
+    intermediate copies of separate calls (64 photos of 512x384: 58 ms per round instead of
+    89 ms).
     """
 
     def __init__(self, rounds: int = 4) -> None:
         if rounds < 1:
             raise SettingsError(f"loop.rounds must be at least 1, got {rounds}")
         self.rounds = rounds
-        self._compiled: OrderedDict[Any, tuple[Callable[..., Any], Callable[..., Any]]] = OrderedDict()
+        self.compiled = LevelCache()  # (enter, reinject) per level and image size
         self._dreams = 0
 
     def _functions(self, level: Level, size: tuple[int, int], compiled: bool) -> tuple[Callable[..., Any], ...]:
@@ -51,19 +45,14 @@ class ReinjectLoop:
 
         if not compiled:
             return enter, reinject
-        key = (level_key(level), size)
-        if key not in self._compiled:
-            # no autograph: straight-line graphs, and converting the level's methods costs time
-            self._compiled[key] = (tf.function(enter, autograph=False), tf.function(reinject, autograph=False))
-            while len(self._compiled) > CACHE_SIZE:
-                self._compiled.popitem(last=False)
-        self._compiled.move_to_end(key)
-        return self._compiled[key]
+        # no autograph: straight-line graphs, and converting the level's methods costs time
+        return self.compiled.get(level, size, lambda: (tf.function(enter, autograph=False),
+                                                       tf.function(reinject, autograph=False)))
 
     def __call__(self, images: tf.Tensor, scaler: Scaler, step: BoundStep) -> LoopResult:
         size = (int(images.shape[1]), int(images.shape[2]))
         self._dreams += 1
-        compiled = self._dreams > 1 or int(images.shape[0]) > 1
+        compiled = worth_compiling(self._dreams, int(images.shape[0]))
         result = dream = images
         canvas = detail = None
         round_index = 0
