@@ -53,20 +53,21 @@ class Scaler(Protocol):
         """The levels for an image of ``image_size``, coarse to fine (at least one)."""
 
 
-#: Resizes whose small side is at most this many pixels on both axes run as two matrix
-#: products (see :func:`resize`).
+#: Images at most this many pixels on each side are enlarged with two matrix products
+#: (see :func:`resize`).
 MATMUL_MAX_SIDE = 64
 
 
 def resize(images: Any, size: Sequence[int], method: str = "bicubic") -> Any:
     """Resize a batch with TensorFlow, antialiased when shrinking (no host round trip).
 
-    Every ``tf.image.resize`` method is separable: one 1-D filter per axis. When one side of
-    each axis is small (a photo to or from the model's 28x28 input), the resize is done as
-    two matrix products with those filters written out as matrices, which is 2-3x faster on
-    a CPU than TensorFlow's resize kernels (``docs/performance.md``) and gives the same
-    values to float32 rounding: the matrices are made by the same ``tf.image.resize`` call,
-    applied to the identity.
+    Every ``tf.image.resize`` method is separable: one 1-D filter per axis. A small image
+    (a 28x28 canvas going back to photo size) is resized as two matrix products with those
+    filters written out as matrices, which is about 2x faster on a CPU than TensorFlow's
+    resize kernels for a batch of photos (``docs/performance.md``) and gives the same values
+    to float32 rounding: the matrices are made by the same ``tf.image.resize`` call, applied
+    to unit vectors. Shrinking a photo keeps TensorFlow's kernel: its matrix would take
+    longer to build (a resize per input pixel) than a whole dream of one image.
     """
     import tensorflow as tf
 
@@ -75,20 +76,26 @@ def resize(images: Any, size: Sequence[int], method: str = "bicubic") -> Any:
     if (height, width) == size:
         return images
     shrinking = size[0] < height or size[1] < width
-    if min(height, size[0]) <= MATMUL_MAX_SIDE and min(width, size[1]) <= MATMUL_MAX_SIDE:
+    if height <= MATMUL_MAX_SIDE and width <= MATMUL_MAX_SIDE:
         return _resize_by_matmul(tf.convert_to_tensor(images, tf.float32), size, method, shrinking)
     return tf.image.resize(images, size, method=method, antialias=shrinking)
 
 
 @functools.lru_cache(maxsize=64)
 def axis_filter(n_in: int, n_out: int, method: str, antialias: bool) -> np.ndarray:
-    """The ``(n_out, n_in)`` matrix that ``tf.image.resize`` applies along one axis."""
+    """The ``(n_out, n_in)`` matrix that ``tf.image.resize`` applies along one axis: the
+    resize of each unit vector (a block of them at a time, so memory stays bounded)."""
     import tensorflow as tf
 
+    matrix = np.empty((n_out, n_in), np.float32)
+    block = max(1, (1 << 22) // max(n_in, n_out))  # about 16 MB of float32 per block
     with tf.init_scope(), tf.device("/CPU:0"):  # eager, also when called while tracing
-        basis = tf.eye(n_in, dtype=tf.float32)[:, :, None, None]  # n_in images of n_in x 1
-        out = tf.image.resize(basis, (n_out, 1), method=method, antialias=antialias).numpy()
-    return np.ascontiguousarray(out[:, :, 0, 0].T)
+        for start in range(0, n_in, block):
+            stop = min(n_in, start + block)
+            basis = tf.one_hot(tf.range(start, stop), n_in, dtype=tf.float32)[:, :, None, None]
+            out = tf.image.resize(basis, (n_out, 1), method=method, antialias=antialias).numpy()
+            matrix[:, start:stop] = out[:, :, 0, 0].T
+    return matrix
 
 
 def _resize_by_matmul(images: Any, size: tuple[int, int], method: str, antialias: bool) -> Any:
