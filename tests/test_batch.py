@@ -123,6 +123,11 @@ def test_changed_settings_are_not_skipped(tmp_path):
     assert json.loads((out / "report.json").read_text())["counts"]["done"] == 3
 
 
+# Enough steps that the ten dreams after the second output take seconds: the signal must
+# land mid-folder even when the writer threads lag behind the dreams on a busy machine.
+STEPS = 80
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signum):
     src, out = tmp_path / "in", tmp_path / "out"
@@ -132,7 +137,7 @@ def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signu
     child = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
              "from dreamfx.cli import main; sys.exit(main(sys.argv[1:]))")
     cmd = [sys.executable, "-c", child, "run", str(src), "-r", "-o", str(out), "--batch-size", "1",
-           "--set", "optimizer.steps=40"]
+           "--set", f"optimizer.steps={STEPS}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.rglob("img*.png"))) < 2:
@@ -151,7 +156,7 @@ def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signu
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True and report["counts"]["pending"] > 0
 
-    resume = dreamfx("run", str(src), "-r", "-o", str(out), "--batch-size", "1", "--set", "optimizer.steps=40")
+    resume = dreamfx("run", str(src), "-r", "-o", str(out), "--batch-size", "1", "--set", f"optimizer.steps={STEPS}")
     assert resume.returncode == 0
     counts = json.loads((out / "report.json").read_text())["counts"]
     assert counts["skipped"] == len(finished) and counts["done"] == 12 - len(finished)
