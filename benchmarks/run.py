@@ -246,6 +246,12 @@ def bench_b3(repeats: int) -> dict[str, Any]:
             "ratio_vs_separate": statistics.mean(separate) / per_image}
 
 
+def dreamfx_command() -> list[str]:
+    """The installed ``dreamfx`` script beside this Python, or ``python -m dreamfx``."""
+    exe = Path(sys.executable).with_name("dreamfx")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dreamfx"]
+
+
 #: How many of the 64 photos B3b dreams with a `dreamfx run` call each (each call is a new
 #: process; its start-up is not counted, only the dream time it reports).
 SEPARATE_RUNS = 8
@@ -255,8 +261,7 @@ def separate_runs(paths: list[Path], out: Path) -> list[float]:
     """Issue #5's baseline: one `dreamfx run --preset single-map PHOTO` call per photo; the
     dream time of each, as the call reports it in its report.json (the dream itself, with the
     compiled step built on first use, without process start-up, imports or model loading)."""
-    exe = Path(sys.executable).with_name("dreamfx")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dreamfx"]
+    cmd = dreamfx_command()
     seconds = []
     for i, path in enumerate(paths):
         folder = out / f"call{i:02d}"
@@ -270,8 +275,7 @@ def separate_runs(paths: list[Path], out: Path) -> list[float]:
 # -- B4 and B5: start-up and memory --------------------------------------------------------------
 
 def bench_b4(repeats: int) -> dict[str, Any]:
-    exe = Path(sys.executable).with_name("dreamfx")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dreamfx"]
+    cmd = dreamfx_command()
 
     def run(*args: str) -> None:
         subprocess.run([*cmd, *args], check=True, capture_output=True)
