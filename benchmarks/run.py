@@ -230,7 +230,7 @@ def bench_b3(repeats: int) -> dict[str, Any]:
 
         def batch_run() -> None:
             jobs = collect_jobs([src], Path(tmp) / "out", suffix=".png")
-            runner = BatchRunner(dreamer, jobs, BatchOptions(force=True, batch_size=64))
+            runner = BatchRunner(dreamer.settings, jobs, BatchOptions(force=True, batch_size=64), lambda: dreamer)
             runner.run()
             assert runner.counts()["done"] == 64
 

@@ -1,33 +1,50 @@
-"""Dreaming many files: batching, resume, failure isolation and a report.
+"""Dreaming many files: planning, batching under a memory budget, resume, failure isolation
+and a report.
+
+A run first *plans* without TensorFlow: each job is failed (unusable input), skipped (its
+output is dreamfx's, made with the same settings from the same input bytes), refused (its
+output exists but dreamfx did not write it: never replaced without ``force``) or to do.
+Only when something is to do is the dreamer built (and TensorFlow imported).
 
 Decoding runs in worker threads ahead of the dream, encoding and writing behind it, so the
 compute never waits for disk. Images of the same size are dreamed together, one batch per
-graph call. A file that cannot be read or written fails alone with its reason; the run goes
-on. Outputs are written atomically, so an interrupted run leaves only complete files, and
-a re-run skips every output whose stored run hash matches (``force`` redoes them).
+graph call. Everything in flight (decoded, dreaming, being written) is bounded by a pixel
+budget, so a folder of 12-megapixel photos never holds more than a few of them in memory.
+A file that cannot be read or written fails alone with its reason; the run goes on.
+Outputs are written atomically, so an interrupted run leaves only complete files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from . import __version__
 from .errors import DreamfxError, ImageError
-from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, load_picture, read_metadata, write_bytes_atomic,
-                      write_image_atomic)
+from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, digest, image_pixels, load_picture, provenance,
+                      read_input_bytes, write_bytes_atomic, write_image_atomic)
 from .inputs import Job
-from .pipeline import Dreamer, DreamResult
+
+if TYPE_CHECKING:  # the pipeline imports TensorFlow's helpers; planning must not
+    from .pipeline import Dreamer, DreamResult
+    from .settings import Settings
+
+#: Pixels decoded, dreaming or being written at once, by default: 24 megapixels, two
+#: 12-megapixel photos. Measured peak for a folder of 12-megapixel photos: docs/batch.md.
+PIXEL_BUDGET = 24_000_000
 
 
 @dataclass(frozen=True)
 class BatchOptions:
-    force: bool = False
+    force: bool = False  # replace outputs even when up to date, or not written by dreamfx
+    redo: bool = False  # dream again outputs that are up to date (single-file runs)
     color: str = "gray"  # gray | luma
     keep_alpha: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
@@ -36,6 +53,7 @@ class BatchOptions:
     workers: int = 2
     panel: Path | None = None  # single-file runs: also write the article's figure here
     png_level: int = PNG_LEVEL  # PNG compression level of the outputs (0-9)
+    pixel_budget: int = PIXEL_BUDGET  # pixels in flight at most (one image always fits)
 
 
 @dataclass
@@ -43,11 +61,11 @@ class Outcome:
     """What happened to one input (one entry of report.json)."""
 
     job: Job
-    status: str = "pending"  # done | skipped | failed | pending (not reached)
+    status: str = "pending"  # done | skipped | refused | failed | pending (not reached)
     reason: str | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-    result: DreamResult | None = None
+    result: "DreamResult | None" = None
 
     def as_dict(self, settings_hash: str) -> dict[str, Any]:
         return {
@@ -61,61 +79,152 @@ class Outcome:
         }
 
 
-#: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of
-#: "skipped", "failed", "done", "round" (detail: round index), "batch" (detail: (batch size,
-#: rounds the batch will take)).
+#: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of "skipped",
+#: "refused", "failed", "done", "round" (detail: round index), "batch" (detail: (batch
+#: size, rounds the batch will take)).
 EventFn = Callable[[str, "Outcome | None", Any], None]
 
+#: Statuses that make a run exit 1.
+PROBLEMS = ("failed", "refused")
 
-def run_hash(dreamer: Dreamer, options: BatchOptions) -> str:
-    """A hash of everything that determines an output's pixels."""
-    blob = json.dumps([dreamer.settings.digest(), options.color, options.keep_alpha]).encode()
+
+def run_hash(settings: "Settings", options: BatchOptions) -> str:
+    """A hash of everything besides the input that determines an output's pixels."""
+    blob = json.dumps([settings.digest(), options.color, options.keep_alpha]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-class BatchRunner:
-    """Dream a list of jobs with one :class:`Dreamer`."""
+class PixelBudget:
+    """Pixels in flight, shared by the planner thread and the writer threads."""
 
-    def __init__(self, dreamer: Dreamer, jobs: Sequence[Job], options: BatchOptions,
-                 event: EventFn | None = None) -> None:
-        self.dreamer, self.options = dreamer, options
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = max(1, int(limit)), 0
+        self._cond = threading.Condition()
+
+    def fits(self, pixels: int) -> bool:
+        with self._cond:
+            return self.used == 0 or self.used + pixels <= self.limit
+
+    def take(self, pixels: int) -> None:
+        with self._cond:
+            self.used += pixels
+
+    def give(self, pixels: int) -> None:
+        with self._cond:
+            self.used -= pixels
+            self._cond.notify_all()
+
+    def wait(self, timeout: float = 0.1) -> None:
+        with self._cond:
+            self._cond.wait(timeout)
+
+
+class BatchRunner:
+    """Dream a list of jobs with one dreamer, built by ``make_dreamer`` only if needed."""
+
+    def __init__(self, settings: "Settings", jobs: Sequence[Job], options: BatchOptions,
+                 make_dreamer: Callable[[], "Dreamer"], event: EventFn | None = None) -> None:
+        self.settings, self.options, self.make_dreamer = settings, options, make_dreamer
+        self.dreamer: Dreamer | None = None
         self.outcomes = [Outcome(job) for job in jobs]
         self.event: EventFn = event or (lambda kind, outcome, detail: None)
-        self.hash = run_hash(dreamer, options)
+        self.hash = run_hash(settings, options)
         self.started = time.perf_counter()
         self.interrupted = False
+        self.budget = PixelBudget(options.pixel_budget)
+
+    # -- planning (no TensorFlow) ---------------------------------------------------------------
+    def plan(self) -> list[Outcome]:
+        """Settle every job that needs no dream; return those that do."""
+        todo = []
+        for outcome in self.outcomes:
+            if outcome.status != "pending":
+                continue
+            if outcome.job.problem is not None:
+                self._finish(outcome, "failed", outcome.job.problem)
+                continue
+            verdict = self._existing(outcome.job.output, outcome.job.source)
+            if verdict is None:
+                todo.append(outcome)
+            else:
+                self._finish(outcome, *verdict)
+        if self.options.panel is not None and todo:
+            verdict = self._existing(self.options.panel, None, "panel")
+            if verdict is not None:
+                for outcome in todo:
+                    self._finish(outcome, *verdict)
+                todo = []
+        return todo
+
+    def _existing(self, output: Path, source: Path | None, what: str = "output") -> tuple[str, str] | None:
+        """What to do about an output path that may exist: None (dream it), or a final
+        (status, reason). ``source`` None: never up to date (a panel)."""
+        if not output.exists() and not output.is_symlink():
+            return None
+        if output.is_dir():
+            return "failed", f"{what} {output} is a folder"
+        if output.is_symlink() and not self.options.force:
+            return "refused", (f"{what} {output} is a symbolic link, which dreamfx did not write; "
+                               "it was not replaced (use --force to replace it)")
+        meta, why = provenance(output)
+        if meta is None:
+            if self.options.force:
+                return None
+            return "refused", (f"{what} {output} exists and was not written by dreamfx ({why}); "
+                               "it was not replaced (use --force to replace it)")
+        if self.options.force or self.options.redo or source is None:
+            return None
+        if meta.get("run_hash") != self.hash or meta.get("complete") is False:
+            return None
+        stored = meta.get("input_sha256")
+        if not isinstance(stored, str):
+            return None  # written before outputs recorded their input's digest
+        try:
+            current = digest(read_input_bytes(source))
+        except DreamfxError:
+            return None  # the dream reports why the input cannot be read
+        if stored != current:
+            return None
+        return "skipped", "output exists with the same settings and input (use --force to redo)"
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> list[Outcome]:
-        """Dream every job; on Ctrl-C finish the writes under way and stop (``interrupted``)."""
-        todo = [o for o in self.outcomes if not self._skip(o)]
+        """Plan, then dream what is to do; on Ctrl-C finish the writes under way and stop
+        (``interrupted``)."""
         pending_writes: list[Future[None]] = []
-        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="dreamfx-io") as pool:
-            try:
-                for group in self._groups(pool, todo):
-                    self._dream_group(group, pool, pending_writes)
-            except KeyboardInterrupt:
-                self.interrupted = True
-            finally:
-                for future in pending_writes:
-                    future.result()  # writes are atomic; let those under way land
+        try:
+            todo = self.plan()
+            if not todo:
+                return self.outcomes
+            self.dreamer = self.make_dreamer()
+            with ThreadPoolExecutor(self.options.workers, thread_name_prefix="dreamfx-io") as pool:
+                try:
+                    for group in self._groups(pool, todo):
+                        self._dream_group(group, pool, pending_writes)
+                finally:
+                    self._settle(pending_writes)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self._settle(pending_writes)
         return self.outcomes
 
-    def _skip(self, outcome: Outcome) -> bool:
-        if self.options.force or not outcome.job.output.is_file():
-            return False
-        meta = read_metadata(outcome.job.output)
-        if not meta or meta.get("run_hash") != self.hash or meta.get("input") != outcome.job.source.name:
-            return False
-        outcome.status, outcome.reason = "skipped", "output exists with the same settings (use --force to redo)"
-        self.event("skipped", outcome, None)
-        return True
+    @staticmethod
+    def _settle(writes: list[Future[None]]) -> None:
+        """Let the writes under way land (each is atomic), whatever the main thread meets."""
+        for future in writes:
+            while True:
+                try:
+                    future.result()
+                    break
+                except KeyboardInterrupt:  # a second Ctrl-C: the writes still finish
+                    continue
 
     def _load(self, outcome: Outcome) -> Picture:
         picture = load_picture(outcome.job.source, max_pixels=self.options.max_pixels)
         short = min(picture.size)
         if self.options.min_size is not None and short < self.options.min_size:
             raise ImageError(f"image is {picture.size[1]}x{picture.size[0]}, smaller than --min-size {self.options.min_size}")
+        assert self.dreamer is not None
         view = min(self.dreamer.model_info.input_size)
         if short < view:
             picture.notes.append(f"{picture.size[1]}x{picture.size[0]} is smaller than the model's {view}x{view} "
@@ -123,74 +232,106 @@ class BatchRunner:
         return picture
 
     def _groups(self, pool: ThreadPoolExecutor, todo: list[Outcome]) -> Iterator[list[tuple[Outcome, Picture]]]:
-        """Decoded pictures in same-size groups of at most ``batch_size``, decoding ahead."""
+        """Decoded pictures in same-size groups of at most ``batch_size`` images and half the
+        pixel budget, decoding ahead as far as the pixel budget allows."""
         window = max(2 * self.options.batch_size, 4)
-        loads: list[tuple[Outcome, Future[Picture]]] = []
-        index = 0
+        group_pixels = max(1, self.options.pixel_budget // 2)
+        queue = deque(todo)
+        loads: deque[tuple[Outcome, Future[Picture], int]] = deque()
         by_size: dict[tuple[int, int], list[tuple[Outcome, Picture]]] = {}
-        while index < len(todo) or loads:
-            while index < len(todo) and len(loads) < window:
-                loads.append((todo[index], pool.submit(self._load, todo[index])))
-                index += 1
-            outcome, future = loads.pop(0)
+        while queue or loads:
+            while queue and len(loads) < window:
+                pixels = max(1, image_pixels(queue[0].job.source))  # from the header: no decode
+                if not self.budget.fits(pixels):
+                    break
+                outcome = queue.popleft()
+                self.budget.take(pixels)
+                loads.append((outcome, pool.submit(self._load, outcome), pixels))
+            if not loads:  # the budget is full and nothing is decoding
+                if by_size:
+                    yield by_size.pop(max(by_size, key=lambda s: len(by_size[s])))
+                else:
+                    self.budget.wait()  # for a write to finish
+                continue
+            outcome, future, pixels = loads.popleft()
             started = time.perf_counter()
             try:
                 picture = future.result()
-            except DreamfxError as exc:
-                self._fail(outcome, str(exc), time.perf_counter() - started)
-                continue
             except Exception as exc:  # a decoder bug on one file must not end the run
-                self._fail(outcome, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+                self.budget.give(pixels)
+                reason = str(exc) if isinstance(exc, DreamfxError) else f"{type(exc).__name__}: {exc}"
+                self._fail(outcome, reason, time.perf_counter() - started)
                 continue
+            size_pixels = picture.size[0] * picture.size[1]
+            self.budget.give(pixels - size_pixels)  # the header's count, corrected
             outcome.notes.extend(picture.notes)
             group = by_size.setdefault(picture.size, [])
             group.append((outcome, picture))
-            if len(group) >= self.options.batch_size:
+            if len(group) >= self.options.batch_size or (len(group) + 1) * size_pixels > group_pixels:
                 yield by_size.pop(picture.size)
-        yield from by_size.values()
+        while by_size:
+            yield by_size.pop(next(iter(by_size)))
 
     def _dream_group(self, group: list[tuple[Outcome, Picture]], pool: ThreadPoolExecutor,
                      pending: list[Future[None]]) -> None:
+        assert self.dreamer is not None
         size = group[0][1].size
-        rounds = self.dreamer.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
+        pixels = size[0] * size[1]
+        rounds = self.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
         self.event("batch", group[0][0], (len(group), rounds))
         started = time.perf_counter()
         try:
             results = self.dreamer.dream_batch([p.luma for _, p in group],
                                                on_round=lambda r: self.event("round", group[0][0], r))
         except DreamfxError as exc:
+            self.budget.give(pixels * len(group))
             for outcome, _ in group:
                 self._fail(outcome, str(exc), 0.0)
             return
         each = (time.perf_counter() - started) / len(group)
         for (outcome, picture), result in zip(group, results):
             outcome.result, outcome.seconds = result, each
-            pending.append(pool.submit(self._write, outcome, picture, result))
+            problem = getattr(result, "problem", None)
+            if problem:
+                self.budget.give(pixels)
+                self._fail(outcome, problem, each)
+                continue
+            future = pool.submit(self._write, outcome, picture, result)
+            future.add_done_callback(lambda _, n=pixels: self.budget.give(n))
+            pending.append(future)
 
-    def _write(self, outcome: Outcome, picture: Picture, result: DreamResult) -> None:
+    def _write(self, outcome: Outcome, picture: Picture, result: "DreamResult") -> None:
         try:
             image = compose(picture, result.image, self.options.color, self.options.keep_alpha)
-            write_image_atomic(outcome.job.output, image, self.metadata(outcome, result), self.options.png_level)
+            metadata = self.metadata(outcome, picture, result)
+            write_image_atomic(outcome.job.output, image, metadata, self.options.png_level)
             if self.options.panel is not None:
                 from .panel import render_panel
 
                 title = f"{outcome.job.source.name}: {result.settings.preset}, {result.objective}"
-                write_image_atomic(self.options.panel, render_panel(result, title=title), self.metadata(outcome, result),
-                                   self.options.png_level)
-        except (DreamfxError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, DreamfxError) else f"cannot write {outcome.job.output}: {exc}"
+                write_image_atomic(self.options.panel, render_panel(result, title=title), metadata, self.options.png_level)
+        except Exception as exc:  # an encoder or disk failure fails this image alone
+            if isinstance(exc, DreamfxError):
+                reason = str(exc)
+            elif isinstance(exc, OSError):
+                reason = f"cannot write {outcome.job.output}: {exc.strerror or exc}"
+            else:
+                reason = f"cannot write {outcome.job.output}: {type(exc).__name__}: {exc}"
             self._fail(outcome, reason, outcome.seconds)
             return
         outcome.status = "done"
         self.event("done", outcome, None)
 
+    def _finish(self, outcome: Outcome, status: str, reason: str, seconds: float = 0.0) -> None:
+        outcome.status, outcome.reason, outcome.seconds = status, reason, seconds
+        self.event(status, outcome, None)
+
     def _fail(self, outcome: Outcome, reason: str, seconds: float) -> None:
-        outcome.status, outcome.reason, outcome.seconds = "failed", reason, seconds
-        self.event("failed", outcome, None)
+        self._finish(outcome, "failed", reason, seconds)
 
     # -- provenance and the report --------------------------------------------------------------
-    def metadata(self, outcome: Outcome, result: DreamResult) -> dict[str, Any]:
-        settings = self.dreamer.settings
+    def metadata(self, outcome: Outcome, picture: Picture, result: "DreamResult") -> dict[str, Any]:
+        settings = self.settings
         return {
             "dreamfx_version": __version__,
             "preset": settings.preset,
@@ -201,27 +342,36 @@ class BatchRunner:
             "color": self.options.color,
             "keep_alpha": self.options.keep_alpha,
             "input": outcome.job.source.name,
+            "input_sha256": picture.digest,
             "objective": result.objective,
             "score_before": result.score_before,
             "score_after": result.score_after,
         }
 
     def counts(self) -> dict[str, int]:
-        counts = {"done": 0, "skipped": 0, "failed": 0, "pending": 0}
+        counts = {"done": 0, "skipped": 0, "refused": 0, "failed": 0, "pending": 0}
         for outcome in self.outcomes:
             counts[outcome.status] += 1
         return counts
 
+    def problems(self) -> list[Outcome]:
+        """The outcomes that make the run exit 1: failed inputs and refused outputs."""
+        return [o for o in self.outcomes if o.status in PROBLEMS]
+
     def write_report(self, path: Path) -> None:
+        """Write report.json atomically; a failure is one :class:`ImageError`."""
         report = {
             "dreamfx_version": __version__,
-            "preset": self.dreamer.settings.preset,
-            "settings": self.dreamer.settings.to_dict(),
+            "preset": self.settings.preset,
+            "settings": self.settings.to_dict(),
             "run_hash": self.hash,
             "interrupted": self.interrupted,
             "seconds": round(time.perf_counter() - self.started, 3),
             "counts": self.counts(),
             "files": [o.as_dict(self.hash) for o in self.outcomes],
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, json.dumps(report, indent=2).encode())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, json.dumps(report, indent=2).encode())
+        except OSError as exc:
+            raise ImageError(f"cannot write the report {path}: {exc.strerror or exc}") from None

@@ -31,15 +31,22 @@ def _console(stderr: bool = False) -> Any:
 
 
 def _quiet_tensorflow(debug: bool) -> None:
-    """Import TensorFlow without its C++ start-up chatter (CUDA probing on CPU machines).
+    """Import TensorFlow with none of its chatter reaching the user unless ``--debug``.
 
-    Those lines are written by native code before logging is configured, so the only way to
-    keep them off the user's terminal is to point file descriptor 2 elsewhere while
-    TensorFlow loads. ``--debug`` shows them.
+    The C++ start-up lines (CUDA probing on CPU machines) are written by native code before
+    logging is configured, so file descriptor 2 points elsewhere while TensorFlow loads; the
+    native log level hides later C++ warnings; TensorFlow's and absl's Python loggers (the
+    retracing warnings of a folder of many sizes) and Python warnings from TensorFlow and
+    Keras are raised to errors-only. ``--debug`` shows all of it.
     """
     if debug or "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+    import warnings
+
+    for module in ("tensorflow", "keras", "absl", "tf_keras", "h5py"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -52,6 +59,14 @@ def _quiet_tensorflow(debug: bool) -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    tf.get_logger().setLevel(logging.ERROR)
+    tf.autograph.set_verbosity(0)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,73 +193,162 @@ def _settings(args: argparse.Namespace, host: Any) -> Any:
     return settings_for(host, args.preset, overrides, seed=args.seed)
 
 
-def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, panel: str | None) -> int:
-    """``run`` and ``demo``: plan the jobs, build the dreamer once, run them all, report."""
-    from .batch import BatchOptions, BatchRunner
-    from .imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, load_picture
-    from .inputs import Job, check_plan, collect_jobs
+#: Output formats that can keep an alpha channel.
+ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
 
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Every option mistake of ``run``/``demo`` is found here, before any file is read."""
+    from .device import parse_device
+    from .imageio import FORMATS
+
+    parse_device(args.device)
     if args.png_level is not None and not 0 <= args.png_level <= 9:
         raise SettingsError(f"--png-level must be 0-9, got {args.png_level}")
+    if args.batch_size < 1:
+        raise SettingsError("--batch-size must be at least 1")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise SettingsError(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
+    if args.min_size is not None and args.min_size < 1:
+        raise SettingsError(f"--min-size must be at least 1 pixel, got {args.min_size}")
+    if args.format is not None and "." + args.format.lower().lstrip(".") not in FORMATS:
+        raise SettingsError(f"unknown output format {args.format!r}; use one of {', '.join(sorted(FORMATS))}")
 
-    host = _host(args)
-    settings = _settings(args, host)
-    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
-    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and (output is None or Path(output).suffix != "")
-    if single:
+
+def _output_format(path: Path, what: str, keep_alpha: bool) -> None:
+    """An output path's format must be known, and able to hold alpha if ``--keep-alpha``."""
+    from .imageio import FORMATS
+
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SettingsError(f"{what} {path}: unknown image format {path.suffix or '(no suffix)'}; use one of "
+                            f"{', '.join(sorted(FORMATS))} (to write into a folder, end the path with /)")
+    if keep_alpha and fmt not in ALPHA_FORMATS:
+        raise SettingsError(f"{what} {path}: {fmt} cannot hold transparency, which --keep-alpha asks for; "
+                            "use .png, .tif or .webp")
+
+
+def _single_output(inputs: list[str], output: str | None) -> bool:
+    """One input file and -o naming an image (not a folder): the output is that image."""
+    if len(inputs) != 1 or Path(inputs[0]).is_dir():
+        return False
+    return output is None or not (output.endswith(("/", os.sep)) or Path(output).is_dir())
+
+
+def _plan(args: argparse.Namespace, inputs: list[str], output: str | None, panel: str | None) -> tuple[list[Any], Path | None]:
+    """The jobs of a run and its report path (None for one image), checked before any work:
+    paths that collide with inputs or each other, formats, a writable output folder."""
+    from .imageio import check_writable_folder, provenance, remove_stale_temporaries
+    from .inputs import Job, check_plan, collect_jobs, inspect_input
+
+    if _single_output(inputs, output):
         source = Path(inputs[0])
-        jobs = [Job(source, Path(output) if output else Path.cwd() / f"{source.stem}-dream.png")]
-        check_plan(jobs)
-        load_picture(source, max_pixels=max_pixels)  # fail fast, before TensorFlow loads
+        target = Path(output) if output else Path.cwd() / f"{source.stem}-dream.png"
+        _output_format(target, "output", args.keep_alpha)
+        extra = [Path(panel)] if panel else []
+        if panel:
+            _output_format(Path(panel), "panel", False)
+        jobs = [Job(source, target, inspect_input(source))]
+        check_plan(jobs, extra)
+        folders = {target.parent, *(p.parent for p in extra)}
+        report = None
     else:
         if output is None:
             raise SettingsError("several inputs or a folder need -o OUTPUT_FOLDER")
         if panel:
             raise SettingsError("--panel needs exactly one input file")
-        jobs = collect_jobs(inputs, Path(output), recursive=args.recursive, pattern=args.glob,
-                            suffix=args.format or ".png")
+        suffix = "." + (args.format or "png").lower().lstrip(".")
+        _output_format(Path("x" + suffix), "--format", args.keep_alpha)
+        jobs = collect_jobs(inputs, Path(output), recursive=args.recursive, pattern=args.glob, suffix=suffix)
         if not jobs:
             raise SettingsError(f"no images found in {', '.join(inputs)} (formats: png, jpg, tif, bmp, webp, gif"
                                 f"{'; try --recursive' if not args.recursive else ''})")
-    if args.batch_size < 1:
-        raise SettingsError("--batch-size must be at least 1")
-    _quiet_tensorflow(args.debug)
-    from .pipeline import Dreamer
+        report = Path(output) / "report.json"
+        check_plan(jobs, [report])
+        if report.exists() and not args.force and not _is_report(report):
+            raise SettingsError(f"{report} exists and was not written by dreamfx; it is not replaced "
+                                "(choose another output folder, or --force)")
+        folders = {Path(output)}
+    for folder in folders:
+        try:
+            check_writable_folder(folder)
+        except DreamfxError as exc:
+            raise SettingsError(str(exc)) from None
+        remove_stale_temporaries(folder, recursive=report is not None)
+    return jobs, report
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_bytes()[: 64 << 20])
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "dreamfx_version" in data and "files" in data
+
+
+def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, panel: str | None) -> int:
+    """``run`` and ``demo``: check and plan the jobs, build the dreamer only when something
+    is to do, run them all, report."""
+    from . import interrupts
+    from .batch import BatchOptions, BatchRunner
+    from .imageio import DEFAULT_MAX_PIXELS, PNG_LEVEL, load_picture
+    from rich.markup import escape
+
     from .progress import BatchProgress, summary_table
+
+    _check_options(args)
+    host = _host(args)
+    settings = _settings(args, host)
+    jobs, report = _plan(args, inputs, output, panel)
+    single = report is None
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    if single and jobs[0].problem is None:
+        load_picture(jobs[0].source, max_pixels=max_pixels)  # fail fast, before TensorFlow loads
+
+    def make_dreamer() -> Any:
+        _quiet_tensorflow(args.debug)
+        from .pipeline import Dreamer
+
+        return Dreamer(host, settings, args.device)
 
     console = _console()
     started = time.perf_counter()
-    dreamer = Dreamer(host, settings, args.device)
-    options = BatchOptions(force=args.force or single, color=args.color, keep_alpha=args.keep_alpha,
+    options = BatchOptions(force=args.force, redo=single, color=args.color, keep_alpha=args.keep_alpha,
                            max_pixels=max_pixels, min_size=args.min_size, batch_size=args.batch_size,
                            panel=Path(panel) if panel else None,
                            png_level=PNG_LEVEL if args.png_level is None else args.png_level)
-    with BatchProgress(console, len(jobs), quiet=args.quiet or single) as progress:
-        runner = BatchRunner(dreamer, jobs, options, progress)
-        runner.run()
-    elapsed = time.perf_counter() - started
-    if single:
-        outcome = runner.outcomes[0]
-        if runner.interrupted:
-            print("dreamfx: interrupted; nothing was written", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if outcome.status == "failed":
-            raise ImageError(outcome.reason or "failed")
+    with BatchProgress(console, len(jobs), quiet=args.quiet or single, errors=_console(stderr=True)) as progress:
+        runner = BatchRunner(settings, jobs, options, make_dreamer, progress)
+        try:
+            runner.run()
+        except KeyboardInterrupt:  # between the runner's own handlers
+            runner.interrupted = True
+    with interrupts.shielded():
+        elapsed = time.perf_counter() - started
+        if single:
+            outcome = runner.outcomes[0]
+            if runner.interrupted:
+                print("dreamfx: interrupted; nothing was written", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            if outcome.status != "done":
+                raise ImageError(outcome.reason or outcome.status)
+            if not args.quiet:
+                _summary(console, settings, runner.dreamer, outcome.result, outcome.job.output, options.panel, elapsed,
+                         outcome.notes)
+            return EXIT_OK
+        runner.write_report(report)
         if not args.quiet:
-            _summary(console, settings, dreamer, outcome.result, outcome.job.output, options.panel, elapsed, outcome.notes)
-        return EXIT_OK
-    runner.write_report(Path(output) / "report.json")
-    if not args.quiet:
-        console.print(summary_table(runner, elapsed))
-        console.print(f"report: {Path(output) / 'report.json'}")
-    if runner.interrupted:
-        print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if runner.counts()["failed"] else EXIT_OK
+            console.print(summary_table(runner, elapsed))
+            console.print(f"report: {escape(str(report))}")
+        if runner.interrupted:
+            print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if runner.problems() else EXIT_OK
 
 
 def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Path, panel: Path | None,
              elapsed: float, notes: list[str]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     opt, loop = settings.optimizer.params, settings.loop.params
@@ -260,14 +364,14 @@ def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Pat
     gain = f"x{result.gain:.1f}" if result.gain != float("inf") else "from zero"
     table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}  ({gain})")
     table.add_row("time", f"{elapsed:.2f} s on {dreamer.device} (dream {result.seconds:.2f} s)")
-    table.add_row("output", str(output))
+    table.add_row("output", escape(str(output)))
     if panel is not None:
-        table.add_row("panel", str(panel))
+        table.add_row("panel", escape(str(panel)))
     if result.score_before == 0.0 and result.score_after == 0.0:
         notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
                  "changed: try another map or layer ('dreamfx oip' shows what a map responds to)"]
     for note in notes:
-        table.add_row("[yellow]note[/]", note)
+        table.add_row("[yellow]note[/]", escape(note))
     console.print(table)
 
 
@@ -313,10 +417,11 @@ def cmd_oip(args: argparse.Namespace) -> int:
                 "settings_hash": settings.digest(), "scores": [float(a) for a in result.after]}
     write_image_atomic(output, render_grid(result.patterns, labels, title), metadata)
     if not args.quiet:
-        gains = result.after / result.before.clip(min=1e-12)
         console.print(f"[bold]{title}[/]")
-        for label, gain in zip(labels, gains):
-            console.print(f"  {label}  x{gain:.1f}")
+        for label, before, after in zip(labels, result.before, result.after):
+            # a ratio means something only between positive scores
+            gain = f"  x{after / before:.1f}" if before > 1e-6 and after > 0 else ""
+            console.print(f"  {label}{gain}")
         if not result.after.any():
             console.print("[yellow]note:[/] the objective stayed at zero: it is silent on gray noise (no activation, so no "
                           "gradient); try another map ('dreamfx layers' lists them)")
@@ -443,28 +548,15 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "oip": cmd_oip, "layers": cmd_laye
             "info": cmd_info, "train": cmd_train}
 
 
-def _terminate_as_interrupt() -> None:
-    """Let SIGTERM (a job scheduler, ``kill``) stop a run the way Ctrl-C does: the writes
-    under way finish, the report is written, no partial files are left."""
-    import signal
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (dreamfx.cli.main called from a thread)
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    _terminate_as_interrupt()
+    from . import interrupts
+
+    interrupts.install()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

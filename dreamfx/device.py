@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 
-from .errors import DreamfxError
+from .errors import DreamfxError, SettingsError
 
 DEVICE_CHOICES = "auto, cpu, gpu or gpu:N"
+
+
+def parse_device(spec: str) -> tuple[str, int]:
+    """Check ``auto|cpu|gpu|gpu:N`` without TensorFlow: ``(kind, index)``, or a
+    :class:`SettingsError` (a usage mistake, found before any work)."""
+    match = re.fullmatch(r"(auto|cpu|gpu)(?::(\d+))?", spec.strip().lower())
+    if not match or (match.group(1) != "gpu" and match.group(2)):
+        raise SettingsError(f"unknown device {spec!r}; choose {DEVICE_CHOICES}")
+    return match.group(1), int(match.group(2) or 0)
 
 
 def resolve_device(spec: str = "auto") -> str:
@@ -17,11 +26,8 @@ def resolve_device(spec: str = "auto") -> str:
     """
     import tensorflow as tf
 
+    kind, index = parse_device(spec)
     spec = spec.strip().lower()
-    match = re.fullmatch(r"(auto|cpu|gpu)(?::(\d+))?", spec)
-    if not match or (match.group(1) != "gpu" and match.group(2)):
-        raise DreamfxError(f"unknown device {spec!r}; choose {DEVICE_CHOICES}")
-    kind, index = match.group(1), int(match.group(2) or 0)
     gpus = tf.config.list_logical_devices("GPU")
     if kind == "cpu" or (kind == "auto" and not gpus):
         return "/CPU:0"

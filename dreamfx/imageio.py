@@ -7,14 +7,20 @@ file under the output's name.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import json
 import os
+import re
+import stat
 import tempfile
+import threading
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
@@ -25,6 +31,7 @@ from .errors import ImageError
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
            ".bmp": "BMP", ".webp": "WEBP"}
 METADATA_KEY = "dreamfx"
+SIDECAR_SUFFIX = ".dreamfx.json"
 
 
 #: Input suffixes a folder scan picks up.
@@ -47,6 +54,7 @@ class Picture:
     rgb: np.ndarray | None = None  # (H, W, 3), alpha already composited on the background
     alpha: np.ndarray | None = None  # (H, W)
     notes: list[str] = field(default_factory=list)  # warnings worth showing the user
+    digest: str | None = None  # SHA-256 of the input file's bytes (resume keys on it)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -91,42 +99,121 @@ def to_gray(img: Image.Image, background: float = 1.0) -> np.ndarray:
     return to_picture(img, background).luma
 
 
+def open_regular(path: str | os.PathLike[str], what: str = "input image") -> int:
+    """Open ``path`` for reading only if it is a regular file (after symlinks), and return the
+    descriptor. A FIFO, device or socket is never opened for reading (a FIFO would block for
+    ever): it is opened non-blocking and checked with ``fstat`` on the same descriptor, so it
+    cannot be swapped in between a check and the read."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ImageError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path} is a folder, not an image file") from None
+    except PermissionError:
+        raise ImageError(f"{what} {path} cannot be read: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageError(f"{what} {path} is a symbolic link loop") from None
+        raise ImageError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ImageError(f"{path} is a folder, not an image file")
+        raise ImageError(f"{what} {path} is not a regular file ({file_kind(mode)}); it was not opened for reading")
+    return fd
+
+
+def file_kind(mode: int) -> str:
+    """A word for what a non-regular file is."""
+    for test, word in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def read_input_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of an input file (a regular file only), or an :class:`ImageError`."""
+    fd = open_regular(path)
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ImageError(f"input image {path} cannot be read: {exc.strerror or exc}") from None
+
+
+def digest(data: bytes) -> str:
+    """The content digest stored in an output's provenance (resume keys on it)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def load_picture(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                  background: float = 1.0) -> Picture:
     """Read an image file (only reading it) into a :class:`Picture`; every way a file can be
-    bad becomes an :class:`ImageError` with the reason."""
+    bad becomes an :class:`ImageError` with the reason. ``picture.digest`` is the SHA-256 of
+    the file's bytes."""
     path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path} is a folder, not an image file")
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise ImageError(f"input image {path} does not exist") from None
-    except PermissionError:
-        raise ImageError(f"input image {path} cannot be read: permission denied") from None
-    except OSError as exc:
-        raise ImageError(f"input image {path} cannot be read: {exc.strerror}") from None
+    data = read_input_bytes(path)
     if not data:
         raise ImageError(f"input image {path} is empty (0 bytes)")
+    picture = decode_picture(data, path, max_pixels=max_pixels, background=background)
+    picture.digest = digest(data)
+    return picture
+
+
+def decode_picture(data: bytes, path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                   background: float = 1.0) -> Picture:
+    """Decode an encoded image (the bytes of ``path``) into a :class:`Picture`; more pixels
+    than ``max_pixels`` is refused from the header, before any pixel is decoded."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
-            try:
-                with Image.open(io.BytesIO(data)) as img:
-                    img.seek(0)  # animated GIF/WebP: the first frame
-                    img.load()
-                    return to_picture(img, background)
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"input image {path} has more pixels than the limit of {max_pixels:,} "
-                         f"(a possible decompression bomb; raise it with --max-pixels): {exc}") from None
+        with _open_image(io.BytesIO(data)) as img:
+            pixels = int(img.size[0]) * int(img.size[1])
+            if max_pixels is not None and pixels > max_pixels:
+                raise ImageError(f"input image {path} has {pixels:,} pixels, more than the limit of {max_pixels:,} "
+                                 "(a possible decompression bomb; raise it with --max-pixels)")
+            img.seek(0)  # animated GIF/WebP: the first frame
+            img.load()
+            return to_picture(img, background)
     except Image.UnidentifiedImageError:
         raise ImageError(f"input image {path} is not a readable image: unknown format or corrupt header") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise ImageError(f"input image {path} is not a readable image: {exc}") from None
+
+
+_OPEN_LOCK = threading.Lock()
+
+
+def _open_image(fh: Any) -> Image.Image:
+    """``Image.open`` with Pillow's own decompression-bomb check off: dreamfx checks the
+    pixel count itself, per call. (Pillow's limit is a module global and its warning goes
+    through the process-wide warnings filters, neither of which is safe to change per call
+    from decoder threads; the global is only changed under a lock, around ``open``, which
+    reads nothing but the header.)"""
+    with _OPEN_LOCK:
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(fh)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def image_pixels(path: str | os.PathLike[str]) -> int:
+    """The pixel count from an image's header (no decoding), or 0 when it cannot be read.
+    Only regular files are opened."""
+    try:
+        fd = open_regular(path)
+    except ImageError:
+        return 0
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh, _open_image(fh) as img:
+            return int(img.size[0]) * int(img.size[1])
+    except Exception:  # any unreadable header: the decode reports the real reason
+        return 0
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -188,14 +275,44 @@ def write_image_atomic(path: str | os.PathLike[str], image: Image.Image,
             image = image.convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
-    write_bytes_atomic(path, buffer.getvalue())
     if fmt != "PNG" and blob:
-        write_bytes_atomic(path.with_name(path.name + ".dreamfx.json"), blob.encode())
+        # The sidecar says "being written" until the image is in place: a run killed in
+        # between leaves an output that is recognised as dreamfx's, and redone, never one
+        # that carries the new provenance over old pixels.
+        sidecar = sidecar_path(path)
+        write_bytes_atomic(sidecar, json.dumps({**dict(metadata or {}), "complete": False}, sort_keys=True,
+                                               default=str).encode())
+        write_bytes_atomic(path, buffer.getvalue())
+        write_bytes_atomic(sidecar, blob.encode())
+    else:
+        write_bytes_atomic(path, buffer.getvalue())
     return path
 
 
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """Where the provenance of a non-PNG output is kept."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def written_paths(path: str | os.PathLike[str]) -> list[Path]:
+    """Every path that writing an output at ``path`` creates: the image, and for formats
+    without a PNG text chunk its metadata sidecar."""
+    path = Path(path)
+    return [path] if format_for(path) == "PNG" else [path, sidecar_path(path)]
+
+
+#: Temporary files are named ``.<name>.dreamfx-<pid>-<random>.tmp`` beside their target,
+#: so a later run can tell the leftovers of a killed run (dead pid) from a live run's.
+_TMP = re.compile(r"^\.(?P<name>.+)\.dreamfx-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp$")
+#: dreamfx 0.1.0 named them ``.<name>.<8 random>.tmp`` (names of outputs or report.json).
+_OLD_TMP = re.compile(r"^\..+\.(png|jpe?g|tiff?|bmp|webp|json)\.[a-z0-9_]{8}\.tmp$")
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename:
+    a reader, or a run killed half-way, never sees a partial file under the final name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:120]}.dreamfx-{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -211,16 +328,147 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The dreamfx metadata of an output (PNG text chunk or sidecar), or None."""
-    path = Path(path)
-    sidecar = path.with_name(path.name + ".dreamfx.json")
-    if sidecar.is_file():
-        return json.loads(sidecar.read_text())
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
-        with Image.open(path) as img:
-            text = getattr(img, "text", {}) or img.info
-            raw = text.get(METADATA_KEY)
-    except (OSError, SyntaxError):
-        return None
-    return json.loads(raw) if raw else None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
+    """Remove the temporary files that a killed dreamfx run left in ``folder`` (those of a
+    process that no longer runs); symbolic links are not followed. Returns what was removed."""
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda exc: None):
+        for name in filenames:
+            match = _TMP.match(name)
+            stale = (match is not None and not _pid_alive(int(match["pid"]))) or _OLD_TMP.match(name) is not None
+            path = Path(dirpath) / name
+            if stale and path.is_file() and not path.is_symlink():
+                try:
+                    path.unlink()
+                    removed.append(path)
+                except OSError:
+                    pass
+        if not recursive:
+            break
+    return removed
+
+
+def check_writable_folder(folder: str | os.PathLike[str]) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, before any work;
+    an :class:`ImageError` says why not."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ImageError(f"output folder {folder} is an existing file, not a folder") from None
+    except OSError as exc:
+        raise ImageError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+    if not folder.is_dir():
+        raise ImageError(f"output folder {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".dreamfx-{os.getpid()}-probe-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ImageError(f"output folder {folder} is not writable: {exc.strerror or exc}") from None
+
+
+#: At most this much metadata is read from an output (a PNG chunk or a sidecar).
+METADATA_MAX_BYTES = 1 << 20
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The dreamfx metadata of an output (PNG text chunk or sidecar), or None when there is
+    none or it cannot be read (see :func:`provenance` for the reason)."""
+    meta, _ = provenance(path)
+    return meta
+
+
+def provenance(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, str]:
+    """``(metadata, "")`` for a file dreamfx wrote, else ``(None, why not)``. Never raises:
+    an existing output may be anything (a user's own photo, a corrupt file, a FIFO, a
+    decompression bomb); only regular files are opened, and at most
+    :data:`METADATA_MAX_BYTES` of metadata are read."""
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    try:
+        if os.path.lexists(sidecar):
+            raw = _read_bounded(sidecar)
+        else:
+            raw = _png_text(path)
+    except ImageError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a hostile file must not stop a run
+        return None, f"its metadata cannot be read ({type(exc).__name__})"
+    if raw is None:
+        return None, "it carries no dreamfx metadata"
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, "its dreamfx metadata is not valid JSON"
+    if not isinstance(meta, dict):
+        return None, "its dreamfx metadata is not a JSON object"
+    return meta, ""
+
+
+def _read_bounded(path: Path) -> bytes:
+    fd = open_regular(path, "metadata sidecar")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(METADATA_MAX_BYTES + 1)
+    if len(data) > METADATA_MAX_BYTES:
+        raise ImageError(f"its metadata is larger than {METADATA_MAX_BYTES:,} bytes")
+    return data
+
+
+def _png_text(path: Path) -> str | None:
+    """The ``dreamfx`` text chunk of a PNG, read chunk by chunk without decoding pixels."""
+    fd = open_regular(path, "existing output")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as fh:
+        if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = int.from_bytes(head[:4], "big"), head[4:]
+            if kind in (b"IDAT", b"IEND"):
+                return None  # dreamfx writes its chunk before the pixels
+            if kind in (b"tEXt", b"iTXt", b"zTXt") and length <= METADATA_MAX_BYTES:
+                body = fh.read(length)
+                fh.seek(4, os.SEEK_CUR)  # CRC
+                key, _, rest = body.partition(b"\x00")
+                if key == METADATA_KEY.encode():
+                    return _text_chunk_value(kind, rest)
+            else:
+                fh.seek(length + 4, os.SEEK_CUR)
+
+
+def _text_chunk_value(kind: bytes, rest: bytes) -> str:
+    if kind == b"tEXt":
+        return rest.decode("latin-1")
+    if kind == b"zTXt":  # compression method byte, then zlib data
+        return _inflate(rest[1:]).decode("latin-1")
+    # iTXt: compression flag, method, language tag\0, translated keyword\0, text
+    flag, rest = rest[0], rest[2:]
+    _, _, rest = rest.partition(b"\x00")
+    _, _, text = rest.partition(b"\x00")
+    return (_inflate(text) if flag else text).decode("utf-8")
+
+
+def _inflate(data: bytes) -> bytes:
+    out = zlib.decompressobj().decompress(data, METADATA_MAX_BYTES + 1)
+    if len(out) > METADATA_MAX_BYTES:
+        raise ImageError(f"its metadata is larger than {METADATA_MAX_BYTES:,} bytes")
+    return out

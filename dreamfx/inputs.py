@@ -1,27 +1,81 @@
 """Which files a run dreams, and where each result goes.
 
 Files given directly keep their name in the output folder; files found in a folder keep
-their path relative to that folder, so the output tree mirrors the input tree. A plan that
-would write over an input, or write two inputs to one output, is refused before any work.
+their path relative to that folder, so the output tree mirrors the input tree. Folders are
+walked without following symbolic links to folders (a link loop cannot trap the walk);
+links to files are dreamed. A found entry that cannot be an image (a FIFO, a socket, a
+device, a link loop, a dangling link) becomes a job that fails with its reason, without
+ever being opened.
+
+Every path a run will write (outputs, their metadata sidecars, the panel, report.json) is
+checked, through symbolic links and ``..``, against every input and every other written
+path before any work: a plan that would write over an input, or write two things to one
+place, is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .errors import SettingsError
-from .imageio import FORMATS, INPUT_SUFFIXES
+from .imageio import FORMATS, INPUT_SUFFIXES, file_kind, written_paths
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the output it will be written to."""
+    """One input and the output it will be written to; ``problem`` is set when the input
+    was found unusable while planning (it fails with that reason, never opened)."""
 
     source: Path
     output: Path
+    problem: str | None = None
+
+
+def inspect_input(path: Path) -> str | None:
+    """Why ``path`` cannot be an input image (without opening it), or None if it may be one.
+    A missing file is left to the reader, which says so."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return f"input image {path} does not exist" + (" (a dangling symbolic link)" if path.is_symlink() else "")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"input image {path} is a symbolic link loop"
+        return f"input image {path} cannot be read: {exc.strerror}"
+    if stat.S_ISDIR(info.st_mode):
+        return f"{path} is a folder, not an image file"
+    if not stat.S_ISREG(info.st_mode):
+        return f"input {path} is not a regular file ({file_kind(info.st_mode)}); it was not opened"
+    return None
+
+
+def _walk(folder: Path, recursive: bool) -> Iterator[Path]:
+    """Every entry below ``folder`` that is not a folder, sorted, links to folders not followed."""
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False, onerror=lambda exc: None):
+        base = Path(dirpath)
+        dirnames.sort()
+        entries = list(filenames)
+        # os.walk lists links to folders (and link loops) under dirnames: keep them as
+        # entries (a loop must be reported, a link to a folder is skipped below)
+        entries += [d for d in dirnames if (base / d).is_symlink()]
+        for name in sorted(entries):
+            yield base / name
+        if not recursive:
+            return
+
+
+def _real(path: Path) -> Path:
+    """``path`` with symbolic links and ``..`` resolved as far as they exist (never raises)."""
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
 
 
 def collect_jobs(
@@ -37,44 +91,60 @@ def collect_jobs(
         suffix = "." + suffix
     if suffix.lower() not in FORMATS:
         raise SettingsError(f"unknown output format {suffix!r}; use one of {', '.join(sorted(FORMATS))}")
-    out_root = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SettingsError(f"-o {out_dir} is an existing file; with several inputs or a folder, -o names a folder")
+    out_root = _real(out_dir)
     jobs: list[Job] = []
     for given in map(Path, inputs):
         if given.is_dir():
-            if given.resolve() == out_root:
+            if _real(given) == out_root:
                 raise SettingsError(
                     f"output folder {out_dir} is the input folder: dreams would overwrite or mix with the inputs; "
                     "choose another output folder"
                 )
-            found = sorted(given.rglob("*") if recursive else given.glob("*"))
-            for path in found:
-                if not (path.is_file() or path.is_symlink()) or out_root in path.resolve().parents:
-                    continue  # never dream our own outputs on a re-run
+            for path in _walk(given, recursive):
                 if pattern is not None and not fnmatch.fnmatch(path.name, pattern):
                     continue
                 if pattern is None and path.suffix.lower() not in INPUT_SUFFIXES:
                     continue
-                jobs.append(Job(path, out_dir / path.relative_to(given).with_suffix(suffix)))
+                problem = inspect_input(path)
+                if problem is not None and path.is_dir():
+                    continue  # a link to a folder, or a folder named like an image: not followed
+                if problem is None and out_root in _real(path).parents:
+                    continue  # never dream our own outputs on a re-run
+                jobs.append(Job(path, out_dir / path.relative_to(given).with_suffix(suffix), problem))
         else:  # a file, or a missing one: the run reports it as failed and goes on
-            jobs.append(Job(given, out_dir / (given.stem + suffix)))
-    check_plan(jobs)
+            jobs.append(Job(given, out_dir / (given.stem + suffix), inspect_input(given)))
     return jobs
 
 
-def check_plan(jobs: Sequence[Job]) -> None:
-    """Refuse plans that overwrite an input or write two inputs to the same output."""
-    sources = {job.source.resolve() for job in jobs}
-    seen: dict[Path, Path] = {}
+def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path] = ()) -> None:
+    """Refuse a plan that writes over an input, or writes two things to the same place.
+
+    Written paths are each job's output and its metadata sidecar, plus ``extra_outputs``
+    (the panel, report.json); all are compared after resolving symbolic links and ``..``.
+    (A hard link needs no check: outputs are renamed into place, which never changes the
+    content of another name of the old file.)"""
+    sources: dict[Path, Path] = {}
     for job in jobs:
-        target = job.output.resolve()
-        if target in sources:
+        sources.setdefault(_real(job.source), job.source)
+    written: dict[Path, str] = {}
+
+    def claim(path: Path, what: str) -> None:
+        real = _real(path)
+        if real in sources:
             raise SettingsError(
-                f"output {job.output} would overwrite the input {target}; dreamfx never writes its inputs: "
-                "choose another output folder"
+                f"{what} {path} would overwrite the input {sources.get(real, real)}; dreamfx never writes its "
+                "inputs: choose another output name or folder"
             )
-        if target in seen:
-            raise SettingsError(
-                f"inputs {seen[target]} and {job.source} would both be written to {job.output}; "
-                "rename one or dream them into separate folders"
-            )
-        seen[target] = job.source
+        if real in written:
+            raise SettingsError(f"{written[real]} and {what} would both be written to {path}; "
+                                "rename one or dream them into separate folders")
+        written[real] = f"{what} {path}"
+
+    for job in jobs:
+        for index, path in enumerate(written_paths(job.output)):
+            claim(path, f"the output of {job.source}" if index == 0 else f"the metadata of {job.source}'s output")
+    for path in extra_outputs:
+        for index, part in enumerate(written_paths(path) if path.suffix.lower() in FORMATS else [path]):
+            claim(part, f"{path.name}" if index == 0 else f"the metadata of {path.name}")

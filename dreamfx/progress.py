@@ -1,11 +1,31 @@
-"""Showing a run's progress: a rich live display on a terminal, plain lines elsewhere."""
+"""Showing a run's progress: a rich live display on a terminal, plain lines elsewhere.
+
+Paths and reasons are user data: they are escaped before rich sees them, so a file named
+``[red].png`` prints as itself. If standard output is closed early (``dreamfx run ... | head``)
+the display goes silent and the run goes on: the images and report.json are its real output.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any
 
+from rich.markup import escape
+
 from .batch import BatchRunner, Outcome
+
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null after its reader went away, so later writes (and
+    the interpreter's final flush) neither fail nor print a broken-pipe error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 class BatchProgress:
@@ -13,11 +33,11 @@ class BatchProgress:
 
     On a terminal: one overall bar (files done of total, images per second, time left) and
     the current file and round. Not on a terminal (CI logs, pipes): one plain line per file.
-    ``quiet``: nothing.
+    ``quiet``: only one line per failed or refused input, on ``errors`` (standard error).
     """
 
-    def __init__(self, console: Any, total: int, quiet: bool = False) -> None:
-        self.console, self.total, self.quiet = console, total, quiet
+    def __init__(self, console: Any, total: int, quiet: bool = False, errors: Any = None) -> None:
+        self.console, self.total, self.quiet, self.errors = console, total, quiet, errors
         self.rounds = 1
         self.finished = 0
         self.started = time.perf_counter()
@@ -48,7 +68,19 @@ class BatchProgress:
         return self.finished / elapsed if elapsed > 0 else 0.0
 
     def __call__(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
+        try:
+            self._show(kind, outcome, detail)
+        except BrokenPipeError:  # stdout's reader is gone: stop showing, keep dreaming
+            silence_stdout()
+            self.quiet, self.live = True, False
+
+    def _show(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
+        if kind not in ("batch", "round"):
+            self.finished += 1
         if self.quiet:
+            if kind in ("failed", "refused") and outcome is not None and self.errors is not None:
+                self.errors.print(f"dreamfx: {kind}: {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}",
+                                  soft_wrap=True)
             return
         if kind == "batch" and outcome is not None:
             count, self.rounds = detail
@@ -59,40 +91,47 @@ class BatchProgress:
         if kind == "round":
             self._update(f"{self.current} round {min(detail + 2, self.rounds)}/{self.rounds}")
             return
-        self.finished += 1
         if self.live:
             self._update(self.current)
-            if kind == "failed" and outcome is not None:
-                self.console.print(f"[red]failed[/] {outcome.job.source}: {outcome.reason}")
+            if kind in ("failed", "refused") and outcome is not None:
+                self.console.print(f"[red]{kind}[/] {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}")
         elif outcome is not None:
-            text = {"done": f"done {outcome.job.output}", "skipped": f"skipped {outcome.job.source} (output up to date)",
+            text = {"done": f"done {outcome.job.output}",
+                    "skipped": f"skipped {outcome.job.source} (output up to date)",
+                    "refused": f"NOT REPLACED {outcome.job.output}: {outcome.reason}",
                     "failed": f"FAILED {outcome.job.source}: {outcome.reason}"}[kind]
-            self.console.print(f"[{self.finished}/{self.total}] {text}", soft_wrap=True, highlight=False)
+            self.console.print(f"[{self.finished}/{self.total}] {escape(text)}", soft_wrap=True, highlight=False)
 
     def _update(self, now: str) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=self.finished, now=now, rate=f"{self.rate():.2f} img/s")
+            self.progress.update(self.task, completed=self.finished, now=escape(now), rate=f"{self.rate():.2f} img/s")
 
 
 def summary_table(runner: BatchRunner, elapsed: float) -> Any:
-    """The final table: counts, time, throughput, and every failure with its reason."""
+    """The final table: counts, time, throughput, and every problem with its reason."""
     from rich.table import Table
 
     counts = runner.counts()
     done = counts["done"]
     table = Table(title="dreamfx run", title_justify="left", show_header=True)
-    for col in ("done", "skipped", "failed", "not reached", "time", "images/s"):
+    for col in ("done", "skipped", "not replaced", "failed", "not reached", "time", "images/s"):
         table.add_column(col, justify="right")
-    table.add_row(str(done), str(counts["skipped"]), f"[red]{counts['failed']}[/]" if counts["failed"] else "0",
+
+    def red(n: int) -> str:
+        return f"[red]{n}[/]" if n else "0"
+
+    table.add_row(str(done), str(counts["skipped"]), red(counts["refused"]), red(counts["failed"]),
                   str(counts["pending"]), f"{elapsed:.1f} s", f"{done / elapsed:.2f}" if elapsed > 0 else "-")
-    failures = [o for o in runner.outcomes if o.status == "failed"]
-    if not failures:
+    problems = runner.problems()
+    if not problems:
         return table
     from rich.console import Group
 
-    reasons = Table(title="failures", title_justify="left")
+    reasons = Table(title="problems", title_justify="left")
     reasons.add_column("input", style="red", overflow="fold")
+    reasons.add_column("status")
     reasons.add_column("reason", overflow="fold")
-    for outcome in failures:
-        reasons.add_row(str(outcome.job.source), outcome.reason or "")
+    for outcome in problems:
+        status = "not replaced" if outcome.status == "refused" else outcome.status
+        reasons.add_row(escape(str(outcome.job.source)), status, escape(outcome.reason or ""))
     return Group(table, reasons)

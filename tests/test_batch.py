@@ -92,7 +92,7 @@ def test_folder_with_good_and_bad_images_then_resume(tmp_path):
     assert first.returncode == 1, first.stderr
     report = json.loads((out / "report.json").read_text())
     statuses = {Path(f["input"]).name: f for f in report["files"]}
-    assert len(statuses) == 48 and report["counts"] == {"done": 40, "skipped": 0, "failed": 8, "pending": 0}
+    assert len(statuses) == 48 and report["counts"] == {"done": 40, "skipped": 0, "refused": 0, "failed": 8, "pending": 0}
     for name, word in bad.items():
         assert statuses[name]["status"] == "failed" and word in statuses[name]["reason"], statuses[name]
         assert name in first.stdout  # the final table lists every failure
@@ -107,7 +107,7 @@ def test_folder_with_good_and_bad_images_then_resume(tmp_path):
     second = dreamfx("run", "--preset", "single-map", str(src), "-r", "-o", str(out), "--min-size", "16",
                      "--max-pixels", "100000000", *FAST)
     report2 = json.loads((out / "report.json").read_text())
-    assert report2["counts"] == {"done": 0, "skipped": 40, "failed": 8, "pending": 0}
+    assert report2["counts"] == {"done": 0, "skipped": 40, "refused": 0, "failed": 8, "pending": 0}
     assert {p: p.stat().st_mtime_ns for p in out.rglob("img*.png")} == mtimes
     assert second.returncode == 1
 

@@ -1,0 +1,55 @@
+"""How the command line stops: every stop signal acts like Ctrl-C, and the final writes are
+shielded from a second one.
+
+SIGTERM (``kill``, a job scheduler) and SIGHUP (the terminal closed) raise
+KeyboardInterrupt like SIGINT does, so a run stops the same way whichever arrives: the
+writes under way finish, report.json is written, the exit status is 130. While those last
+writes happen, further stop signals are noted and ignored: pressing Ctrl-C twice cannot
+lose the report. SIGKILL cannot be caught; a later run removes the temporary files it
+leaves (:func:`dreamfx.imageio.remove_stale_temporaries`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from typing import Any, Iterator
+
+#: Signals that stop a run like Ctrl-C (those this platform has).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Make SIGTERM and SIGHUP raise KeyboardInterrupt (where nobody set a handler before)."""
+    for signum in STOP_SIGNALS:
+        try:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                signal.signal(signum, _raise_interrupt)
+        except ValueError:  # not the main thread (dreamfx.cli.main called from a thread)
+            return
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[list[int]]:
+    """Hold off SIGINT and the stop signals while the block runs (the report, the summary);
+    yields the list of signals that arrived meanwhile."""
+    arrived: list[int] = []
+    saved: dict[int, Any] = {}
+    for signum in (signal.SIGINT, *STOP_SIGNALS):
+        try:
+            previous = signal.getsignal(signum)
+            if previous is signal.SIG_IGN:
+                continue
+            saved[signum] = previous
+            signal.signal(signum, lambda s, f: arrived.append(s))
+        except ValueError:  # not the main thread: nothing to shield
+            break
+    try:
+        yield arrived
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
