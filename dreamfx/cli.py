@@ -25,9 +25,9 @@ SAMPLE_IMAGE = Path(__file__).with_name("data") / "coffee.png"
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from .progress import make_console
 
-    return Console(stderr=stderr, highlight=False)
+    return make_console(stderr)
 
 
 def _quiet_tensorflow(debug: bool) -> None:
@@ -317,7 +317,9 @@ def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, pane
                            max_pixels=max_pixels, min_size=args.min_size, batch_size=args.batch_size,
                            panel=Path(panel) if panel else None,
                            png_level=PNG_LEVEL if args.png_level is None else args.png_level)
-    with BatchProgress(console, len(jobs), quiet=args.quiet or single, errors=_console(stderr=True)) as progress:
+    # one image: its failure is the command's one-line error; folders: -q still names each failure
+    errors = None if single else _console(stderr=True)
+    with BatchProgress(console, len(jobs), quiet=args.quiet or single, errors=errors) as progress:
         runner = BatchRunner(settings, jobs, options, make_dreamer, progress)
         try:
             runner.run()

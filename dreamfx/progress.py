@@ -2,7 +2,8 @@
 
 Paths and reasons are user data: they are escaped before rich sees them, so a file named
 ``[red].png`` prints as itself. If standard output is closed early (``dreamfx run ... | head``)
-the display goes silent and the run goes on: the images and report.json are its real output.
+the display goes silent and the run goes on (:func:`make_console`): the images and report.json
+are its real output.
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ def silence_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass
+
+
+def make_console(stderr: bool = False) -> Any:
+    """A rich console that, when its reader goes away, falls silent instead of exiting: rich's
+    default is ``SystemExit(1)``, which would stop a run whose real output is its files."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            silence_stdout()
+            self.quiet = True
+
+    return _Console(stderr=stderr, highlight=False)
 
 
 class BatchProgress:
@@ -68,13 +82,6 @@ class BatchProgress:
         return self.finished / elapsed if elapsed > 0 else 0.0
 
     def __call__(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
-        try:
-            self._show(kind, outcome, detail)
-        except BrokenPipeError:  # stdout's reader is gone: stop showing, keep dreaming
-            silence_stdout()
-            self.quiet, self.live = True, False
-
-    def _show(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
         if kind not in ("batch", "round"):
             self.finished += 1
         if self.quiet:
