@@ -54,6 +54,7 @@ class BatchOptions:
     panel: Path | None = None  # single-file runs: also write the article's figure here
     png_level: int = PNG_LEVEL  # PNG compression level of the outputs (0-9)
     pixel_budget: int = PIXEL_BUDGET  # pixels in flight at most (one image always fits)
+    keep_results: bool = False  # keep each DreamResult (its full-size arrays) on its outcome
 
 
 @dataclass
@@ -65,7 +66,8 @@ class Outcome:
     reason: str | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-    result: "DreamResult | None" = None
+    result: "DreamResult | None" = None  # only with ``keep_results``: it holds full-size arrays
+    scores: tuple[float, float] | None = None  # the objective before and after
 
     def as_dict(self, settings_hash: str) -> dict[str, Any]:
         return {
@@ -75,6 +77,8 @@ class Outcome:
             "output": str(self.job.output) if self.status in ("done", "skipped") else None,
             "settings_hash": settings_hash,
             "seconds": round(self.seconds, 4),
+            "score_before": None if self.scores is None else self.scores[0],
+            "score_after": None if self.scores is None else self.scores[1],
             "notes": self.notes,
         }
 
@@ -290,7 +294,9 @@ class BatchRunner:
             return
         each = (time.perf_counter() - started) / len(group)
         for (outcome, picture), result in zip(group, results):
-            outcome.result, outcome.seconds = result, each
+            outcome.seconds, outcome.scores = each, (result.score_before, result.score_after)
+            if self.options.keep_results:
+                outcome.result = result
             problem = getattr(result, "problem", None)
             if problem:
                 self.budget.give(pixels)

@@ -313,7 +313,7 @@ def _dream(args: argparse.Namespace, inputs: list[str], output: str | None, pane
 
     console = _console()
     started = time.perf_counter()
-    options = BatchOptions(force=args.force, redo=single, color=args.color, keep_alpha=args.keep_alpha,
+    options = BatchOptions(force=args.force, redo=single, keep_results=single, color=args.color, keep_alpha=args.keep_alpha,
                            max_pixels=max_pixels, min_size=args.min_size, batch_size=args.batch_size,
                            panel=Path(panel) if panel else None,
                            png_level=PNG_LEVEL if args.png_level is None else args.png_level)
