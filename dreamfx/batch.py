@@ -156,7 +156,8 @@ class BatchRunner:
         self.event("batch", group[0][0], (len(group), rounds))
         started = time.perf_counter()
         try:
-            results = self.dreamer.dream_batch([p.luma for _, p in group],
+            colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
+            results = self.dreamer.dream_batch([p.rgb if colour and p.rgb is not None else p.luma for _, p in group],
                                                on_round=lambda r: self.event("round", group[0][0], r))
         except DreamfxError as exc:
             for outcome, _ in group:
@@ -165,6 +166,9 @@ class BatchRunner:
         each = (time.perf_counter() - started) / len(group)
         for (outcome, picture), result in zip(group, results):
             outcome.result, outcome.seconds = result, each
+            if result.problem is not None:  # a non-finite score or image: write nothing for it
+                self._fail(outcome, result.problem, each)
+                continue
             pending.append(pool.submit(self._write, outcome, picture, result))
 
     def _write(self, outcome: Outcome, picture: Picture, result: DreamResult) -> None:
