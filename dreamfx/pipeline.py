@@ -34,7 +34,7 @@ from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
 from .registry import Component
 from .scaling import LevelCache, split_views, worth_compiling
-from .settings import COMPONENT_SECTIONS, Settings
+from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 
 #: What a component may raise that is turned into a PluginError. KeyboardInterrupt is not
 #: among them: Ctrl-C during a dream must stop the run, not fail one group.
@@ -60,6 +60,21 @@ def _first_line(exc: BaseException) -> str:
         line = lines[-1].removeprefix(f"{type(exc).__name__}: ")
     line = line if len(line) <= 300 else line[:297] + "..."
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+class _GuardedScaler:
+    """A scaler whose ``levels`` (called by the host, the batch runner and loops) names its
+    plugin when it raises; everything else is the scaler's own."""
+
+    def __init__(self, scaler: Any, component: Component) -> None:
+        self._scaler, self._component = scaler, component
+
+    def levels(self, image_size: tuple[int, int]) -> Any:
+        with plugin_call(self._component, f"planning the levels of a {image_size[1]}x{image_size[0]} image"):
+            return self._scaler.levels(image_size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._scaler, name)
 
 
 def describe_component(component: Component) -> str:
@@ -147,8 +162,14 @@ class Dreamer:
                     host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
                 )
                 self.objective_layers = tuple(self.objective.layers)
+                described = str(self.objective.describe())
+                # copied into every output's metadata: bounded like a setting
+                if len(described) > MAX_STRING:
+                    described = described[: MAX_STRING - 3] + "..."
+                self.objective_description = described
             with plugin_call(parts["scaler"], "being built"):
-                self.scaler = parts["scaler"].build(self.model_info.input_size, **settings.scaler.params)
+                self.scaler = _GuardedScaler(parts["scaler"].build(self.model_info.input_size, **settings.scaler.params),
+                                             parts["scaler"])
                 any_size = bool(getattr(self.scaler, "fully_convolutional", False))
             with plugin_call(parts["model"], f"building its feature model for layers {', '.join(self.objective_layers)}"):
                 self.features = feature_model(self.model, self.objective_layers, any_size=any_size)
@@ -278,7 +299,7 @@ class Dreamer:
             DreamResult(
                 image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i],
                 score_before=float(before[i]), score_after=float(after[i]), settings=self.settings,
-                objective=self.objective.describe(), device=self.device, seconds=seconds,
+                objective=self.objective_description, device=self.device, seconds=seconds,
                 problem=self._problem(float(before[i]), float(after[i]), output[i]),
             )
             for i in range(len(images))

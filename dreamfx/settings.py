@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import SettingsError
+from .errors import PluginError, SettingsError
 from .registry import Component, Registry
 
 if sys.version_info >= (3, 11):
@@ -137,11 +137,13 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"cannot read preset file {path}: {exc.strerror}") from None
     if len(raw) > MAX_PRESET_BYTES:
-        raise SettingsError(f"preset file {path} is larger than {MAX_PRESET_BYTES // 1024} KiB; presets are small text files")
+        raise SettingsError(f"preset file {path} is larger than {MAX_PRESET_BYTES // 1024} KiB; "
+                            "presets are small text files")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SettingsError(f"preset file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+        raise SettingsError(f"preset file {path} is not UTF-8 text "
+                            f"(byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -162,7 +164,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     except RecursionError:
-        raise SettingsError(f"--set {key}: the value nests arrays or tables too deeply (at most {MAX_DEPTH} levels)") from None
+        raise SettingsError(f"--set {key}: the value nests arrays or tables too deeply "
+                            f"(at most {MAX_DEPTH} levels)") from None
     return key, value
 
 
@@ -280,7 +283,22 @@ def validate_params(component: Component, table: Mapping[str, Any], where: str) 
                 f"(plugin {component.plugin}); valid keys: {valid}"
             )
         params[key] = coerce(value, component.params[key], f"{where}.{key}")
+    for key in component.params.keys() - table.keys():
+        if not _finite(component.params[key]):
+            raise PluginError(f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r}) declares a "
+                              f"non-finite default for {where}.{key}: {_short(component.params[key])}")
     return params
+
+
+def _finite(value: Any, depth: int = 0) -> bool:
+    """False if ``value`` holds a NaN or infinite float (a plugin's declared default)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth < MAX_DEPTH and isinstance(value, Mapping):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if depth < MAX_DEPTH and isinstance(value, (list, tuple)):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
 
 
 def resolve_settings(

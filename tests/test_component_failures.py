@@ -85,6 +85,13 @@ class _ExitsWhenBuilt:
         raise SystemExit(4)
 
 
+class _LevelsRaise:
+    fully_convolutional = False
+
+    def levels(self, image_size):
+        raise IndexError("no levels for you")
+
+
 class Hostile:
     """A plugin with every way a component can misbehave."""
 
@@ -104,10 +111,12 @@ class Hostile:
     def dreamfx_register_scalers(self, register):
         register("raises-when-built", _raise_on_build)
         register("exits-when-built", _ExitsWhenBuilt)
+        register("levels-raise", lambda view_size: _LevelsRaise())
 
     @hookimpl
     def dreamfx_register_optimizers(self, register):
         register("raises-when-bound", lambda: _Binds())
+        register("nan-default", lambda step_size: _Binds(), params={"step_size": float("nan")})
 
     @hookimpl
     def dreamfx_register_loops(self, register):
@@ -160,6 +169,8 @@ def test_a_component_that_raises_when_built_names_its_plugin(hhost, overrides, m
                                                 "scoring: ValueError: score exploded"),
         ([("loop", "raises-when-run")], "loop 'raises-when-run' (plugin 'hostile') failed while dreaming: "
                                         "ZeroDivisionError: loop fell over"),
+        ([("scaler", "levels-raise")], "scaler 'levels-raise' (plugin 'hostile') failed while planning the levels "
+                                       "of a 64x48 image: IndexError: no levels for you"),
     ],
 )
 def test_a_component_that_raises_when_run_names_its_plugin(hhost, photo, overrides, message):
@@ -167,7 +178,7 @@ def test_a_component_that_raises_when_run_names_its_plugin(hhost, photo, overrid
     with pytest.raises(PluginError) as info:
         dreamer(photo)
     assert str(info.value) == message and "\n" not in str(info.value)
-    assert isinstance(info.value.__cause__, (ValueError, ZeroDivisionError))
+    assert isinstance(info.value.__cause__, (ValueError, ZeroDivisionError, IndexError))
 
 
 def test_an_exception_in_the_progress_callback_is_not_blamed_on_the_loop(host, photo):
@@ -279,3 +290,12 @@ def test_cli_component_failure_is_one_line(cli_with_hostile_plugin, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "model 'raises-when-built' (plugin 'hostile')" in err[0]
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_non_finite_default_declared_by_a_plugin_names_it(hhost):
+    with pytest.raises(PluginError, match=r"optimizer 'nan-default' \(plugin 'hostile'\) declares a non-finite default "
+                                          r"for optimizer.step_size: nan"):
+        settings_for(hhost, "single-map", [("optimizer", "nan-default")])
+    # a finite value given by the user replaces the default
+    assert settings_for(hhost, "single-map", [("optimizer", "nan-default"), ("optimizer.step_size", 0.1)]).optimizer.params \
+        == {"step_size": 0.1}
