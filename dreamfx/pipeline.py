@@ -162,6 +162,12 @@ class Dreamer:
                     host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
                 )
                 self.objective_layers = tuple(self.objective.layers)
+            missing = [layer for layer in self.objective_layers if layer not in self.model_info.layers]
+            if missing or not self.objective_layers:
+                raise PluginError(f"{describe_component(parts['objective'])} reads "
+                                  f"{'layer ' + repr(missing[0]) if missing else 'no layers'}; model "
+                                  f"{model_choice.name!r} has: {', '.join(self.model_info.layers)}")
+            with plugin_call(parts["objective"], "being described"):
                 described = str(self.objective.describe())
                 # copied into every output's metadata: bounded like a setting
                 if len(described) > MAX_STRING:
