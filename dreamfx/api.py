@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .errors import ImageError, SettingsError
-from .imageio import read_image, to_gray, to_uint8
+from .errors import DreamfxError, ImageError, SettingsError
+from .imageio import load_picture, read_image, to_gray, to_picture, to_uint8
 from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
@@ -45,6 +45,30 @@ def as_gray_array(image: Any) -> np.ndarray:
     if array.ndim != 2:
         raise ImageError(f"image arrays must be (H, W) or (H, W, 3), got shape {array.shape}")
     return np.clip(array, 0.0, 1.0)
+
+
+def as_model_array(image: Any, channels: int = 1) -> np.ndarray:
+    """Like :func:`as_gray_array`, but for a 3-channel model an (H, W, 3) RGB array (gray
+    images repeated into three channels, transparency composited on white)."""
+    if channels != 3:
+        return as_gray_array(image)
+    if isinstance(image, (str, os.PathLike)):
+        picture = load_picture(Path(image))
+    elif isinstance(image, Image.Image):
+        picture = to_picture(image)
+    else:
+        array = np.asarray(image)
+        if array.ndim == 3 and array.shape[-1] in (3, 4):
+            if array.dtype == np.uint8:
+                array = array.astype(np.float32) / 255.0
+            elif np.issubdtype(array.dtype, np.floating):
+                array = array.astype(np.float32)
+            else:
+                raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
+            return np.clip(array[..., :3], 0.0, 1.0)
+        return np.repeat(as_gray_array(array)[..., None], 3, axis=-1)
+    rgb = picture.rgb if picture.rgb is not None else np.repeat(picture.luma[..., None], 3, axis=-1)
+    return rgb.astype(np.float32)
 
 
 def _dotted(key: str, preset: dict[str, Any], host: PluginHost) -> str:
@@ -85,7 +109,10 @@ def make_dreamer(
 def dream(image: Any, preset: str = "single-map", *, device: str = "auto", **overrides: Any) -> "DreamResultView":
     """Dream ``image`` with ``preset`` and keyword overrides; returns the result and intermediates."""
     dreamer = make_dreamer(preset, overrides, device=device)
-    return DreamResultView(dreamer(as_gray_array(image)))
+    result = dreamer(as_model_array(image, dreamer.channels))
+    if result.problem is not None:
+        raise DreamfxError(result.problem)
+    return DreamResultView(result)
 
 
 class DreamResultView(DreamResult):
@@ -95,8 +122,10 @@ class DreamResultView(DreamResult):
         self.__dict__.update(result.__dict__)
 
     def to_pil(self, which: str = "image") -> Image.Image:
-        """``image``, ``dream``, ``contrast`` or ``pattern`` as an 8-bit grayscale PIL image."""
-        return Image.fromarray(to_uint8(getattr(self, which)), mode="L")
+        """``image``, ``dream``, ``contrast`` or ``pattern`` as an 8-bit PIL image (grayscale,
+        or RGB for a 3-channel model)."""
+        array = getattr(self, which)
+        return Image.fromarray(to_uint8(array), mode="RGB" if array.ndim == 3 else "L")
 
     def panel(self, height: int = 256) -> Image.Image:
         from .panel import render_panel
@@ -104,4 +133,4 @@ class DreamResultView(DreamResult):
         return render_panel(self, height)
 
 
-__all__ = ["dream", "make_dreamer", "as_gray_array", "Settings", "DreamResultView"]
+__all__ = ["dream", "make_dreamer", "as_gray_array", "as_model_array", "Settings", "DreamResultView"]

@@ -281,11 +281,12 @@ class BatchRunner:
         assert self.dreamer is not None
         size = group[0][1].size
         pixels = size[0] * size[1]
-        rounds = self.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
-        self.event("batch", group[0][0], (len(group), rounds))
         started = time.perf_counter()
         try:
-            results = self.dreamer.dream_batch([p.luma for _, p in group],
+            rounds = self.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
+            self.event("batch", group[0][0], (len(group), rounds))
+            colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
+            results = self.dreamer.dream_batch([p.rgb if colour and p.rgb is not None else p.luma for _, p in group],
                                                on_round=lambda r: self.event("round", group[0][0], r))
         except DreamfxError as exc:
             self.budget.give(pixels * len(group))
@@ -297,10 +298,9 @@ class BatchRunner:
             outcome.seconds, outcome.scores = each, (result.score_before, result.score_after)
             if self.options.keep_results:
                 outcome.result = result
-            problem = getattr(result, "problem", None)
-            if problem:
+            if result.problem is not None:  # a non-finite score or image: write nothing for it
                 self.budget.give(pixels)
-                self._fail(outcome, problem, each)
+                self._fail(outcome, result.problem, each)
                 continue
             future = pool.submit(self._write, outcome, picture, result)
             future.add_done_callback(lambda _, n=pixels: self.budget.give(n))

@@ -175,21 +175,16 @@ def _host(args: argparse.Namespace) -> Any:
 
 
 def _settings(args: argparse.Namespace, host: Any) -> Any:
-    from .presets import settings_for
-    from .settings import apply_overrides, parse_override, resolve_settings
+    from .presets import settings_for, settings_from_output
+    from .settings import parse_override
 
     overrides = [parse_override(text) for text in args.overrides]
     source = getattr(args, "from_output", None)
     if source:
-        from .imageio import read_metadata
-
-        meta = read_metadata(source) if Path(source).is_file() else None
-        if not meta or "settings" not in meta:
-            raise SettingsError(f"--from {source}: no dreamfx settings found in that file")
-        args.color = meta.get("color", args.color)
-        args.keep_alpha = meta.get("keep_alpha", args.keep_alpha)
-        return resolve_settings(meta.get("preset", "from-output"), apply_overrides(meta["settings"], overrides),
-                                host.registries, seed=args.seed)
+        settings, args.color, args.keep_alpha = settings_from_output(
+            host, source, overrides, seed=args.seed, color=getattr(args, "color", "gray"),
+            keep_alpha=getattr(args, "keep_alpha", False))
+        return settings
     return settings_for(host, args.preset, overrides, seed=args.seed)
 
 

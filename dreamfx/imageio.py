@@ -223,8 +223,18 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 def compose(picture: Picture, dreamed: np.ndarray, color: str = "gray", keep_alpha: bool = False) -> Image.Image:
     """The output image: the dreamed luminance, in gray or with the input's chroma
-    (``color="luma"``), with the input's alpha channel if ``keep_alpha``."""
-    if color == "luma" and picture.rgb is not None:
+    (``color="luma"``), with the input's alpha channel if ``keep_alpha``.
+
+    A 3-channel model's dream ``(H, W, 3)`` is written as RGB whatever ``color`` says (the
+    choice applies to 1-channel models); alpha is honoured the same way."""
+    dreamed = np.asarray(dreamed)
+    if dreamed.ndim == 3 and dreamed.shape[-1] == 3:
+        out = Image.fromarray(to_uint8(dreamed), "RGB")
+    elif dreamed.ndim == 3 and dreamed.shape[-1] == 1:
+        return compose(picture, dreamed[..., 0], color, keep_alpha)
+    elif dreamed.ndim != 2:
+        raise ImageError(f"cannot write a dream of shape {dreamed.shape}: expected (H, W) or (H, W, 3)")
+    elif color == "luma" and picture.rgb is not None:
         ycbcr = Image.fromarray(to_uint8(picture.rgb), "RGB").convert("YCbCr")
         _, cb, cr = ycbcr.split()
         out = Image.merge("YCbCr", (Image.fromarray(to_uint8(dreamed), "L"), cb, cr)).convert("RGB")

@@ -53,11 +53,11 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 def render_panel(result: "DreamResult", height: int = 256, title: str | None = None) -> Image.Image:
     """One labelled row of the five images, each ``height`` pixels high."""
-    pattern = result.pattern
-    gray3 = lambda a: np.repeat(a[..., None], 3, axis=-1)  # noqa: E731
+    pattern = result.pattern if result.pattern.ndim == 2 else result.pattern.mean(axis=-1)  # colour model: its mean
+    gray3 = lambda a: a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=-1)  # noqa: E731
     tiles = [
         ("pattern (viridis)", _tile(viridis(stretch(pattern)), height, Image.Resampling.NEAREST)),
-        ("pattern (gray)", _tile(gray3(pattern), height, Image.Resampling.NEAREST)),
+        ("pattern (gray)", _tile(gray3(result.pattern), height, Image.Resampling.NEAREST)),
         ("upscaled dream", _tile(gray3(result.dream), height, Image.Resampling.LANCZOS)),
         ("+ lost detail", _tile(gray3(result.image), height, Image.Resampling.LANCZOS)),
         (f"contrast x{result.settings.output['panel_contrast']:g}", _tile(gray3(result.contrast), height, Image.Resampling.LANCZOS)),

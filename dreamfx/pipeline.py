@@ -3,44 +3,122 @@
 A :class:`Dreamer` resolves and builds the components once (model load, feature model,
 compiled optimizer loop) and can then dream many images of any size; everything between
 the decoded input and the encoded output runs as TensorFlow ops on one device.
+
+Components come from plugins, so whatever one of them raises while it is built or run
+becomes a one-line :class:`~dreamfx.errors.PluginError` naming the kind, the component and
+its plugin (the original exception is chained, for ``--debug``). A dream whose score or
+image is not finite (NaN, inf) is not an error for the whole batch: that image's result
+carries a ``problem`` and callers write nothing for it.
+
+Channels: a model with one input channel dreams the gray (luma) image; a model with three
+dreams the RGB image (gray inputs are repeated into three channels) and its results are
+``(H, W, 3)``. Other channel counts are fed the gray image repeated, and channel 0 is kept.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .device import resolve_device
+from .errors import DreamfxError, ImageError, PluginError
 from .features import feature_model
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
+from .registry import Component
 from .scaling import LevelCache, split_views, worth_compiling
-from .settings import Settings
+from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
+
+#: What a component may raise that is turned into a PluginError. KeyboardInterrupt is not
+#: among them: Ctrl-C during a dream must stop the run, not fail one group.
+_CAUGHT = (Exception, SystemExit, GeneratorExit)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+class _CallbackError(Exception):
+    """Carries an exception raised by the host's own ``on_round`` callback through a plugin's
+    loop, so it is re-raised as it was instead of being blamed on the loop."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``; for an error TensorFlow re-raised from inside a
+    compiled function ("in user code: <traceback>"), the original message, its last line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if line.startswith("in user code:") and len(lines) > 1:
+        line = lines[-1].removeprefix(f"{type(exc).__name__}: ")
+    line = line if len(line) <= 300 else line[:297] + "..."
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+class _GuardedScaler:
+    """A scaler whose ``levels`` (called by the host, the batch runner and loops) names its
+    plugin when it raises; everything else is the scaler's own."""
+
+    def __init__(self, scaler: Any, component: Component) -> None:
+        self._scaler, self._component = scaler, component
+
+    def levels(self, image_size: tuple[int, int]) -> Any:
+        with plugin_call(self._component, f"planning the levels of a {image_size[1]}x{image_size[0]} image"):
+            return self._scaler.levels(image_size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._scaler, name)
+
+
+def describe_component(component: Component) -> str:
+    """``objective 'single-map' (plugin 'objectives')``."""
+    return f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r})"
+
+
+@contextmanager
+def plugin_call(component: Component, what: str) -> Iterator[None]:
+    """Turn anything but a :class:`DreamfxError` (or Ctrl-C) raised inside ``component``
+    into a one-line :class:`PluginError` naming it and its plugin, the cause chained."""
+    try:
+        yield
+    except _CallbackError as exc:
+        raise exc.original from None
+    except DreamfxError:
+        raise
+    except _CAUGHT as exc:
+        raise PluginError(f"{describe_component(component)} failed while {what}: {_first_line(exc)}") from exc
 
 
 @dataclass
 class DreamResult:
     """A dream's result and the intermediates of the article's figure, as float arrays in [0, 1]."""
 
-    image: np.ndarray  # (H, W): the result, detail re-added (output.contrast applied)
-    pattern: np.ndarray  # (h, w): the first optimised model-sized view of the last round
-    dream: np.ndarray  # (H, W): the blurry upscaled dream, before the detail is re-added
-    detail: np.ndarray  # (H, W): the detail the scaling lost, centred on 0
+    image: np.ndarray  # (H, W), or (H, W, 3) for a 3-channel model: the result, detail re-added (output.contrast applied)
+    pattern: np.ndarray  # (h, w) or (h, w, 3): the first optimised model-sized view of the last round
+    dream: np.ndarray  # (H, W) or (H, W, 3): the blurry upscaled dream, before the detail is re-added
+    detail: np.ndarray  # (H, W) or (H, W, 3): the detail the scaling lost, centred on 0
     score_before: float  # objective on the scaler's views of the input
     score_after: float  # objective on the scaler's views of the output
     settings: Settings
     objective: str
     device: str
     seconds: float
+    #: Why this image must not be written (a non-finite score or image, naming the plugin), or None.
+    problem: str | None = None
 
     @property
     def contrast(self) -> np.ndarray:
-        """(H, W): the result with ``output.panel_contrast`` applied (the panel's last view)."""
-        return widen(self.image[None, :, :, None], self.settings.output["panel_contrast"]).numpy()[0, :, :, 0]
+        """The result with ``output.panel_contrast`` applied (the panel's last view), shaped as ``image``."""
+        image = self.image if self.image.ndim == 3 else self.image[..., None]
+        widened = widen(image[None], self.settings.output["panel_contrast"]).numpy()[0]
+        return widened if self.image.ndim == 3 else widened[..., 0]
 
     @property
     def gain(self) -> float:
@@ -67,27 +145,60 @@ class Dreamer:
 
         self.settings = settings
         self.device = resolve_device(device)
+        #: The registered component behind each section (for naming the plugin in errors).
+        self.components: dict[str, Component] = {
+            section: host.get(kind, settings.component(section).name) for section, kind in COMPONENT_SECTIONS.items()
+        }
+        parts = self.components
         with tf.device(self.device):
             model_choice = settings.model
-            component = host.get("models", model_choice.name)
-            self.model = cached_model(model_choice.name, model_choice.params, lambda: component.build(**model_choice.params))
-            self.model_info = ModelInfo.from_model(self.model, model_choice.name)
-            self.objective = build_objective(
-                host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
-            )
-            self.scaler = host.get("scalers", settings.scaler.name).build(
-                self.model_info.input_size, **settings.scaler.params
-            )
-            any_size = bool(getattr(self.scaler, "fully_convolutional", False))
-            self.features = feature_model(self.model, self.objective.layers, any_size=any_size)
-            self.optimizer = host.get("optimizers", settings.optimizer.name).build(**settings.optimizer.params)
-            self.loop = host.get("loops", settings.loop.name).build(**settings.loop.params)
-            self.step = self.optimizer.bind(self.features, self.objective, settings.seed)
+            with plugin_call(parts["model"], "loading the model"):
+                self.model = cached_model(model_choice.name, model_choice.params,
+                                          lambda: parts["model"].build(**model_choice.params))
+                self.model_info = ModelInfo.from_model(self.model, model_choice.name)
+                self.channels = int(self.model_info.input_shape[2])
+            with plugin_call(parts["objective"], "being built"):
+                self.objective = build_objective(
+                    host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
+                )
+                self.objective_layers = tuple(self.objective.layers)
+            missing = [layer for layer in self.objective_layers if layer not in self.model_info.layers]
+            if missing or not self.objective_layers:
+                raise PluginError(f"{describe_component(parts['objective'])} reads "
+                                  f"{'layer ' + repr(missing[0]) if missing else 'no layers'}; model "
+                                  f"{model_choice.name!r} has: {', '.join(self.model_info.layers)}")
+            with plugin_call(parts["objective"], "being described"):
+                described = str(self.objective.describe())
+                # copied into every output's metadata: bounded like a setting
+                if len(described) > MAX_STRING:
+                    described = described[: MAX_STRING - 3] + "..."
+                self.objective_description = described
+            with plugin_call(parts["scaler"], "being built"):
+                self.scaler = _GuardedScaler(parts["scaler"].build(self.model_info.input_size, **settings.scaler.params),
+                                             parts["scaler"])
+                any_size = bool(getattr(self.scaler, "fully_convolutional", False))
+            with plugin_call(parts["model"], f"building its feature model for layers {', '.join(self.objective_layers)}"):
+                self.features = feature_model(self.model, self.objective_layers, any_size=any_size)
+            with plugin_call(parts["optimizer"], "being built"):
+                self.optimizer = parts["optimizer"].build(**settings.optimizer.params)
+            with plugin_call(parts["loop"], "being built"):
+                self.loop = parts["loop"].build(**settings.loop.params)
+            with plugin_call(parts["optimizer"], "binding to the model and objective"):
+                bound = self.optimizer.bind(self.features, self.objective, settings.seed)
+
+            def step(canvas: Any, round_index: int, geometry: Any) -> Any:
+                with plugin_call(parts["optimizer"], f"running round {round_index + 1}"):
+                    return bound(canvas, round_index, geometry)
+
+            try:  # keep what the optimizer exposes on its bound step (``compiled``, ...)
+                functools.update_wrapper(step, bound)
+            except (AttributeError, TypeError):
+                pass
+            self.step = step
             self._score_views = tf.function(lambda views: self.objective(self.features(views, training=False)),
                                             reduce_retracing=True)
         self._views_of = LevelCache()  # compiled "images -> the level's views", per level
         self._dreams = 0
-        self.channels = int(self.model_info.input_shape[2])
 
     def score(self, images: Any, chunk: int = 512) -> np.ndarray:
         """The objective per image: the mean over the views of the scaler's finest level,
@@ -96,17 +207,19 @@ class Dreamer:
         import tensorflow as tf
 
         with tf.device(self.device):
-            level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
-            if worth_compiling(self._dreams, int(images.shape[0])):
-                # traced per image size (resizing needs static sizes); no autograph: straight-line
-                views = self._views_of.get(level, None, lambda: tf.function(
-                    lambda batch: self._views(level, batch), autograph=False))(images)
-            else:
-                views = self._views(level, images)
-            per_view = tf.concat([self._score_views(views[i : i + chunk]) for i in range(0, int(views.shape[0]), chunk)],
-                                 axis=0)
-            per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
-        return per_image.numpy()
+            with plugin_call(self.components["scaler"], "cutting images into views for scoring"):
+                level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
+                if worth_compiling(self._dreams, int(images.shape[0])):
+                    # traced per image size (resizing needs static sizes); no autograph: straight-line
+                    views = self._views_of.get(level, None, lambda: tf.function(
+                        lambda batch: self._views(level, batch), autograph=False))(images)
+                else:
+                    views = self._views(level, images)
+            with plugin_call(self.components["objective"], "scoring"):
+                per_view = tf.concat([self._score_views(views[i : i + chunk])
+                                      for i in range(0, int(views.shape[0]), chunk)], axis=0)
+                per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
+                return per_image.numpy()
 
     @staticmethod
     def _views(level: Any, images: Any) -> Any:
@@ -114,23 +227,53 @@ class Dreamer:
         return canvas if level.view_size is None else split_views(canvas, level.view_size)
 
     def __call__(self, image: np.ndarray, on_round: Callable[[int], None] | None = None) -> DreamResult:
-        """Dream one (H, W) float image in [0, 1]."""
+        """Dream one (H, W) or (H, W, C) float image in [0, 1]."""
         return self.dream_batch([image], on_round)[0]
+
+    def model_input(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Same-sized (H, W) or (H, W, C) images as one (B, H, W, channels) float32 batch:
+        gray repeated for a colour model, RGB(A) reduced to luma for a gray one."""
+        arrays = [self._channels_of(np.asarray(image, np.float32)) for image in images]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) != 1:
+            raise ValueError(f"dream_batch needs images of one size, got {sorted(shapes)}")
+        batch = np.stack(arrays)
+        if not np.isfinite(batch).all():
+            raise ImageError("an input image holds non-finite values (NaN or infinity)")
+        return batch
+
+    def _channels_of(self, image: np.ndarray) -> np.ndarray:
+        """One (H, W) or (H, W, C) image as (H, W, channels) for this model."""
+        if image.ndim == 2:
+            image = image[..., None]
+        if image.ndim != 3:
+            raise ValueError(f"dream_batch needs (height, width) or (height, width, channels) arrays, got {image.shape}")
+        have, want = image.shape[-1], self.channels
+        if have == want:
+            return image
+        if have == 4 and want == 3:
+            return image[..., :3]
+        if have in (3, 4):
+            image = (image[..., :3] @ _LUMA)[..., None]
+        elif have != 1:
+            raise ValueError(f"cannot feed {have}-channel images to model {self.settings.model.name!r}, "
+                             f"which takes {want} channels")
+        return image if want == 1 else np.repeat(image, want, axis=-1)
 
     def dream_batch(
         self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None
     ) -> list[DreamResult]:
-        """Dream same-sized (H, W) images together: one batch through every round.
+        """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
         Each image's result equals what dreaming it alone gives: gradients and their
         normalisation are per image, and the random shifts depend only on the seed.
         ``on_round(round_index)`` is called after each round (for progress displays).
+        Results are (H, W) for a 1-channel model and (H, W, 3) for a 3-channel one. An image
+        whose score or result is not finite gets a result with ``problem`` set.
         """
         import tensorflow as tf
 
-        shapes = {image.shape for image in images}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-            raise ValueError(f"dream_batch needs (height, width) arrays of one size, got {sorted(shapes)}")
+        batch_array = self.model_input(images)
         started = time.perf_counter()
         self._dreams += 1
         step = self.step
@@ -138,26 +281,46 @@ class Dreamer:
 
             def step(canvas: Any, round_index: int, geometry: Any) -> Any:
                 out = self.step(canvas, round_index, geometry)
-                on_round(round_index)
+                try:
+                    on_round(round_index)
+                except _CAUGHT as exc:
+                    raise _CallbackError(exc) from exc
                 return out
 
+        keep = slice(0, 3) if self.channels == 3 else slice(0, 1)
+        squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with tf.device(self.device):
-            batch = tf.constant(np.stack(images)[..., None], tf.float32)
-            if self.channels != 1:
-                batch = tf.tile(batch, [1, 1, 1, self.channels])
+            batch = tf.constant(batch_array, tf.float32)
             before = self.score(batch)
-            out = self.loop(batch, self.scaler, step)
-            after = self.score(out.image)
-            output = widen(out.image, self.settings.output["contrast"]).numpy()[..., 0]
-            dream = np.clip(out.dream.numpy()[..., 0], 0.0, 1.0)
-            detail = out.detail.numpy()[..., 0]
-            pattern = out.pattern.numpy()[..., 0]
+            with plugin_call(self.components["loop"], "dreaming"):
+                out = self.loop(batch, self.scaler, step)
+                result_images = out.image
+            after = self.score(result_images)
+            output = squeeze(widen(result_images[..., keep], self.settings.output["contrast"]).numpy())
+            dream = np.clip(squeeze(out.dream.numpy()[..., keep]), 0.0, 1.0)
+            detail = squeeze(out.detail.numpy()[..., keep])
+            pattern = squeeze(out.pattern.numpy()[..., keep])
         seconds = (time.perf_counter() - started) / len(images)
         return [
             DreamResult(
                 image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i],
                 score_before=float(before[i]), score_after=float(after[i]), settings=self.settings,
-                objective=self.objective.describe(), device=self.device, seconds=seconds,
+                objective=self.objective_description, device=self.device, seconds=seconds,
+                problem=self._problem(float(before[i]), float(after[i]), output[i]),
             )
             for i in range(len(images))
         ]
+
+    def _problem(self, before: float, after: float, image: np.ndarray) -> str | None:
+        """Why one image's dream must not be written, naming the plugin to blame, or None."""
+        objective = describe_component(self.components["objective"])
+        if not math.isfinite(before):
+            return f"{objective} returned a non-finite score ({before}) on the input"
+        finite = np.isfinite(image)
+        if not finite.all():
+            bad = image[~finite].flat[0]
+            return (f"the dream produced a non-finite image ({bad}): {describe_component(self.components['optimizer'])} "
+                    f"with {describe_component(self.components['loop'])} on the gradient of {objective}")
+        if not math.isfinite(after):
+            return f"{objective} returned a non-finite score ({after}) on the dreamed image"
+        return None

@@ -3,8 +3,10 @@
 Loading order: the built-ins (an explicit tuple; a failure there is a bug and is raised),
 then the ``dreamfx`` entry-point group's third-party plugins, each load guarded: a plugin
 that fails to import, implements an unknown hook or raises in a registration hook is
-recorded as *failed* with its distribution and error, and the rest go on. ``strict=True``
-turns such a failure into an exception. ``DREAMFX_DISABLE_PLUGINS=name,other`` (plugin or
+recorded as *failed* with its distribution and error, and the rest go on. That holds for any
+exception, ``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit`` included: a plugin
+that calls ``sys.exit()`` while it is imported must not end the host. ``strict=True`` turns
+such a failure into an exception (a :class:`~dreamfx.errors.PluginError`). ``DREAMFX_DISABLE_PLUGINS=name,other`` (plugin or
 distribution names) skips plugins.
 
 Nothing here is a module global: :func:`create_host` builds a fresh host, so every test
@@ -144,7 +146,7 @@ class PluginHost:
                 obj = ep.load()
                 self.pm.register(obj, name=ep.name)
                 self.pm.check_pending()
-            except Exception as exc:  # a broken third-party plugin must not break the host
+            except BaseException as exc:  # noqa: B036 - even sys.exit() in a plugin must not end the host
                 self._fail(info, exc, f"loading entry point {ep.name} = {ep.value}")
 
     def register(self, plugin: object, name: str, *, distribution: str | None = None) -> None:
@@ -179,7 +181,7 @@ class PluginHost:
                 trial = {kind: Registry(kind, dict(reg._items)) for kind, reg in registries.items()}
                 for component in staged:
                     trial[component.kind].add(component)
-            except Exception as exc:
+            except BaseException as exc:  # noqa: B036 - as for imports: isolate whatever a hook raises
                 self._fail(info, exc, "running its registration hooks")
                 continue
             registries = trial

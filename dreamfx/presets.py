@@ -1,19 +1,42 @@
-"""Finding a preset by name (registered by a plugin) or by path (a user's TOML file)."""
+"""Finding a preset by name (registered by a plugin) or by path (a user's TOML file), and
+repeating the settings stored in an output (``--from``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from .errors import DreamfxError, PluginError, SettingsError
 from .plugins import PluginHost
-from .settings import Settings, apply_overrides, load_toml, resolve_settings
+from .settings import MAX_STRING, Settings, _short, apply_overrides, load_toml, resolve_settings
+
+#: The most metadata ``--from`` reads from an output (its PNG text chunk or sidecar).
+MAX_METADATA_BYTES = 64 * 1024
+#: ``--color`` choices that metadata may name.
+COLORS = ("gray", "luma")
 
 
 def load_preset(host: PluginHost, preset: str) -> tuple[str, dict[str, Any]]:
     """Return ``(name, data)`` for a registered preset name or a ``.toml`` file path."""
     if preset.endswith(".toml") or Path(preset).is_file():
         return Path(preset).stem, load_toml(preset)
-    return preset, dict(host.get("presets", preset).build())
+    component = host.get("presets", preset)
+    try:
+        data = component.build()
+    except DreamfxError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"preset {preset!r} (plugin {component.plugin!r}) failed while building: "
+                          f"{type(exc).__name__}: {_first_line(exc)}") from exc
+    if not isinstance(data, Mapping):
+        raise PluginError(f"preset {preset!r} (plugin {component.plugin!r}) is not a table of settings: {_short(data)}")
+    return preset, dict(data)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def settings_for(
@@ -26,3 +49,81 @@ def settings_for(
     """Validated settings for a preset with ``--set``-style overrides and an optional seed."""
     name, data = load_preset(host, preset)
     return resolve_settings(name, apply_overrides(data, overrides or []), host.registries, seed=seed)
+
+
+def read_output_metadata(path: str | Path) -> dict[str, Any]:
+    """The dreamfx metadata of an output (its sidecar ``<name>.dreamfx.json`` or PNG text
+    chunk), read with a bound of :data:`MAX_METADATA_BYTES`; every way it can be missing or
+    bad is a one-line :class:`SettingsError`."""
+    from PIL import Image
+
+    from .imageio import METADATA_KEY
+
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"--from {path}: no such file")
+    sidecar = path.with_name(path.name + ".dreamfx.json")
+    raw: bytes | None = None
+    try:
+        if sidecar.is_file():
+            with open(sidecar, "rb") as fh:
+                raw = fh.read(MAX_METADATA_BYTES + 1)
+        else:
+            with Image.open(path) as img:
+                text = img.info.get(METADATA_KEY)
+                if text is None and hasattr(img, "text"):
+                    text = img.text.get(METADATA_KEY)  # chunks after the pixels
+            if isinstance(text, str):
+                raw = text.encode("utf-8", "surrogateescape")
+            elif isinstance(text, bytes):
+                raw = text
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise SettingsError(f"--from {path}: cannot read its metadata: {_first_line(exc) or type(exc).__name__}") from None
+    except Image.DecompressionBombError:
+        raise SettingsError(f"--from {path}: the image is too large to read its metadata") from None
+    if raw is None:
+        raise SettingsError(f"--from {path}: no dreamfx settings found in that file")
+    if len(raw) > MAX_METADATA_BYTES:
+        raise SettingsError(f"--from {path}: its metadata is larger than {MAX_METADATA_BYTES // 1024} KiB "
+                            "(dreamfx writes a few hundred bytes); refusing to read it")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"--from {path}: its metadata is not UTF-8 text") from None
+    except RecursionError:
+        raise SettingsError(f"--from {path}: its metadata nests arrays or tables too deeply") from None
+    except ValueError as exc:
+        raise SettingsError(f"--from {path}: its metadata is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or "settings" not in meta:
+        raise SettingsError(f"--from {path}: no dreamfx settings found in that file")
+    return meta
+
+
+def settings_from_output(
+    host: PluginHost,
+    path: str | Path,
+    overrides: list[tuple[str, Any]] | None = None,
+    *,
+    seed: int | None = None,
+    color: str = "gray",
+    keep_alpha: bool = False,
+) -> tuple[Settings, str, bool]:
+    """``(settings, color, keep_alpha)`` stored in a dreamfx output, with ``--set``-style
+    overrides and an optional seed applied, validated by the same code as presets.
+    ``color`` and ``keep_alpha`` are the values to use when the output does not store them."""
+    meta = read_output_metadata(path)
+    color = meta.get("color", color)
+    if color not in COLORS:
+        raise SettingsError(f"--from {path}: color must be one of {', '.join(COLORS)}, got {_short(color)}")
+    keep_alpha = meta.get("keep_alpha", keep_alpha)
+    if not isinstance(keep_alpha, bool):
+        raise SettingsError(f"--from {path}: keep_alpha must be true or false, got {_short(keep_alpha)}")
+    preset = meta.get("preset", "from-output")
+    if not isinstance(preset, str) or len(preset) > MAX_STRING:
+        raise SettingsError(f"--from {path}: preset must be a name of at most {MAX_STRING} characters, got {_short(preset)}")
+    try:
+        settings = resolve_settings(preset, apply_overrides(meta["settings"], overrides or []), host.registries,
+                                    seed=seed)
+    except SettingsError as exc:
+        raise SettingsError(f"--from {path}: {exc}") from None
+    return settings, color, keep_alpha

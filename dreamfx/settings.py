@@ -14,6 +14,12 @@ A preset has this shape (every section optional except what the preset means to 
 
 Each component section holds ``name`` plus that component's parameters; an unknown key is
 an error that lists the valid ones.
+
+Everything a preset, ``--set``, the Python API or ``--from`` supplies passes the same checks
+here: sections are tables, values are TOML-like (strings, numbers, booleans, arrays, tables)
+of bounded depth, count and length, numbers are finite and fit 64 bits, the seed fits
+TensorFlow's int64 random seeds. Settings are copied into every output's metadata, so the
+whole of them is bounded in size too.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import SettingsError
+from .errors import PluginError, SettingsError
 from .registry import Component, Registry
 
 if sys.version_info >= (3, 11):
@@ -58,6 +65,16 @@ DEFAULT_COMPONENTS: dict[str, str] = {
 }
 
 TOP_LEVEL_KEYS = ("description", "seed", *COMPONENT_SECTIONS, "output")
+
+#: Bounds on what settings may hold (they are copied into every output's metadata).
+MAX_DEPTH = 16  # nesting of tables and arrays inside one setting
+MAX_VALUES = 10_000  # values in all the settings together
+MAX_STRING = 1_000  # characters in one string (descriptions, names, paths)
+MAX_SETTINGS_BYTES = 64 * 1024  # the validated settings as JSON
+MAX_PRESET_BYTES = 1024 * 1024  # a preset TOML file
+#: Seeds are int64 in TensorFlow's stateless random ops; negative ones are refused.
+SEED_MAX = 2**63 - 1
+_INT_LIMIT = 2**63  # integers must fit int64 (TOML's own range)
 
 
 @dataclass(frozen=True)
@@ -102,15 +119,37 @@ class Settings:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (error messages stay one short line)."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__; settings values are plain data, but be safe
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a preset TOML file; a syntax error names the file and line."""
+    """Read a preset TOML file; a syntax error names the file and line. Files larger than
+    :data:`MAX_PRESET_BYTES`, not UTF-8 or nested too deeply for the parser are refused."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(MAX_PRESET_BYTES + 1)
     except OSError as exc:
         raise SettingsError(f"cannot read preset file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_PRESET_BYTES:
+        raise SettingsError(f"preset file {path} is larger than {MAX_PRESET_BYTES // 1024} KiB; "
+                            "presets are small text files")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"preset file {path} is not UTF-8 text "
+                            f"(byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"preset file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SettingsError(f"preset file {path} nests arrays or tables too deeply (at most {MAX_DEPTH} levels)") from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -124,11 +163,66 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:
+        raise SettingsError(f"--set {key}: the value nests arrays or tables too deeply "
+                            f"(at most {MAX_DEPTH} levels)") from None
     return key, value
+
+
+def check_value(value: Any, where: str, *, _depth: int = 0, _count: list[int] | None = None) -> None:
+    """Refuse anything a preset could not hold: only strings, booleans, finite numbers that
+    fit 64 bits, arrays and tables with string keys, at most :data:`MAX_DEPTH` deep,
+    :data:`MAX_VALUES` values and :data:`MAX_STRING` characters per string."""
+    count = [0] if _count is None else _count
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise SettingsError(f"settings hold more than {MAX_VALUES:,} values (at {where}); presets are small")
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if where == "seed" and not 0 <= value <= SEED_MAX:
+            check_seed(value)  # the seed's own range, named as such
+        if not -_INT_LIMIT <= value < _INT_LIMIT:
+            raise SettingsError(f"{where} must fit in 64 bits, got {_short(value)}")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SettingsError(f"{where} must be a finite number, got {value}")
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise SettingsError(f"{where} is {len(value):,} characters long; at most {MAX_STRING:,} are allowed")
+        return
+    if isinstance(value, (list, tuple, Mapping)):
+        if _depth >= MAX_DEPTH:
+            raise SettingsError(f"{where} nests arrays or tables too deeply (at most {MAX_DEPTH} levels)")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str) or len(key) > MAX_STRING:
+                    raise SettingsError(f"{where} has a key that is not a string of at most {MAX_STRING:,} "
+                                        f"characters: {_short(key)}")
+                check_value(item, f"{where}.{key}" if where else key, _depth=_depth + 1, _count=count)
+        else:
+            for i, item in enumerate(value):
+                check_value(item, f"{where}[{i}]", _depth=_depth + 1, _count=count)
+        return
+    raise SettingsError(f"{where} must be a string, number, boolean, array or table, got {_short(value)} "
+                        f"({type(value).__name__})")
+
+
+def check_seed(seed: Any, where: str = "seed") -> int:
+    """A seed as an int in 0..2**63-1 (TensorFlow's stateless random ops take int64 seeds)."""
+    value = seed if isinstance(seed, int) and not isinstance(seed, bool) else coerce(seed, 0, where)
+    if not 0 <= value <= SEED_MAX:
+        raise SettingsError(f"{where} must be between 0 and {SEED_MAX} (2**63-1), got {_short(value)}")
+    return value
 
 
 def apply_overrides(preset: Mapping[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
     """Return a copy of ``preset`` with dotted-key overrides applied (``objective.map=3``)."""
+    if not isinstance(preset, Mapping):
+        raise SettingsError(f"settings must be a table of sections, got {_short(preset)} ({type(preset).__name__})")
+    check_value(preset, "")  # bounded depth before copying
     data = copy.deepcopy(dict(preset))
     for key, value in overrides:
         parts = key.split(".")
@@ -156,7 +250,9 @@ def apply_overrides(preset: Mapping[str, Any], overrides: list[tuple[str, Any]])
 
 
 def coerce(value: Any, default: Any, where: str) -> Any:
-    """Check ``value`` against the type of ``default`` (ints widen to floats)."""
+    """Check ``value`` against the type of ``default`` (ints widen to floats; numbers must be
+    finite and fit 64 bits, strings bounded)."""
+    check_value(value, where)
     if default is None:
         return value
     expected = type(default)
@@ -173,7 +269,7 @@ def coerce(value: Any, default: Any, where: str) -> Any:
             return int(value)
     elif isinstance(value, expected):
         return value
-    raise SettingsError(f"{where} must be {expected.__name__}, got {value!r} ({type(value).__name__})")
+    raise SettingsError(f"{where} must be {expected.__name__}, got {_short(value)} ({type(value).__name__})")
 
 
 def validate_params(component: Component, table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -187,7 +283,22 @@ def validate_params(component: Component, table: Mapping[str, Any], where: str) 
                 f"(plugin {component.plugin}); valid keys: {valid}"
             )
         params[key] = coerce(value, component.params[key], f"{where}.{key}")
+    for key in component.params.keys() - table.keys():
+        if not _finite(component.params[key]):
+            raise PluginError(f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r}) declares a "
+                              f"non-finite default for {where}.{key}: {_short(component.params[key])}")
     return params
+
+
+def _finite(value: Any, depth: int = 0) -> bool:
+    """False if ``value`` holds a NaN or infinite float (a plugin's declared default)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth < MAX_DEPTH and isinstance(value, Mapping):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if depth < MAX_DEPTH and isinstance(value, (list, tuple)):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
 
 
 def resolve_settings(
@@ -197,7 +308,16 @@ def resolve_settings(
     *,
     seed: int | None = None,
 ) -> Settings:
-    """Validate preset-shaped ``data`` into :class:`Settings` against the registries."""
+    """Validate preset-shaped ``data`` into :class:`Settings` against the registries.
+
+    This is the one place every source of settings (preset names and files, ``--set``, the
+    Python API, ``--from``) is checked: types of every section and key, finite numbers,
+    bounded strings, nesting and size, the seed's range.
+    """
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"preset {preset_name!r} must be a table of settings, got {_short(data)}")
+    final_seed = check_seed(data.get("seed", 0) if seed is None else seed)
+    check_value(dict(data), "")
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
     if unknown:
         raise SettingsError(
@@ -205,23 +325,37 @@ def resolve_settings(
         )
     choices: dict[str, ComponentChoice] = {}
     for section, kind in COMPONENT_SECTIONS.items():
-        table = dict(data.get(section) or {})
-        if not isinstance(data.get(section, {}), Mapping):
-            raise SettingsError(f"[{section}] in preset {preset_name!r} must be a table")
+        raw = data.get(section, {})
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"[{section}] in preset {preset_name!r} must be a table (for example "
+                                f"{section}.name = \"...\"), got {_short(raw)} ({type(raw).__name__})")
+        table = dict(raw)
         name = table.pop("name", DEFAULT_COMPONENTS[section])
         if not isinstance(name, str):
-            raise SettingsError(f"{section}.name must be a string, got {name!r}")
+            raise SettingsError(f"{section}.name must be a string, got {_short(name)} ({type(name).__name__})")
         component = registries[kind].get(name)
         choices[section] = ComponentChoice(name, validate_params(component, table, section))
 
+    raw_output = data.get("output", {})
+    if not isinstance(raw_output, Mapping):
+        raise SettingsError(f"[output] in preset {preset_name!r} must be a table (for example output.contrast = 1.5), "
+                            f"got {_short(raw_output)} ({type(raw_output).__name__})")
     output = dict(OUTPUT_DEFAULTS)
-    for key, value in dict(data.get("output") or {}).items():
+    for key, value in raw_output.items():
         if key not in OUTPUT_DEFAULTS:
             raise SettingsError(
                 f"unknown key output.{key!r}; valid keys: {', '.join('output.' + k for k in OUTPUT_DEFAULTS)}"
             )
         output[key] = coerce(value, OUTPUT_DEFAULTS[key], f"output.{key}")
 
-    final_seed = coerce(data.get("seed", 0) if seed is None else seed, 0, "seed")
-    description = str(data.get("description", ""))
-    return Settings(preset_name, description, final_seed, output=output, **choices)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SettingsError(f"description must be a string, got {_short(description)} ({type(description).__name__})")
+    if not isinstance(preset_name, str) or len(preset_name) > MAX_STRING:
+        raise SettingsError(f"preset name must be a string of at most {MAX_STRING} characters, got {_short(preset_name)}")
+    settings = Settings(preset_name, description, final_seed, output=output, **choices)
+    size = len(json.dumps(settings.to_dict(), default=str))
+    if size > MAX_SETTINGS_BYTES:
+        raise SettingsError(f"the settings take {size:,} bytes as JSON; at most {MAX_SETTINGS_BYTES // 1024} KiB are "
+                            "allowed (they are copied into every output)")
+    return settings

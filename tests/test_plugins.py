@@ -162,3 +162,62 @@ def test_each_host_is_independent():
     assert first.pm is not second.pm
     first.register(Duplicate(), name="dup-plugin")
     assert "dup-plugin" not in second.plugins
+
+
+# -- plugins that raise anything, BaseException included (issue 10, item 10) ------------------------
+
+HOOK_RAISES = """
+    from dreamfx import hookimpl
+
+    @hookimpl
+    def dreamfx_register_objectives(register):
+        register("never-kept", lambda info: None)
+        raise {exc}
+"""
+
+
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        ("import sys\nsys.exit(3)\n", "SystemExit: 3"),
+        ("raise SystemExit\n", "SystemExit"),
+        ("raise KeyboardInterrupt\n", "KeyboardInterrupt"),
+        ("raise GeneratorExit('odd')\n", "GeneratorExit: odd"),
+        (HOOK_RAISES.format(exc="SystemExit(5)"), "SystemExit: 5"),
+        (HOOK_RAISES.format(exc="KeyboardInterrupt()"), "KeyboardInterrupt"),
+        (HOOK_RAISES.format(exc="GeneratorExit()"), "GeneratorExit"),
+    ],
+    ids=["sys.exit(3) on import", "SystemExit on import", "KeyboardInterrupt on import", "GeneratorExit on import",
+         "SystemExit in a hook", "KeyboardInterrupt in a hook", "GeneratorExit in a hook"],
+)
+def test_any_exception_from_a_plugin_is_isolated(on_sys_path, source, error):
+    _fake_distribution(on_sys_path, "rude-dist", "fake_dreamfx_rude", source, "rude")
+    _fake_distribution(on_sys_path, "fake-dist", "fake_dreamfx_good", GOOD_PLUGIN, "fake")
+    host = create_host(disabled=set())
+    info = host.plugins["rude"]
+    assert (info.status, info.error, info.distribution) == ("failed", error, "rude-dist")
+    assert "never-kept" not in host.registry("objectives")
+    assert "fake-objective" in host.registry("objectives") and "single-map" in host.registry("objectives")
+    with pytest.raises(PluginError, match=rf"plugin 'rude' \(rude-dist\) failed while .*: {error}"):
+        create_host(strict=True, disabled=set()).registries
+
+
+def test_cli_survives_a_plugin_that_exits_on_import(tmp_path):
+    import os
+    import subprocess
+
+    site = tmp_path / "site"
+    site.mkdir()
+    _fake_distribution(site, "exiting-dist", "fake_dreamfx_exiting", "import sys\nsys.exit(3)\n", "exiting")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "dreamfx", *args], capture_output=True, text=True,  # noqa: E731
+                                       env=env, timeout=120)
+    listing = run("presets")
+    assert listing.returncode == 0 and "single-map" in listing.stdout
+    assert listing.stderr.strip() == ("dreamfx: warning: plugin 'exiting' (exiting-dist) failed and was skipped: "
+                                      "SystemExit: 3")
+    strict = run("--strict", "presets")
+    assert strict.returncode == 1
+    assert strict.stderr.strip().splitlines() == [
+        "dreamfx: error: plugin 'exiting' (exiting-dist) failed while loading entry point exiting = "
+        "fake_dreamfx_exiting: SystemExit: 3"]

@@ -1,0 +1,310 @@
+"""Components that raise or return non-finite values (issue 10, items 4 and 10): a failure
+names the component and its plugin in one line; a NaN score or image fails that image only
+and nothing is written for it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamfx import hookimpl
+from dreamfx.errors import DreamfxError, PluginError
+from dreamfx.imageio import read_metadata
+from dreamfx.objectives import Objective
+from dreamfx.pipeline import Dreamer
+from dreamfx.plugins import create_host
+from dreamfx.presets import settings_for
+
+FAST = [("optimizer.steps", 2), ("loop.rounds", 1)]
+FAST_ARGS = ["--set", "optimizer.steps=2", "--set", "loop.rounds=1"]
+
+
+class _Mean(Objective):
+    layers = ("conv1",)
+
+    def _mean(self, activations):
+        import tensorflow as tf
+
+        return tf.reduce_mean(activations["conv1"], axis=[1, 2, 3])
+
+
+class NanScore(_Mean):
+    """Always NaN."""
+
+    def score(self, activations):
+        return self._mean(activations) * float("nan")
+
+
+class NanOnFlat(_Mean):
+    """NaN only for images whose conv1 response is exactly uniform (a flat black image)."""
+
+    def score(self, activations):
+        import tensorflow as tf
+
+        acts = activations["conv1"]
+        flat = tf.reduce_all(tf.reduce_max(acts, axis=[1, 2]) == tf.reduce_min(acts, axis=[1, 2]), axis=1)
+        mean = self._mean(activations)
+        return tf.where(flat, tf.fill(tf.shape(mean), float("nan")), mean)
+
+
+class NanGradient(_Mean):
+    """A finite score whose gradient is NaN (sqrt at zero), so the dreamed image is NaN."""
+
+    def score(self, activations):
+        import tensorflow as tf
+
+        mean = self._mean(activations)
+        return mean + tf.sqrt(tf.abs(mean - tf.stop_gradient(mean)))
+
+
+class WrongLayer(_Mean):
+    layers = ("nope",)
+
+
+class RaisesWhenScored(_Mean):
+    def score(self, activations):
+        raise ValueError("score exploded")
+
+
+def _raise_on_build(*args, **kwargs):
+    raise RuntimeError("cannot build this")
+
+
+class _Binds:
+    def bind(self, features, objective, seed):
+        raise KeyError("no such thing")
+
+
+class _LoopRaises:
+    def __call__(self, images, scaler, step):
+        raise ZeroDivisionError("loop fell over")
+
+
+class _ExitsWhenBuilt:
+    def __init__(self, *args, **kwargs):
+        raise SystemExit(4)
+
+
+class _LevelsRaise:
+    fully_convolutional = False
+
+    def levels(self, image_size):
+        raise IndexError("no levels for you")
+
+
+class Hostile:
+    """A plugin with every way a component can misbehave."""
+
+    @hookimpl
+    def dreamfx_register_objectives(self, register):
+        register("nan-score", lambda info: NanScore())
+        register("nan-on-flat", lambda info: NanOnFlat())
+        register("nan-gradient", lambda info: NanGradient())
+        register("raises-when-scored", lambda info: RaisesWhenScored())
+        register("raises-when-built", _raise_on_build)
+        register("wrong-layer", lambda info: WrongLayer())
+
+    @hookimpl
+    def dreamfx_register_models(self, register):
+        register("raises-when-built", _raise_on_build)
+
+    @hookimpl
+    def dreamfx_register_scalers(self, register):
+        register("raises-when-built", _raise_on_build)
+        register("exits-when-built", _ExitsWhenBuilt)
+        register("levels-raise", lambda view_size: _LevelsRaise())
+
+    @hookimpl
+    def dreamfx_register_optimizers(self, register):
+        register("raises-when-bound", lambda: _Binds())
+        register("nan-default", lambda step_size: _Binds(), params={"step_size": float("nan")})
+
+    @hookimpl
+    def dreamfx_register_loops(self, register):
+        register("raises-when-run", lambda: _LoopRaises())
+
+
+def hostile_host():
+    host = create_host(entry_points=False, disabled=set())
+    host.register(Hostile(), name="hostile", distribution="hostile-dist")
+    return host
+
+
+@pytest.fixture
+def hhost():
+    return hostile_host()
+
+
+@pytest.fixture
+def photo(small_photo):
+    return small_photo[:48, :64]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ([("model", "raises-when-built")], "model 'raises-when-built' (plugin 'hostile') failed while loading the model: "
+                                           "RuntimeError: cannot build this"),
+        ([("objective", "raises-when-built")], "objective 'raises-when-built' (plugin 'hostile') failed while being "
+                                               "built: RuntimeError: cannot build this"),
+        ([("objective", "wrong-layer")], "objective 'wrong-layer' (plugin 'hostile') reads layer 'nope'; model "
+                                         "'mnist-cnn' has: conv1, pool1, conv2, pool2, conv3, flatten, drop1, dense1, "
+                                         "drop2, logits, softmax"),
+        ([("scaler", "raises-when-built")], "scaler 'raises-when-built' (plugin 'hostile') failed while being built: "
+                                            "RuntimeError: cannot build this"),
+        ([("scaler", "exits-when-built")], "scaler 'exits-when-built' (plugin 'hostile') failed while being built: "
+                                           "SystemExit: 4"),
+        ([("optimizer", "raises-when-bound")], "optimizer 'raises-when-bound' (plugin 'hostile') failed while binding "
+                                               "to the model and objective: KeyError: 'no such thing'"),
+    ],
+)
+def test_a_component_that_raises_when_built_names_its_plugin(hhost, overrides, message):
+    settings = settings_for(hhost, "single-map", overrides)
+    with pytest.raises(PluginError) as info:
+        Dreamer(hhost, settings, "cpu")
+    assert str(info.value) == message
+    if "failed while" in message:
+        assert info.value.__cause__ is not None  # --debug shows the original traceback
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ([("objective", "raises-when-scored")], "objective 'raises-when-scored' (plugin 'hostile') failed while "
+                                                "scoring: ValueError: score exploded"),
+        ([("loop", "raises-when-run")], "loop 'raises-when-run' (plugin 'hostile') failed while dreaming: "
+                                        "ZeroDivisionError: loop fell over"),
+        ([("scaler", "levels-raise")], "scaler 'levels-raise' (plugin 'hostile') failed while planning the levels "
+                                       "of a 64x48 image: IndexError: no levels for you"),
+    ],
+)
+def test_a_component_that_raises_when_run_names_its_plugin(hhost, photo, overrides, message):
+    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", overrides + FAST[:1]), "cpu")
+    with pytest.raises(PluginError) as info:
+        dreamer(photo)
+    assert str(info.value) == message and "\n" not in str(info.value)
+    assert isinstance(info.value.__cause__, (ValueError, ZeroDivisionError, IndexError))
+
+
+def test_an_exception_in_the_progress_callback_is_not_blamed_on_the_loop(host, photo):
+    dreamer = Dreamer(host, settings_for(host, "single-map", FAST), "cpu")
+
+    def on_round(index):
+        raise OSError("terminal went away")
+
+    with pytest.raises(OSError, match="terminal went away"):
+        dreamer(photo, on_round)
+
+
+def test_nan_score_marks_only_that_image(hhost, photo):
+    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", [("objective", "nan-on-flat"), *FAST]), "cpu")
+    black = np.zeros_like(photo)
+    results = dreamer.dream_batch([photo, black, photo])
+    good, bad, again = results
+    assert bad.problem == "objective 'nan-on-flat' (plugin 'hostile') returned a non-finite score (nan) on the input"
+    assert good.problem is None and again.problem is None
+    assert math.isfinite(good.score_before) and good.score_after > good.score_before
+    np.testing.assert_array_equal(good.image, again.image)
+    alone = dreamer(photo)  # the batch's bad image did not disturb its neighbours
+    np.testing.assert_allclose(alone.image, good.image, atol=1e-6)
+
+
+def test_nan_gradient_gives_a_non_finite_image_naming_the_plugins(hhost, photo):
+    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", [("objective", "nan-gradient"), *FAST]), "cpu")
+    result = dreamer(photo)
+    assert result.problem is not None and result.problem.startswith("the dream produced a non-finite image (nan)")
+    assert "optimizer 'oip' (plugin 'oip')" in result.problem and "objective 'nan-gradient' (plugin 'hostile')" in result.problem
+
+
+def test_api_refuses_a_non_finite_result(monkeypatch, photo):
+    import dreamfx.api
+    import dreamfx.plugins
+
+    monkeypatch.setattr(dreamfx.plugins, "create_host", lambda **kw: hostile_host())
+    monkeypatch.setattr(dreamfx.api, "create_host", lambda **kw: hostile_host())
+    with pytest.raises(DreamfxError, match=r"objective 'nan-score' \(plugin 'hostile'\) returned a non-finite score"):
+        dreamfx.api.dream(photo, objective="nan-score", steps=1, rounds=1)
+
+
+@pytest.fixture
+def cli_with_hostile_plugin(monkeypatch):
+    import dreamfx.plugins
+
+    real = dreamfx.plugins.create_host
+
+    def create(**kwargs):
+        host = real(**{**kwargs, "entry_points": False, "disabled": set()})
+        host.register(Hostile(), name="hostile", distribution="hostile-dist")
+        return host
+
+    monkeypatch.setattr(dreamfx.plugins, "create_host", create)
+    from dreamfx.cli import main
+
+    return main
+
+
+def _photo_file(path, size=(64, 48), colour=(140, 90, 60)):
+    from .conftest import SAMPLE
+
+    with Image.open(SAMPLE) as img:
+        img.convert("RGB").resize(size).save(path)
+    return path
+
+
+def test_cli_nan_objective_exits_1_and_writes_nothing(cli_with_hostile_plugin, tmp_path, capsys):
+    source = _photo_file(tmp_path / "in.png")
+    out = tmp_path / "out.png"
+    code = cli_with_hostile_plugin(["run", str(source), "-o", str(out), "--set", "objective=nan-score", *FAST_ARGS])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err == ["dreamfx: error: objective 'nan-score' (plugin 'hostile') returned a non-finite score (nan) on the input"]
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_cli_folder_fails_only_the_nan_images_and_reports_them(cli_with_hostile_plugin, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _photo_file(folder / "photo.png")
+    Image.new("RGB", (64, 48), (0, 0, 0)).save(folder / "black.png")
+    out = tmp_path / "out"
+    code = cli_with_hostile_plugin(["run", str(folder), "-o", str(out), "--set", "objective=nan-on-flat", "-q", *FAST_ARGS])
+    assert code == 1
+    report = json.loads((out / "report.json").read_text())
+    files = {p["input"].rsplit("/", 1)[-1]: p for p in report["files"]}
+    assert files["black.png"]["status"] == "failed" and "plugin 'hostile'" in files["black.png"]["reason"]
+    assert "non-finite score (nan)" in files["black.png"]["reason"]
+    assert files["photo.png"]["status"] == "done"
+    assert sorted(p.name for p in out.iterdir()) == ["photo.png", "report.json"]
+    # the failed image is not "up to date": a re-run tries it again (and fails again)
+    assert cli_with_hostile_plugin(["run", str(folder), "-o", str(out), "--set", "objective=nan-on-flat", "-q",
+                                    *FAST_ARGS]) == 1
+    again = {p["input"].rsplit("/", 1)[-1]: p["status"] for p in json.loads((out / "report.json").read_text())["files"]}
+    assert again == {"black.png": "failed", "photo.png": "skipped"}
+    assert read_metadata(out / "photo.png")["score_after"] > 0
+
+
+def test_cli_component_failure_is_one_line(cli_with_hostile_plugin, tmp_path, capsys):
+    source = _photo_file(tmp_path / "in.png")
+    code = cli_with_hostile_plugin(["run", str(source), "-o", str(tmp_path / "o.png"), "--set", "loop=raises-when-run",
+                                    *FAST_ARGS[:2]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err == ["dreamfx: error: loop 'raises-when-run' (plugin 'hostile') failed while dreaming: "
+                   "ZeroDivisionError: loop fell over"]
+    code = cli_with_hostile_plugin(["run", str(source), "-o", str(tmp_path / "o.png"), "--set", "model=raises-when-built"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "model 'raises-when-built' (plugin 'hostile')" in err[0]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_non_finite_default_declared_by_a_plugin_names_it(hhost):
+    with pytest.raises(PluginError, match=r"optimizer 'nan-default' \(plugin 'hostile'\) declares a non-finite default "
+                                          r"for optimizer.step_size: nan"):
+        settings_for(hhost, "single-map", [("optimizer", "nan-default")])
+    # a finite value given by the user replaces the default
+    assert settings_for(hhost, "single-map", [("optimizer", "nan-default"), ("optimizer.step_size", 0.1)]).optimizer.params \
+        == {"step_size": 0.1}
