@@ -175,3 +175,27 @@ def test_png_level_changes_size_not_pixels(small_input, tmp_path):
     assert pixels[0] == pixels[9] and sizes[9] < sizes[0]
     bad = dreamfx("run", str(small_input), "-o", str(tmp_path / "x.png"), "--png-level", "12")
     assert bad.returncode == 2 and "--png-level must be 0-9" in bad.stderr
+
+
+def test_oip_shows_a_gain_only_between_positive_scores(tmp_path):
+    # logit 7 starts negative on gray noise with seed 0: a ratio would be meaningless
+    proc = dreamfx("oip", "--set", "objective=class", "--set", "objective.unit=7", "-n", "2", "--rounds", "1",
+                   "--set", "optimizer.steps=3", "-o", str(tmp_path / "oip.png"))
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if "(noise" in line]
+    assert len(rows) == 2
+    for row in rows:
+        before = float(row.split("(noise ")[1].split(")")[0])
+        assert (" x" in row) == (before > 0), row
+
+
+def test_a_folder_of_many_sizes_prints_nothing_from_tensorflow(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    with Image.open(SAMPLE) as img:
+        for i, size in enumerate([(40, 30), (52, 36), (64, 40), (30, 44), (70, 50), (44, 44)]):
+            img.convert("RGB").resize(size).save(src / f"p{i}.png")
+    proc = dreamfx("run", str(src), "-o", str(tmp_path / "out"), "--set", "optimizer.steps=2", "--set", "loop.rounds=1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no retracing warnings, no absl or C++ log lines
+    assert "[6/6]" in proc.stdout
