@@ -407,15 +407,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 def provenance(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, str]:
     """``(metadata, "")`` for a file dreamfx wrote, else ``(None, why not)``. Never raises:
     an existing output may be anything (a user's own photo, a corrupt file, a FIFO, a
-    decompression bomb); only regular files are opened, and at most
-    :data:`METADATA_MAX_BYTES` of metadata are read."""
-    path = Path(path)
-    sidecar = sidecar_path(path)
+    decompression bomb)."""
     try:
-        if os.path.lexists(sidecar):
-            raw = _read_bounded(sidecar)
-        else:
-            raw = _png_text(path)
+        raw = metadata_bytes(path)
     except ImageError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - a hostile file must not stop a run
@@ -431,20 +425,23 @@ def provenance(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, str
     return meta, ""
 
 
-def _read_bounded(path: Path) -> bytes:
-    fd = open_regular(path, "metadata sidecar")
-    os.set_blocking(fd, True)
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(METADATA_MAX_BYTES + 1)
-    if len(data) > METADATA_MAX_BYTES:
-        raise ImageError(f"its metadata is larger than {METADATA_MAX_BYTES:,} bytes")
-    return data
-
-
-def _png_text(path: Path) -> str | None:
-    """The ``dreamfx`` text chunk of a PNG, read chunk by chunk without decoding pixels."""
+def metadata_bytes(path: str | os.PathLike[str], max_bytes: int = METADATA_MAX_BYTES) -> bytes | None:
+    """The raw dreamfx metadata of an output: its sidecar, else its PNG text chunk, read
+    chunk by chunk without decoding pixels; None when it has none. Only regular files are
+    opened, and more than ``max_bytes`` is an :class:`ImageError`."""
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    if os.path.lexists(sidecar):
+        fd = open_regular(sidecar, "metadata sidecar")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ImageError(f"its metadata is larger than {_size(max_bytes)}")
+        return data
     fd = open_regular(path, "existing output")
     os.set_blocking(fd, True)
+    key = METADATA_KEY.encode() + b"\x00"
     with os.fdopen(fd, "rb") as fh:
         if fh.read(8) != b"\x89PNG\r\n\x1a\n":
             return None
@@ -455,30 +452,40 @@ def _png_text(path: Path) -> str | None:
             length, kind = int.from_bytes(head[:4], "big"), head[4:]
             if kind in (b"IDAT", b"IEND"):
                 return None  # dreamfx writes its chunk before the pixels
-            if kind in (b"tEXt", b"iTXt", b"zTXt") and length <= METADATA_MAX_BYTES:
-                body = fh.read(length)
-                fh.seek(4, os.SEEK_CUR)  # CRC
-                key, _, rest = body.partition(b"\x00")
-                if key == METADATA_KEY.encode():
-                    return _text_chunk_value(kind, rest)
+            if kind in (b"tEXt", b"iTXt", b"zTXt") and length >= len(key):
+                prefix = fh.read(len(key))
+                if prefix == key:
+                    if length - len(key) > max_bytes + 64:  # the iTXt header is a few bytes
+                        raise ImageError(f"its metadata is larger than {_size(max_bytes)}")
+                    text = _text_chunk_value(kind, fh.read(length - len(key)), max_bytes)
+                    if len(text) > max_bytes:
+                        raise ImageError(f"its metadata is larger than {_size(max_bytes)}")
+                    return text
+                fh.seek(length - len(key) + 4, os.SEEK_CUR)
             else:
                 fh.seek(length + 4, os.SEEK_CUR)
 
 
-def _text_chunk_value(kind: bytes, rest: bytes) -> str:
+def _size(n: int) -> str:
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n:,} bytes"
+
+
+def _text_chunk_value(kind: bytes, rest: bytes, max_bytes: int) -> bytes:
+    """The text of a PNG text chunk after its keyword, as bytes (Latin-1 for tEXt/zTXt,
+    UTF-8 for iTXt, as the PNG specification has them)."""
     if kind == b"tEXt":
-        return rest.decode("latin-1")
+        return rest.decode("latin-1").encode("utf-8", "surrogateescape")
     if kind == b"zTXt":  # compression method byte, then zlib data
-        return _inflate(rest[1:]).decode("latin-1")
+        return _inflate(rest[1:], max_bytes).decode("latin-1").encode("utf-8", "surrogateescape")
     # iTXt: compression flag, method, language tag\0, translated keyword\0, text
     flag, rest = rest[0], rest[2:]
     _, _, rest = rest.partition(b"\x00")
     _, _, text = rest.partition(b"\x00")
-    return (_inflate(text) if flag else text).decode("utf-8")
+    return _inflate(text, max_bytes) if flag else text
 
 
-def _inflate(data: bytes) -> bytes:
-    out = zlib.decompressobj().decompress(data, METADATA_MAX_BYTES + 1)
-    if len(out) > METADATA_MAX_BYTES:
-        raise ImageError(f"its metadata is larger than {METADATA_MAX_BYTES:,} bytes")
+def _inflate(data: bytes, max_bytes: int) -> bytes:
+    out = zlib.decompressobj().decompress(data, max_bytes + 1)
+    if len(out) > max_bytes:
+        raise ImageError(f"its metadata is larger than {_size(max_bytes)}")
     return out

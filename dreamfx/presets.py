@@ -55,37 +55,20 @@ def read_output_metadata(path: str | Path) -> dict[str, Any]:
     """The dreamfx metadata of an output (its sidecar ``<name>.dreamfx.json`` or PNG text
     chunk), read with a bound of :data:`MAX_METADATA_BYTES`; every way it can be missing or
     bad is a one-line :class:`SettingsError`."""
-    from PIL import Image
-
-    from .imageio import METADATA_KEY
+    from .errors import ImageError
+    from .imageio import metadata_bytes
 
     path = Path(path)
     if not path.is_file():
         raise SettingsError(f"--from {path}: no such file")
-    sidecar = path.with_name(path.name + ".dreamfx.json")
-    raw: bytes | None = None
     try:
-        if sidecar.is_file():
-            with open(sidecar, "rb") as fh:
-                raw = fh.read(MAX_METADATA_BYTES + 1)
-        else:
-            with Image.open(path) as img:
-                text = img.info.get(METADATA_KEY)
-                if text is None and hasattr(img, "text"):
-                    text = img.text.get(METADATA_KEY)  # chunks after the pixels
-            if isinstance(text, str):
-                raw = text.encode("utf-8", "surrogateescape")
-            elif isinstance(text, bytes):
-                raw = text
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raw = metadata_bytes(path, MAX_METADATA_BYTES)
+    except ImageError as exc:
+        raise SettingsError(f"--from {path}: cannot read its metadata: {exc}") from None
+    except (OSError, ValueError) as exc:
         raise SettingsError(f"--from {path}: cannot read its metadata: {_first_line(exc) or type(exc).__name__}") from None
-    except Image.DecompressionBombError:
-        raise SettingsError(f"--from {path}: the image is too large to read its metadata") from None
     if raw is None:
         raise SettingsError(f"--from {path}: no dreamfx settings found in that file")
-    if len(raw) > MAX_METADATA_BYTES:
-        raise SettingsError(f"--from {path}: its metadata is larger than {MAX_METADATA_BYTES // 1024} KiB "
-                            "(dreamfx writes a few hundred bytes); refusing to read it")
     try:
         meta = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
