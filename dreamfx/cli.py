@@ -274,9 +274,15 @@ def _plan(args: argparse.Namespace, inputs: list[str], output: str | None, panel
 
 
 def _is_report(path: Path) -> bool:
+    """Whether ``path`` is a report.json that dreamfx wrote (only a regular file is read)."""
+    from .imageio import open_regular
+
     try:
-        data = json.loads(path.read_bytes()[: 64 << 20])
-    except (OSError, ValueError, RecursionError):
+        fd = open_regular(path, "report")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh:
+            data = json.loads(fh.read(64 << 20))
+    except (DreamfxError, OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and "dreamfx_version" in data and "files" in data
 
