@@ -143,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: keras.datasets.mnist (needs internet)")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     train.add_argument("--seed", type=int, default=0, help="random seed for split, augmentation and weights")
-    train.add_argument("-o", "--output", help="where to write the .keras file (default: the shipped model file)")
+    train.add_argument("--holdout", type=int, default=50, metavar="N",
+                       help="digits per class held out for the accuracy report (default 50)")
+    train.add_argument("-o", "--output", help="where to write the .keras file (default: mnist_cnn.keras in your "
+                       "data folder, $XDG_DATA_HOME/dreamfx or ~/.local/share/dreamfx; never the shipped model)")
     return parser
 
 
@@ -353,9 +356,51 @@ def cmd_layers(args: argparse.Namespace) -> int:
         shape = info.layers[layer.name]
         kind = "maps" if len(shape) == 3 else "units"
         table.add_row(layer.name, type(layer).__name__, str(shape), f"{shape[-1]} {kind}", f"{layer.count_params():,}")
-    _console().print(table)
-    _console().print("Dream one with: dreamfx run photo.jpg --set objective.layer=conv2 --set objective.map=5")
+    console = _console()
+    console.print(table)
+    map_layers = info.map_layers()
+    model_args = "" if choice.name == "mnist-cnn" else f" --set model={choice.name}" + "".join(
+        f" --set model.{k}={v}" for k, v in choice.params.items())
+    if not map_layers:
+        dense = [name for name, shape in info.layers.items() if len(shape) == 1]
+        if dense:
+            console.print(f"This model has no layer with feature maps; dream a unit of its last layer with: dreamfx run "
+                          f"photo.jpg{model_args} --set objective=class --set objective.layer={dense[-1]} "
+                          f"--set objective.unit=0", soft_wrap=True)
+        return EXIT_OK
+    layer = map_layers[-1]  # the deepest layer with maps: the article's choice of layer
+    best = _responding_map(host, model, info, layer)
+    if best is None:
+        console.print(f"Dream its deepest layer with: dreamfx run photo.jpg{model_args} --set objective.layer={layer} "
+                      f"--set objective.map=N   (a map that is zero on your photo cannot start a dream: try others)",
+                      soft_wrap=True)
+    else:
+        console.print(f"Dream its deepest layer with: dreamfx run photo.jpg{model_args} --set objective.layer={layer} "
+                      f"--set objective.map={best}   (map {best} responds most to the bundled photo, shrunk to the "
+                      f"model's input; a map that is zero on your photo cannot start a dream)", soft_wrap=True)
     return EXIT_OK
+
+
+def _responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
+    """The map of ``layer`` with the largest mean response to the bundled photo seen the way the
+    default preset sees it (shrunk to the model's input by the ``downscale`` scaler); None when
+    that cannot be computed (an input of unknown size) or every map is silent."""
+    try:
+        size = info.input_size
+    except (TypeError, ValueError):
+        return None
+    import numpy as np
+    import tensorflow as tf
+
+    from .api import as_gray_array
+    from .features import feature_model
+
+    photo = as_gray_array(SAMPLE_IMAGE)
+    batch = tf.tile(tf.constant(photo[None, :, :, None]), [1, 1, 1, int(info.input_shape[2])])
+    (level,) = host.get("scalers", "downscale").build(size).levels(photo.shape)
+    acts = feature_model(model, (layer,))(level.to_canvas(batch), training=False)[layer]
+    means = np.asarray(tf.reduce_mean(acts, axis=[0, 1, 2]))
+    return int(np.argmax(means)) if means.max() > 0 else None
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -411,13 +456,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.holdout < 1:
+        raise SettingsError(f"--holdout must be at least 1 digit per class, got {args.holdout}")
     _quiet_tensorflow(args.debug)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dreamfx_mnist import MODEL_FILE
+    from dreamfx_mnist import user_model_file
     from dreamfx_mnist.train import DEFAULT_EPOCHS, train
 
-    out = Path(args.output) if args.output else MODEL_FILE
+    out = Path(args.output) if args.output else user_model_file()
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[logs]}"),
                   TimeRemainingColumn(), console=_console()) as progress:
@@ -428,14 +475,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress.update(task, completed=epoch + 1, logs=shown)
 
         try:
-            report = train(data=args.data, out=out, epochs=epochs, seed=args.seed, progress=on_epoch)
+            report = train(data=args.data, out=out, epochs=epochs, seed=args.seed, holdout_per_class=args.holdout,
+                           progress=on_epoch)
         except (ValueError, OSError) as exc:
             raise DreamfxError(f"cannot train on {args.data or 'keras.datasets.mnist'}: {exc}") from exc
-    _console().print(
+    console = _console()
+    console.print(
         f"held-out accuracy [bold]{report.accuracy:.2%}[/] on {report.n_holdout} digits "
-        f"(trained on {report.n_train}, {report.epochs} epochs, seed {report.seed}); "
-        f"wrote {report.out} (sha256 {report.sha256[:16]}...)"
+        f"(trained on {report.n_train}, {report.epochs} epochs, seed {report.seed})"
     )
+    console.print(f"wrote {report.out} (sha256 {report.sha256[:16]}...)", soft_wrap=True)
+    console.print(f"dream with it: dreamfx run photo.jpg --set model=keras-file --set model.path={report.out}",
+                  soft_wrap=True)
     return EXIT_OK
 
 
