@@ -268,7 +268,7 @@ def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Pat
         table.add_row("panel", str(panel))
     if result.score_before == 0.0 and result.score_after == 0.0:
         notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
-                 "changed: try another map or layer ('dreamfx oip' shows what a map responds to)"]
+                 f"changed: {_silent_hint(dreamer, result.image)}"]
     for note in notes:
         table.add_row("[yellow]note[/]", note)
     console.print(table)
@@ -386,21 +386,46 @@ def _responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
     default preset sees it (shrunk to the model's input by the ``downscale`` scaler); None when
     that cannot be computed (an input of unknown size) or every map is silent."""
     try:
-        size = info.input_size
+        scaler = host.get("scalers", "downscale").build(info.input_size)
     except (TypeError, ValueError):
         return None
+    from .api import as_gray_array
+
+    return _strongest_map(model, info, scaler, layer, as_gray_array(SAMPLE_IMAGE))
+
+
+def _strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) -> int | None:
+    """The map of ``layer`` whose mean response to the (H, W) ``image``, seen through
+    ``scaler``'s finest level, is largest; None when every map is zero."""
     import numpy as np
     import tensorflow as tf
 
-    from .api import as_gray_array
     from .features import feature_model
+    from .scaling import split_views
 
-    photo = as_gray_array(SAMPLE_IMAGE)
-    batch = tf.tile(tf.constant(photo[None, :, :, None]), [1, 1, 1, int(info.input_shape[2])])
-    (level,) = host.get("scalers", "downscale").build(size).levels(photo.shape)
-    acts = feature_model(model, (layer,))(level.to_canvas(batch), training=False)[layer]
+    batch = tf.tile(tf.constant(np.asarray(image, np.float32)[None, :, :, None]), [1, 1, 1, int(info.input_shape[2])])
+    level = scaler.levels(tuple(image.shape[:2]))[-1]
+    canvas = level.to_canvas(batch)
+    views = canvas if level.view_size is None else split_views(canvas, level.view_size)
+    any_size = bool(getattr(scaler, "fully_convolutional", False))
+    acts = feature_model(model, (layer,), any_size=any_size)(views, training=False)[layer]
     means = np.asarray(tf.reduce_mean(acts, axis=[0, 1, 2]))
     return int(np.argmax(means)) if means.max() > 0 else None
+
+
+def _silent_hint(dreamer: Any, image: Any) -> str:
+    """For a silent dream: a map of the objective's deepest map layer that responds to ``image``."""
+    general = "try another map or layer ('dreamfx oip' shows what a map responds to)"
+    layers = [name for name in dreamer.objective.layers if name in dreamer.model_info.map_layers()]
+    if not layers:
+        return general
+    try:
+        best = _strongest_map(dreamer.model, dreamer.model_info, dreamer.scaler, layers[-1], image)
+    except Exception:  # a hint must never turn a finished dream into an error
+        return general
+    if best is None:
+        return f"every map of {layers[-1]} is zero on it; try an earlier layer"
+    return f"try --set objective.layer={layers[-1]} --set objective.map={best}, the map of {layers[-1]} that responds most to it"
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

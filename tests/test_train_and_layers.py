@@ -109,3 +109,24 @@ def test_layers_suggests_a_layer_the_user_model_has(tmp_path):
     text = " ".join(out.stdout.split())
     assert f"--set model=keras-file --set model.path={path} --set objective.layer=edges" in text
     assert "conv2" not in text and "conv3" not in text
+
+
+def test_a_silent_dream_says_so_and_names_a_map_that_responds(tmp_path):
+    """conv3 map 12 is zero on every sample photo: the summary says nothing changed, in one
+    note, and names a map that does respond to this photo (which then dreams)."""
+    from PIL import Image
+
+    from .conftest import CHELSEA
+
+    photo = tmp_path / "cat.png"
+    with Image.open(CHELSEA) as img:
+        img.resize((150, 100)).save(photo)
+    out = dreamfx("run", str(photo), "--set", "objective.map=12", "-o", str(tmp_path / "silent.png"))
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "0 -> 0" in text and text.count("note ") == 1 and "is silent on this image" in text
+    hint = re.search(r"try (--set objective\.layer=conv3 --set objective\.map=(\d+))", text)
+    assert hint and hint.group(2) != "12", text
+    again = dreamfx("run", str(photo), *hint.group(1).split(), "-o", str(tmp_path / "loud.png"))
+    before, after = (float(x) for x in re.search(r"objective value\s+(\S+) -> (\S+)", again.stdout).groups())
+    assert 0 < before < after
