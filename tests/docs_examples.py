@@ -9,8 +9,8 @@ show a file: the runner writes that text to NAME first, so the command prints it
 Commands run in a sandbox folder prepared per document: small copies of the photos the
 docs name (``photo.png`` is the 200x150 cat the tutorial makes, ``photo.jpg`` a small copy
 of the bundled photo), folders for the batch examples, the preset and Python files the
-docs show (``Save this as X.toml``), and the repository's 200 test digits where the docs
-train on the 5,000 beside the checkout. ``dreamfx`` commands run in this process (TensorFlow
+docs show (``Save this as X.toml``), and the repository's 200 test digits, which replace
+the 5,000 that the docs train on (see REWRITES). ``dreamfx`` commands run in this process (TensorFlow
 loads once); anything else, or a command with environment assignments in front, runs in
 bash with ``dreamfx`` and ``python`` on PATH pointing at this interpreter.
 """
@@ -51,7 +51,9 @@ SKIPPED = {
 #: Rewrites that keep a command fast or point it at data a clone has, with the reason.
 #: (pattern, replacement); applied to the command text before it runs.
 REWRITES = [
-    # training: the 200 repository digits instead of the 5,000 beside the checkout, 1 epoch
+    # training: the 200 repository digits (the sandbox's digits.csv.gz) instead of the 5,000
+    # beside the developers' checkout, and 1 epoch
+    (r"\.\./\w+/data/mnist_5k\.csv\.gz", "digits.csv.gz"),
     (r"(dreamfx train .*?)--epochs \d+", r"\1--epochs 1"),
     (r"^(dreamfx train (?:(?!--epochs).)*)$", r"\1 --epochs 1"),
     (r"^(dreamfx train .*)$", r"\1 --holdout 5"),
@@ -168,8 +170,6 @@ def make_sandbox(root: Path) -> Path:
                       ("frames/other.png", TEST_DATA / "camera.png")):
         _save_small(src, work / name, (84, 56), "RGB" if name.endswith(".jpg") else None)
     shutil.copy(TEST_DATA / "mnist_200.csv.gz", work / "digits.csv.gz")
-    (root / "shared" / "data").mkdir(parents=True)
-    shutil.copy(TEST_DATA / "mnist_200.csv.gz", root / "shared" / "data" / "mnist_5k.csv.gz")
     (root / "home").mkdir()
     bin_dir = root / "bin"
     bin_dir.mkdir()
