@@ -158,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: keras.datasets.mnist (needs internet)")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     train.add_argument("--seed", type=int, default=0, help="random seed for split, augmentation and weights")
-    train.add_argument("-o", "--output", help="where to write the .keras file (default: the shipped model file)")
+    train.add_argument("--holdout", type=int, default=50, metavar="N",
+                       help="digits per class held out for the accuracy report (default 50)")
+    train.add_argument("-o", "--output", help="where to write the .keras file (default: mnist_cnn.keras in your "
+                       "data folder, $XDG_DATA_HOME/dreamfx or ~/.local/share/dreamfx; never the shipped model)")
     return parser
 
 
@@ -372,7 +375,7 @@ def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Pat
         table.add_row("panel", escape(str(panel)))
     if result.score_before == 0.0 and result.score_after == 0.0:
         notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
-                 "changed: try another map or layer ('dreamfx oip' shows what a map responds to)"]
+                 f"changed: {_silent_hint(dreamer, result.image)}"]
     for note in notes:
         table.add_row("[yellow]note[/]", escape(note))
     console.print(table)
@@ -461,9 +464,76 @@ def cmd_layers(args: argparse.Namespace) -> int:
         shape = info.layers[layer.name]
         kind = "maps" if len(shape) == 3 else "units"
         table.add_row(layer.name, type(layer).__name__, str(shape), f"{shape[-1]} {kind}", f"{layer.count_params():,}")
-    _console().print(table)
-    _console().print("Dream one with: dreamfx run photo.jpg --set objective.layer=conv2 --set objective.map=5")
+    console = _console()
+    console.print(table)
+    map_layers = info.map_layers()
+    model_args = "" if choice.name == "mnist-cnn" else f" --set model={choice.name}" + "".join(
+        f" --set model.{k}={v}" for k, v in choice.params.items())
+    if not map_layers:
+        dense = [name for name, shape in info.layers.items() if len(shape) == 1]
+        if dense:
+            console.print(f"This model has no layer with feature maps; dream a unit of its last layer with: dreamfx run "
+                          f"photo.jpg{model_args} --set objective=class --set objective.layer={dense[-1]} "
+                          f"--set objective.unit=0", soft_wrap=True)
+        return EXIT_OK
+    layer = map_layers[-1]  # the deepest layer with maps: the article's choice of layer
+    best = _responding_map(host, model, info, layer)
+    if best is None:
+        console.print(f"Dream its deepest layer with: dreamfx run photo.jpg{model_args} --set objective.layer={layer} "
+                      f"--set objective.map=N   (a map that is zero on your photo cannot start a dream: try others)",
+                      soft_wrap=True)
+    else:
+        console.print(f"Dream its deepest layer with: dreamfx run photo.jpg{model_args} --set objective.layer={layer} "
+                      f"--set objective.map={best}   (map {best} responds most to the bundled photo, shrunk to the "
+                      f"model's input; a map that is zero on your photo cannot start a dream)", soft_wrap=True)
     return EXIT_OK
+
+
+def _responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
+    """The map of ``layer`` with the largest mean response to the bundled photo seen the way the
+    default preset sees it (shrunk to the model's input by the ``downscale`` scaler); None when
+    that cannot be computed (an input of unknown size) or every map is silent."""
+    try:
+        scaler = host.get("scalers", "downscale").build(info.input_size)
+    except (TypeError, ValueError):
+        return None
+    from .api import as_gray_array
+
+    return _strongest_map(model, info, scaler, layer, as_gray_array(SAMPLE_IMAGE))
+
+
+def _strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) -> int | None:
+    """The map of ``layer`` whose mean response to the (H, W) ``image``, seen through
+    ``scaler``'s finest level, is largest; None when every map is zero."""
+    import numpy as np
+    import tensorflow as tf
+
+    from .features import feature_model
+    from .scaling import split_views
+
+    batch = tf.tile(tf.constant(np.asarray(image, np.float32)[None, :, :, None]), [1, 1, 1, int(info.input_shape[2])])
+    level = scaler.levels(tuple(image.shape[:2]))[-1]
+    canvas = level.to_canvas(batch)
+    views = canvas if level.view_size is None else split_views(canvas, level.view_size)
+    any_size = bool(getattr(scaler, "fully_convolutional", False))
+    acts = feature_model(model, (layer,), any_size=any_size)(views, training=False)[layer]
+    means = np.asarray(tf.reduce_mean(acts, axis=[0, 1, 2]))
+    return int(np.argmax(means)) if means.max() > 0 else None
+
+
+def _silent_hint(dreamer: Any, image: Any) -> str:
+    """For a silent dream: a map of the objective's deepest map layer that responds to ``image``."""
+    general = "try another map or layer ('dreamfx oip' shows what a map responds to)"
+    layers = [name for name in dreamer.objective.layers if name in dreamer.model_info.map_layers()]
+    if not layers:
+        return general
+    try:
+        best = _strongest_map(dreamer.model, dreamer.model_info, dreamer.scaler, layers[-1], image)
+    except Exception:  # a hint must never turn a finished dream into an error
+        return general
+    if best is None:
+        return f"every map of {layers[-1]} is zero on it; try an earlier layer"
+    return f"try --set objective.layer={layers[-1]} --set objective.map={best}, the map of {layers[-1]} that responds most to it"
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -519,13 +589,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.holdout < 1:
+        raise SettingsError(f"--holdout must be at least 1 digit per class, got {args.holdout}")
     _quiet_tensorflow(args.debug)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dreamfx_mnist import MODEL_FILE
+    from dreamfx_mnist import user_model_file
     from dreamfx_mnist.train import DEFAULT_EPOCHS, train
 
-    out = Path(args.output) if args.output else MODEL_FILE
+    out = Path(args.output) if args.output else user_model_file()
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[logs]}"),
                   TimeRemainingColumn(), console=_console()) as progress:
@@ -536,14 +608,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress.update(task, completed=epoch + 1, logs=shown)
 
         try:
-            report = train(data=args.data, out=out, epochs=epochs, seed=args.seed, progress=on_epoch)
+            report = train(data=args.data, out=out, epochs=epochs, seed=args.seed, holdout_per_class=args.holdout,
+                           progress=on_epoch)
         except (ValueError, OSError) as exc:
             raise DreamfxError(f"cannot train on {args.data or 'keras.datasets.mnist'}: {exc}") from exc
-    _console().print(
+    console = _console()
+    console.print(
         f"held-out accuracy [bold]{report.accuracy:.2%}[/] on {report.n_holdout} digits "
-        f"(trained on {report.n_train}, {report.epochs} epochs, seed {report.seed}); "
-        f"wrote {report.out} (sha256 {report.sha256[:16]}...)"
+        f"(trained on {report.n_train}, {report.epochs} epochs, seed {report.seed})"
     )
+    console.print(f"wrote {report.out} (sha256 {report.sha256[:16]}...)", soft_wrap=True)
+    console.print(f"dream with it: dreamfx run photo.jpg --set model=keras-file --set model.path={report.out}",
+                  soft_wrap=True)
     return EXIT_OK
 
 

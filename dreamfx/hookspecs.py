@@ -68,11 +68,16 @@ def dreamfx_register_objectives(register: Register) -> None:
     must return a :class:`dreamfx.objectives.Objective`: it declares the layers it reads
     and maps ``{layer_name: activations}`` to one score per batch element.
 
+    Activations can be any size: ``model_info`` describes one model-sized view, but with a
+    tiled scaler every tile is a batch element, and with ``octaves`` the maps are as big as
+    the photo (and their height and width may be unknown while the step is traced). Size
+    anything spatial from ``tf.shape(activations)`` inside ``score``.
+
     Example::
 
         @hookimpl
         def dreamfx_register_objectives(register):
-            register("centre-map", CentreMap, params={"layer": "conv2", "map": 0},
+            register("centre-map", CentreMap, params={"layer": "conv2", "map": 50},
                      description="One feature map, weighted towards the image centre")
     """
 
@@ -83,8 +88,12 @@ def dreamfx_register_scalers(register: Register) -> None:
 
     Called once when the plugin manager is built. ``factory(view_size, **params)``
     receives the model's input size ``(height, width)`` and returns a
-    :class:`dreamfx.scaling.Scaler`: it maps an image batch ``(B, H, W, C)`` to a batch of
-    model-sized views and back, and knows geometry only, not the model.
+    :class:`dreamfx.scaling.Scaler`: ``levels(image_size)`` gives the levels, coarse to fine;
+    each level has ``to_canvas(images)`` (a batch ``(B, H, W, C)`` to a canvas whose sides
+    are whole multiples of ``view_size``), ``from_canvas(canvas, image_size)``, ``view_size``
+    (None: the canvas is seen whole, for a scaler with ``fully_convolutional = True``) and
+    ``roll`` (how far the optimizer may shift the canvas per step). It knows geometry only,
+    not the model.
 
     Example::
 
@@ -100,8 +109,12 @@ def dreamfx_register_optimizers(register: Register) -> None:
     """Register input optimizers (gradient ascent on the model's input).
 
     Called once when the plugin manager is built. ``factory(**params)`` returns a
-    :class:`dreamfx.optimize.Optimizer`: ``optimizer(views, feature_model, objective,
-    seed)`` runs its steps on a batch of views and returns the changed views.
+    :class:`dreamfx.optimize.Optimizer`. The host calls ``bind(features, objective, seed)``
+    once per dreamer (compile there) and gets back ``step``; the loop calls
+    ``step(canvas, round_index, geometry)`` once per round and level, where ``canvas`` is a
+    batch ``(B, H, W, C)`` in [0, 1] and ``geometry`` the scaling level (its ``view_size``
+    and ``roll``). ``step`` runs all of the round's steps on the canvas, cut into views of
+    ``view_size`` with :func:`dreamfx.scaling.split_views`, and returns the changed canvas.
 
     Example::
 
@@ -117,9 +130,10 @@ def dreamfx_register_loops(register: Register) -> None:
     """Register dream loops (how rounds of optimisation and rescaling are combined).
 
     Called once when the plugin manager is built. ``factory(**params)`` returns a
-    :class:`dreamfx.loop.DreamLoop`: ``loop(image, scaler, step)`` runs the rounds, where
-    ``step(views, round_index)`` is the optimizer bound to the model and objective, and
-    returns a :class:`dreamfx.loop.LoopResult` with the result and its intermediates.
+    :class:`dreamfx.loop.DreamLoop`: ``loop(images, scaler, step)`` dreams a batch
+    ``(B, H, W, C)``, running its rounds at each of ``scaler.levels((H, W))``, where ``step``
+    is the bound optimizer step, called as ``step(canvas, round_index, level)``; it returns
+    a :class:`dreamfx.loop.LoopResult` with the result and its intermediates.
 
     Example::
 

@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+TEST_DATA = ROOT / "tests" / "data"
 SAMPLE = ROOT / "dreamfx" / "data" / "coffee.png"
 
 
@@ -38,6 +38,6 @@ def small_photo() -> np.ndarray:
         return to_gray(img.resize((120, 90), Image.Resampling.LANCZOS))
 
 
-def chelsea_or_sample() -> Path:
-    path = SHARED / "images" / "chelsea.png"
-    return path if path.is_file() else SAMPLE
+CHELSEA = TEST_DATA / "chelsea.png"
+DIGITS = TEST_DATA / "mnist_200.csv.gz"
+"""200 real MNIST digits (20 per class) for loader and training tests; see tests/data/LICENSES.md."""

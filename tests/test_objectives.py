@@ -9,12 +9,12 @@ from dreamfx.api import as_gray_array, make_dreamer
 from dreamfx.errors import SettingsError
 from dreamfx.objectives import Scaled, Sum
 
-from .conftest import chelsea_or_sample
+from .conftest import CHELSEA
 
 
 @pytest.fixture(scope="module")
 def chelsea() -> np.ndarray:
-    return as_gray_array(chelsea_or_sample())
+    return as_gray_array(CHELSEA)
 
 
 OBJECTIVES = {

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from dreamfx import hookimpl
 
 MODEL_FILE = Path(__file__).with_name("mnist_cnn.keras")
+"""The shipped, trained model. ``dreamfx train`` never writes it unless told to with ``-o``."""
+
+
+def user_data_dir() -> Path:
+    """dreamfx's folder in the user's data folder: ``$XDG_DATA_HOME/dreamfx`` (default
+    ``~/.local/share/dreamfx``) on Linux and other Unix systems, ``~/Library/Application
+    Support/dreamfx`` on macOS, ``%LOCALAPPDATA%\\dreamfx`` on Windows."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Application Support")
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or ""
+        if not os.path.isabs(base):  # the XDG spec: a relative value is invalid and ignored
+            base = str(Path.home() / ".local" / "share")
+    return Path(base) / "dreamfx"
+
+
+def user_model_file() -> Path:
+    """Where ``dreamfx train`` writes a retrained model by default."""
+    return user_data_dir() / "mnist_cnn.keras"
 
 
 def _mnist_cnn() -> Any:

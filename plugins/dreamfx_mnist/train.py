@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .data import HOLDOUT_SEED, NUM_CLASSES, load_mnist, stratified_split
-from . import MODEL_FILE
+from . import user_model_file
 from .model import build_mnist_cnn
 
 DEFAULT_EPOCHS = 60
@@ -60,7 +60,7 @@ class TrainReport:
 
 def train(
     data: str | os.PathLike[str] | None = None,
-    out: Path = MODEL_FILE,
+    out: str | os.PathLike[str] | None = None,
     epochs: int = DEFAULT_EPOCHS,
     seed: int = 0,
     holdout_per_class: int = 50,
@@ -69,14 +69,15 @@ def train(
 ) -> TrainReport:
     """Train on the digits at ``data`` (see `load_mnist`; None downloads MNIST),
     evaluate on ``holdout_per_class`` digits per class that training never sees, and
-    write the model atomically to ``out``.
+    write the model atomically to ``out`` (default: `user_model_file`, in the user's data
+    folder; never the shipped model unless ``out`` names it).
 
     The held-out split always uses `HOLDOUT_SEED`, so runs with different ``seed``
     values (which drive weight initialisation, shuffling and augmentation) are scored
     on the same digits. ``progress`` is called after every epoch with the 0-based epoch
     index and the epoch's training metrics (``loss``, ``accuracy``).
     """
-    out = Path(out)
+    out = Path(out) if out is not None else user_model_file()
     if out.suffix != ".keras":
         raise ValueError(f"{out}: the model file name must end in .keras")
     if epochs < 1:

@@ -30,3 +30,13 @@ def test_bad_position_is_a_clear_error():
 
     with pytest.raises(SettingsError, match=r"objective.x must be in \[0, 1\]"):
         dreamfx.dream(np.zeros((28, 28), np.float32), objective="spotlight-map", objective__x=2.0)
+
+
+def test_maps_of_any_size_with_the_octaves_preset():
+    """With octaves the network sees the whole photo, so conv2's map is far bigger than 11x11."""
+    import dreamfx
+
+    rng = np.random.default_rng(1)
+    image = rng.random((90, 120), dtype=np.float32) * 0.3
+    result = dreamfx.dream(image, "octaves", objective="spotlight-map", objective__map=50, steps=5)
+    assert result.score_after > result.score_before

@@ -12,7 +12,11 @@ from dreamfx.objectives import ModelInfo, Objective
 
 class SpotlightMap(Objective):
     """Mean of one map's activations weighted by ``w = g + outside * (1 - g)``, where ``g`` is
-    a Gaussian of ``radius`` (fraction of the map's size) centred at (``x``, ``y``) in [0, 1]."""
+    a Gaussian of ``radius`` (fraction of the map's size) centred at (``x``, ``y``) in [0, 1].
+
+    The weights are built from the activations' own height and width at each call, because
+    a map can have any size: 11x11 for conv2 on a 28x28 view, but the whole photo's size
+    with the ``octaves`` scaler (the network runs fully convolutionally there)."""
 
     def __init__(self, model_info: ModelInfo, layer: str, map: int, x: float, y: float,
                  radius: float, outside: float) -> None:
@@ -22,18 +26,22 @@ class SpotlightMap(Objective):
                 raise SettingsError(f"objective.{name} must be in [0, 1] (a fraction of the width or height), got {value}")
         if radius <= 0:
             raise SettingsError(f"objective.radius must be positive, got {radius}")
-        height, width = model_info.layers[layer][:2]
-        rows = (tf.range(height, dtype=tf.float32) + 0.5) / height
-        cols = (tf.range(width, dtype=tf.float32) + 0.5) / width
-        dist2 = (rows[:, None] - y) ** 2 + (cols[None, :] - x) ** 2
-        spot = tf.exp(-dist2 / (2.0 * radius**2))
-        self.weights = spot + outside * (1.0 - spot)
         self.layer, self.map, self.x, self.y = layer, map, x, y
+        self.radius, self.outside = radius, outside
         self.layers = (layer,)
 
+    def weights(self, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+        """The (height, width) spotlight weights for a map of that size."""
+        rows = (tf.range(height, dtype=tf.float32) + 0.5) / tf.cast(height, tf.float32)
+        cols = (tf.range(width, dtype=tf.float32) + 0.5) / tf.cast(width, tf.float32)
+        dist2 = (rows[:, None] - self.y) ** 2 + (cols[None, :] - self.x) ** 2
+        spot = tf.exp(-dist2 / (2.0 * self.radius**2))
+        return spot + self.outside * (1.0 - spot)
+
     def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
-        acts = activations[self.layer][..., self.map]
-        return tf.reduce_mean(acts * self.weights, axis=[1, 2])
+        acts = activations[self.layer][..., self.map]  # (batch, height, width), any height and width
+        shape = tf.shape(acts)
+        return tf.reduce_mean(acts * self.weights(shape[1], shape[2]), axis=[1, 2])
 
     def describe(self) -> str:
         return f"{self.layer} map {self.map} in a spotlight at ({self.x:g}, {self.y:g})"
