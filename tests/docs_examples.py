@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import os
 import re
 import shlex
@@ -372,10 +371,3 @@ def visibly_changed(source: Path, output: Path) -> float:
         a = np.asarray(a.convert("L").resize(b.size), np.float32)
         b = np.asarray(b.convert("L"), np.float32)
     return float(np.abs(a - b).mean())
-
-
-def is_finite_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
