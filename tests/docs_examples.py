@@ -110,13 +110,32 @@ def blocks(doc: Path) -> list[Block]:
     return found
 
 
+def _joined(lines: list[str]) -> list[tuple[int, str]]:
+    """Lines with shell continuations (a trailing ``\\``) joined, each with its first line's offset."""
+    out: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for offset, line in enumerate(lines, 1):
+        if pending is not None:
+            pending = (pending[0], pending[1] + " " + line.strip())
+        else:
+            pending = (offset, line)
+        if pending[1].rstrip().endswith("\\"):
+            pending = (pending[0], pending[1].rstrip()[:-1].rstrip())
+            continue
+        out.append(pending)
+        pending = None
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
 def commands(doc: Path) -> list[Command]:
     out: list[Command] = []
     for block in blocks(doc):
         if block.lang not in SHELL_LANGS and not (block.lang == "" and any(l.startswith("$ ") for l in block.lines)):
             continue
         prompted = any(l.startswith("$ ") for l in block.lines)
-        for offset, line in enumerate(block.lines, 1):
+        for offset, line in _joined(block.lines):
             if prompted:
                 if line.startswith("$ "):
                     out.append(Command(doc, block.line + offset, _strip_comment(line[2:])))
@@ -212,6 +231,8 @@ def run(command: Command, work: Path, root: Path) -> Outcome:
            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("XDG_DATA_HOME", None)
     env.pop("DREAMFX_DISABLE_PLUGINS", None)
+    if "my_rgb.keras" in text and not (work / "my_rgb.keras").exists():
+        _rgb_model(work / "my_rgb.keras")
     if command.text.startswith("cat ") and command.expected:
         (work / command.text.split()[1]).write_text("\n".join(command.expected) + "\n")
     words = shlex.split(text)
@@ -219,6 +240,19 @@ def run(command: Command, work: Path, root: Path) -> Outcome:
         return _in_process(words[1:], work, env)
     done = subprocess.run(["bash", "-c", text], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def _rgb_model(path: Path) -> None:
+    """The user's colour model the channel docs name: a small 64x64x3 CNN (seeded weights)
+    with the layer names the example dreams."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    keras.Model(inputs, keras.layers.Dense(10, name="logits")(x)).save(path)
 
 
 def _in_process(argv: list[str], work: Path, env: dict[str, str]) -> Outcome:
