@@ -81,7 +81,7 @@ class OIPOptimizer:
         for key, value in (("steps", steps), ("step_size", step_size), ("jitter", jitter), ("blur", blur),
                            ("chunk", chunk)):
             if value > LIMITS[key]:
-                raise SettingsError(f"optimizer.{key} must be at most {LIMITS[key]:,} ({WHY[key]}), got {value}")
+                raise SettingsError(f"optimizer.{key} must be at most {LIMITS[key]:,g} ({WHY[key]}), got {value}")
         self.steps, self.step_size, self.jitter, self.blur, self.chunk = steps, step_size, jitter, blur, chunk
 
     def bind(self, feature_model: Any, objective: Objective, seed: int) -> BoundStep:
