@@ -10,13 +10,17 @@ clip to the model's input range [0, 1].
 
 Well-defined steps. On a flat image region every 2x2 max-pooling window holds equal values,
 and which one receives the gradient is decided by the last bit of the convolution, which
-depends on the instruction set oneDNN picked, on the batch size and on the view's position
-in the kernel's blocking. The gradient is not small there (its standard deviation on a flat
-gray image equals that on photos), it is *arbitrary*, and the dream amplifies the choice.
-So the network sees every view plus a fixed pattern of amplitude :data:`TIE_BREAK` (a
-quarter of an 8-bit level): exact ties become differences thousands of times larger than
-float32 rounding, decided the same way on every CPU and in every batch. The pattern is
-never added to the canvas itself.
+depends on the instruction set of the matrix-product kernels, on the batch size and on the
+view's position. The gradient there is not small (its standard deviation on a flat gray
+image is the same as on photos: 0.018 against 0.014-0.026, so no floor on the normaliser
+can tell it from a real one); it is *arbitrary*, and the dream amplifies the choice (a flat
+image came out up to 250/255 apart under SSE4.1 and AVX2). So the network sees the canvas
+plus a fixed pattern (uniform in +-:data:`TIE_BREAK`, tied to canvas coordinates so it
+moves with the image): exact ties become differences about 10^5 times larger than float32
+rounding, decided the same way on every CPU and in every batch. The pattern is never added
+to the canvas itself. What it cannot remove: gradient ascent through ReLUs and max pooling
+is chaotic, so a *near* tie that rounding flips (rare on photos, a few per dream on a large
+canvas) can still grow; ``tests/test_isa.py`` shows where results are CPU-independent.
 
 Shifts. A tiled level (``roll`` > 0) shifts its canvas by an offset modulo the tile drawn
 *without replacement*: each run of ``roll`` consecutive steps (counted over the rounds)
@@ -48,9 +52,11 @@ from dreamfx.objectives import Objective
 from dreamfx.optimize import BoundStep
 from dreamfx.scaling import Geometry, merge_views, split_views
 
-#: Amplitude of the fixed pattern added to every view the network sees (not to the image):
-#: breaks exact ties of max pooling on flat regions the same way on every CPU.
-TIE_BREAK = 2.0**-10
+#: Amplitude of the fixed pattern added to what the network sees (not to the image): breaks
+#: exact ties of max pooling on flat regions the same way on every CPU. 2**-10 still let
+#: synthetic images diverge across instruction sets within 10 steps; 2**-5 (8 levels of
+#: 255) did not, and leaves the objective gains on photos as they were (within 3%).
+TIE_BREAK = 2.0**-5
 #: Aim for compiled calls of about this many seconds, so signals are handled quickly.
 PIECE_SECONDS = 0.4
 #: Seconds per canvas pixel per step assumed before anything was measured (a slow 2-core
@@ -245,11 +251,16 @@ def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float,
             return view_gradient(views) if count <= chunk else looped_gradient(views)
         return tf.cond(tf.shape(views)[0] <= chunk, lambda: view_gradient(views), lambda: looped_gradient(views))
 
-    def shifted_views(x: tf.Tensor, seeds: tf.Tensor, k: tf.Tensor, total: tf.Tensor, roll: Any,
-                      view_size: tuple[int, int] | None) -> tuple[tf.Tensor, tf.Tensor | None]:
-        shift = step_shift(seeds, k, total, jitter, roll)
+    def pattern_for(x: tf.Tensor) -> tf.Tensor:
         shape = x.shape[1:]
-        x_in = x + tie_break_pattern(shape if shape.is_fully_defined() else tf.shape(x)[1:])
+        return tie_break_pattern(shape if shape.is_fully_defined() else tf.shape(x)[1:])
+
+    def shifted_views(x: tf.Tensor, pattern: tf.Tensor, seeds: tf.Tensor, k: tf.Tensor, total: tf.Tensor, roll: Any,
+                      view_size: tuple[int, int] | None) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """What the network sees at step ``k``: the canvas plus the tie-break pattern (fixed
+        to the canvas, so it moves with the image), shifted, cut into views."""
+        shift = step_shift(seeds, k, total, jitter, roll)
+        x_in = x + pattern
         x_in = x_in if shift is None else tf.roll(x_in, shift, axis=[1, 2])
         if view_size is None or tuple(x.shape[1:3]) == view_size:
             return x_in, shift
@@ -275,8 +286,10 @@ def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float,
         else:
             start, total = position[0], position[1]
 
+        pattern = pattern_for(canvas)
+
         def body(i: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            views, shift = shifted_views(x, seeds, start + i, total, roll, view_size)
+            views, shift = shifted_views(x, pattern, seeds, start + i, total, roll, view_size)
             return i + 1, finish_step(x, chunked_gradient(views), shift, step_size, view_size)
 
         _, out = tf.while_loop(lambda i, x: i < steps, body, (tf.constant(0), canvas))
@@ -285,7 +298,7 @@ def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float,
     @tf.function(reduce_retracing=True)
     def prepare(x: tf.Tensor, seeds: tf.Tensor, k: tf.Tensor, total: tf.Tensor, roll: int,
                 view_size: tuple[int, int]) -> Any:
-        views, shift = shifted_views(x, seeds, k, total, roll, view_size)
+        views, shift = shifted_views(x, pattern_for(x), seeds, k, total, roll, view_size)
         return views, (tf.zeros([2], tf.int32) if shift is None else shift)
 
     @tf.function(reduce_retracing=True)
