@@ -22,12 +22,11 @@ to the canvas itself. What it cannot remove: gradient ascent through ReLUs and m
 is chaotic, so a *near* tie that rounding flips (rare on photos, a few per dream on a large
 canvas) can still grow; ``tests/test_isa.py`` shows where results are CPU-independent.
 
-Shifts. A tiled level (``roll`` > 0) shifts its canvas by an offset modulo the tile drawn
-*without replacement*: each run of ``roll`` consecutive steps (counted over the rounds)
-uses every offset once per axis, so every pixel spends the same number of steps at each
-position within a tile, and the parts of a tile the network sees less (its VALID borders)
-do not imprint the tile grid on the dream. Levels without a grid jitter by up to
-``jitter`` pixels.
+Shifts. A tiled level (``roll`` > 0) shifts its canvas by an offset modulo the tile that
+follows a low-discrepancy sequence (:func:`step_shift`), so every pixel spends about as many
+steps at each position within a tile and the parts of a tile the network sees less (its
+VALID borders) do not imprint the tile grid on the dream. Levels without a grid jitter by
+up to ``jitter`` pixels.
 
 Bounded calls. Each call of the compiled loop returns to Python in about
 :data:`PIECE_SECONDS` (pieces of steps sized from the measured time per canvas pixel), and
@@ -171,19 +170,27 @@ def tie_break_pattern(shape: Any) -> tf.Tensor:
     return tf.random.stateless_uniform(shape, seed=[20_251_125, 11], minval=-TIE_BREAK, maxval=TIE_BREAK)
 
 
+#: Weyl-sequence steps per axis (2**32 times the golden ratio's and sqrt(2)'s fractional parts).
+WEYL = (2_654_435_769, 1_779_033_703)
+
+
 def step_shift(seeds: tf.Tensor, k: tf.Tensor, total: Any, jitter: int, roll: Any) -> tf.Tensor | None:
     """The (dy, dx) shift of step ``k`` (of ``total`` per round) in round ``seeds[1]``.
 
-    With a tile grid (``roll`` > 0) the offsets modulo the tile are drawn without
-    replacement: the rounds' steps, counted one after the other, fall into blocks of
-    ``roll`` steps, and each block is a permutation of all offsets, per axis. Otherwise a
-    jitter of up to ``jitter`` pixels (None when there is none)."""
+    With a tile grid (``roll`` > 0) the offset modulo the tile follows a Weyl sequence over
+    the dream's steps counted one after the other: ``floor(roll * frac(a + n * alpha))``,
+    ``a`` random per seed and axis. Any run of consecutive steps (a level's, a round's)
+    spreads its offsets evenly over the tile, so every pixel spends about as many steps at
+    each position within a tile, and the parts of a tile the network sees less (its VALID
+    borders) do not imprint the grid. Exact integer arithmetic: the same on every CPU.
+    Otherwise a jitter of up to ``jitter`` pixels (None when there is none)."""
 
     def grid() -> tf.Tensor:
         index = tf.cast(k, tf.int64) + seeds[1] * tf.cast(total, tf.int64)
-        size = tf.cast(roll, tf.int64)
-        keys = tf.random.stateless_uniform([2, roll], seed=tf.stack([seeds[0] + 7_919, index // size]))
-        return tf.cast(tf.gather(tf.argsort(keys, axis=1, stable=True), index % size, axis=1), tf.int32)
+        start = tf.random.stateless_uniform([2], seed=tf.stack([seeds[0], tf.constant(7_919, tf.int64)]),
+                                            minval=0, maxval=2**32, dtype=tf.int64)
+        phase = tf.math.floormod(start + index * tf.constant(WEYL, tf.int64), 2**32)
+        return tf.cast(phase * tf.cast(roll, tf.int64) // 2**32, tf.int32)
 
     def jittered() -> tf.Tensor | None:
         if not jitter:
