@@ -3,7 +3,8 @@
 The measure is :func:`dreamfx.scaling.periodicity`: per axis, the mean absolute difference
 between neighbours grouped by position modulo 28 in the working-size image, peak over
 median. Before the fix (per-step shifts drawn from 31 values, so three offsets modulo 28
-came up twice as often) the tiling preset gave 1.4-2.1 along x on these crops.
+came up twice as often) the tiling preset gave 1.24-2.14 along x on these crops (seeds
+0 and 1; 1.53-2.14 on coffee and chelsea).
 """
 
 from __future__ import annotations

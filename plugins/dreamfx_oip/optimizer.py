@@ -232,14 +232,14 @@ class _Compiled:
 
 def _even_out(grad: tf.Tensor, batch: Any, view_size: tuple[int, int]) -> tf.Tensor:
     """Divide each view's gradient by its image's RMS gradient at that position in a view
-    (relative to the mean; at most 10x): the network's VALID convolutions and pooling see
+    (relative to the mean; at most 2x): the network's VALID convolutions and pooling see
     some positions of a view more than others, and that profile would print the tile grid.
     Per image, so batches equal one-by-one dreams; positions with no gradient stay at 0."""
     h, w = view_size
     per_image = tf.reshape(grad, [batch, -1, h, w, tf.shape(grad)[-1]])
     profile = tf.sqrt(tf.reduce_mean(tf.square(per_image), axis=[1, 4], keepdims=True))
     scale = tf.reduce_mean(profile, axis=[2, 3], keepdims=True)
-    return tf.reshape(per_image * tf.math.divide_no_nan(scale, profile + 0.1 * scale), tf.shape(grad))
+    return tf.reshape(per_image * tf.math.divide_no_nan(scale, profile + 0.5 * scale), tf.shape(grad))
 
 
 def _compile(feature_model: Any, objective: Objective, jitter: int, blur: float, chunk: int) -> _Compiled:
