@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from contextlib import nullcontext
+import gc
 import json
 import os
 import sys
@@ -637,9 +638,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     interrupts.install()
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        if code == EXIT_INTERRUPTED:
+            gc.freeze()  # the exit's last collection of TensorFlow's objects takes 2 s or more: skip it
+        return code
     except KeyboardInterrupt:
         print("dreamfx: interrupted", file=sys.stderr)
+        gc.freeze()  # as above
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # dreamfx info out.png | head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -188,3 +188,26 @@ def merge_views(views: Any, canvas_shape: Any, view_size: Sequence[int]) -> Any:
     x = tf.reshape(views, [bsz, a, b, h, w, c])
     x = tf.transpose(x, [0, 1, 3, 2, 4, 5])
     return tf.reshape(x, [bsz, a * h, b * w, c])
+
+
+def periodicity(image: Any, period: int = 28) -> tuple[float, float]:
+    """How strongly an image's strokes lock to a grid of ``period`` pixels, per axis.
+
+    Along x: the mean absolute difference between horizontal neighbours,
+    ``|x[:, i+1] - x[:, i]|``, grouped by ``i mod period`` (``i`` the column in the image as
+    given: pass the working-size image, where the tiles are ``period`` pixels), then the
+    largest group mean over the median group mean. Along y the same with rows. 1.0 means no
+    preferred phase; a dream whose tile grid shows scores well above 1. Returns ``(y, x)``.
+    """
+    image = np.asarray(image, np.float64)
+    if image.ndim == 3:
+        image = image.mean(axis=2)
+    ratios = []
+    for axis in (0, 1):
+        diffs = np.abs(np.diff(image, axis=axis))
+        per_position = diffs.mean(axis=1 - axis)  # mean over the other axis: one value per i
+        phase = np.arange(per_position.size) % period
+        groups = np.array([per_position[phase == p].mean() for p in range(min(period, per_position.size))])
+        median = float(np.median(groups))
+        ratios.append(float(groups.max() / median) if median > 0 else float("inf"))
+    return ratios[0], ratios[1]

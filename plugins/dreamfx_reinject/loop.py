@@ -11,6 +11,10 @@ from dreamfx.loop import LoopResult
 from dreamfx.optimize import BoundStep
 from dreamfx.scaling import Level, LevelCache, Scaler, worth_compiling
 
+#: The most rounds a loop accepts (each round is at least one optimizer call per level).
+MAX_ROUNDS = 10_000
+
+
 class ReinjectLoop:
     """For each scaling level, coarse to fine, ``rounds`` rounds of: optimise the canvas;
     back to full size; add the detail this level loses; back to the canvas.
@@ -27,6 +31,8 @@ class ReinjectLoop:
     def __init__(self, rounds: int = 4) -> None:
         if rounds < 1:
             raise SettingsError(f"loop.rounds must be at least 1, got {rounds}")
+        if rounds > MAX_ROUNDS:
+            raise SettingsError(f"loop.rounds must be at most {MAX_ROUNDS:,}, got {rounds}")
         self.rounds = rounds
         self.compiled = LevelCache()  # (enter, reinject) per level and image size
         self._dreams = 0

@@ -7,7 +7,7 @@ from typing import Any
 from dreamfx.errors import SettingsError
 
 from .downscale import DownscaleLevel, check_method
-from .tiling import TileLevel, work_size
+from .tiling import TileLevel, check_tile_scale, work_size
 
 
 class HybridScaler:
@@ -25,10 +25,9 @@ class HybridScaler:
         check_method(method)
         if not 1.2 <= factor <= 4.0:
             raise SettingsError(f"scaler.factor must be between 1.2 and 4 (size ratio between levels), got {factor}")
-        if max_levels < 1:
-            raise SettingsError(f"scaler.max_levels must be at least 1, got {max_levels}")
-        if tile_scale < 1.0:
-            raise SettingsError(f"scaler.tile_scale must be 1 or more, got {tile_scale}")
+        if not 1 <= max_levels <= 16:
+            raise SettingsError(f"scaler.max_levels must be 1 to 16, got {max_levels}")
+        check_tile_scale(tile_scale)
         self.view_size, self.factor, self.max_levels = view_size, factor, max_levels
         self.tile_scale, self.method = tile_scale, method
 

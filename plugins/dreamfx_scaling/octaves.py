@@ -5,7 +5,7 @@ from __future__ import annotations
 from dreamfx.errors import SettingsError
 
 from .downscale import ResizeLevel, check_method
-from .tiling import work_size
+from .tiling import check_tile_scale, work_size
 
 
 class OctaveLevel(ResizeLevel):
@@ -27,10 +27,9 @@ class OctaveScaler:
         check_method(method)
         if not 1.1 <= factor <= 4.0:
             raise SettingsError(f"scaler.factor must be between 1.1 and 4 (size ratio between octaves), got {factor}")
-        if octaves < 1:
-            raise SettingsError(f"scaler.octaves must be at least 1, got {octaves}")
-        if scale < 1.0:
-            raise SettingsError(f"scaler.scale must be 1 or more (image pixels per model pixel), got {scale}")
+        if not 1 <= octaves <= 32:
+            raise SettingsError(f"scaler.octaves must be 1 to 32, got {octaves}")
+        check_tile_scale(scale, "scale")
         self.view_size, self.factor, self.octaves, self.scale, self.method = view_size, factor, octaves, scale, method
 
     def levels(self, image_size: tuple[int, int]) -> list[OctaveLevel]:

@@ -50,6 +50,15 @@ def _reflect_pad(images: tf.Tensor, pads: tuple[tuple[int, int], tuple[int, int]
     return images
 
 
+#: The largest scale a scaler accepts (image pixels per model pixel).
+MAX_SCALE = 1000.0
+
+
+def check_tile_scale(tile_scale: float, key: str = "tile_scale") -> None:
+    if not 1.0 <= tile_scale <= MAX_SCALE:
+        raise SettingsError(f"scaler.{key} must be 1 to {MAX_SCALE:g} (image pixels per model pixel), got {tile_scale}")
+
+
 def work_size(image_size: tuple[int, int], tile_scale: float) -> tuple[int, int]:
     """The working size at which each tile covers ``tile_scale`` x the view size."""
     return max(1, round(image_size[0] / tile_scale)), max(1, round(image_size[1] / tile_scale))
@@ -66,8 +75,7 @@ class TilingScaler:
 
     def __init__(self, view_size: tuple[int, int], tile_scale: float = 1.0, method: str = "bicubic") -> None:
         check_method(method)
-        if tile_scale < 1.0:
-            raise SettingsError(f"scaler.tile_scale must be 1 or more (pixels per model pixel), got {tile_scale}")
+        check_tile_scale(tile_scale)
         self.view_size, self.tile_scale, self.method = view_size, tile_scale, method
 
     def levels(self, image_size: tuple[int, int]) -> list[TileLevel]:

@@ -1,0 +1,118 @@
+"""Signals and bounds: a dream returns to Python often enough for Ctrl-C and SIGTERM to
+take effect within 2 s, however large the image; settings have upper bounds."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from dreamfx.api import as_gray_array, make_dreamer
+from dreamfx.errors import SettingsError
+
+from .conftest import SAMPLE
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"steps": 2_147_483_648}, r"optimizer.steps must be at most 100,000 \(per round\), got 2147483648"),
+    ({"step_size": 1.5}, r"optimizer.step_size must be at most 1 \(the whole pixel range\), got 1.5"),
+    ({"step_size": float("nan")}, r"optimizer.step_size must be positive, got nan"),
+    ({"jitter": 1000}, r"optimizer.jitter must be at most 64 \(pixels\)"),
+    ({"blur": 100.0}, r"optimizer.blur must be at most 16"),
+    ({"chunk": 10**6}, r"optimizer.chunk must be at most 65,536 \(views per network call\)"),
+    ({"rounds": 10_001}, r"loop.rounds must be at most 10,000, got 10001"),
+    ({"scaler__tile_scale": 1e9}, r"scaler.tile_scale must be 1 to 1000 \(image pixels per model pixel\)"),
+])
+def test_settings_have_upper_bounds(overrides, message):
+    preset = "tiling" if "scaler__tile_scale" in overrides else "single-map"
+    with pytest.raises(SettingsError, match=message):
+        make_dreamer(preset, overrides)
+
+
+def test_hybrid_and_octaves_bounds():
+    with pytest.raises(SettingsError, match="scaler.max_levels must be 1 to 16, got 17"):
+        make_dreamer("hybrid", {"max_levels": 17})
+    with pytest.raises(SettingsError, match="scaler.octaves must be 1 to 32, got 33"):
+        make_dreamer("octaves", {"octaves": 33})
+
+
+@pytest.mark.parametrize("preset", ["single-map", "tiling"])
+def test_pieces_and_split_steps_give_the_unsplit_result(preset, monkeypatch):
+    """Running the steps one call per step, or one step as several calls (a few views at a
+    time), must give exactly what one call for all steps gives."""
+    import dreamfx_oip.optimizer as optimizer
+
+    image = as_gray_array(SAMPLE)[:90, :120]
+    results = {}
+    for mode in ("whole", "pieces", "split"):
+        monkeypatch.setattr(optimizer, "PIECE_SECONDS", 1e9 if mode == "whole" else 1e-12)
+        dreamer = make_dreamer(preset, {"steps": 5, "rounds": 2, "seed": 3, "chunk": 4 if mode == "split" else 128})
+        if mode != "whole":
+            dreamer.step.pace.rate = 1.0  # as if a step were slow: pieces of one step, or split steps
+            dreamer.step.pace.measured = True
+            monkeypatch.setattr(optimizer._Pace, "update", lambda *args: None)
+        results[mode] = dreamer(image).image
+    assert np.array_equal(results["pieces"], results["whole"])
+    assert np.array_equal(results["split"], results["whole"])
+
+
+# Marks the moment the dream starts (after imports, decoding and building the components),
+# then runs the CLI as `dreamfx` would. SIGINT is set explicitly: a shell starts background
+# jobs with SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+CHILD = """
+import signal, sys, pathlib
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from dreamfx.pipeline import Dreamer
+marker, argv = pathlib.Path(sys.argv[1]), sys.argv[2:]
+dream_batch = Dreamer.dream_batch
+def marked(self, *args, **kwargs):
+    marker.write_text("dreaming")
+    return dream_batch(self, *args, **kwargs)
+Dreamer.dream_batch = marked
+from dreamfx.cli import main
+sys.exit(main(argv))
+"""
+
+
+def _large_image(path, size=(3000, 2000)) -> None:
+    """Smooth random texture: photo-like, so the dream has gradients everywhere."""
+    from PIL import Image
+
+    noise = np.random.default_rng(0).random((size[1] // 40, size[0] // 40))
+    small = Image.fromarray((noise * 255).astype(np.uint8))
+    small.resize(size, Image.Resampling.BICUBIC).save(path)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_a_large_tiling_dream_within_2_seconds(tmp_path, signum):
+    """3000x2000 with the tiling preset: 7,700 tiles, several seconds per step on a 2-core
+    CPU. The signal lands 3 s into the dream (past the first compiled calls' tracing); the
+    process must exit with 130 within 2 s, its interpreter shutdown included."""
+    src, marker = tmp_path / "big.png", tmp_path / "dreaming"
+    _large_image(src)
+    cmd = [sys.executable, "-c", CHILD, str(marker), "run", "--preset", "tiling", str(src), "-o",
+           str(tmp_path / "out.png"), "--set", "optimizer.steps=10000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate()[1][-2000:]
+        time.sleep(3.0)
+        assert proc.poll() is None, "the dream ended before the signal"
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+        latency = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    print(f"signal {signum!r}: exit {proc.returncode} after {latency:.2f} s")
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "interrupted" in stderr
+    assert latency < 2.0, latency
+    assert not (tmp_path / "out.png").exists()
