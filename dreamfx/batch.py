@@ -98,6 +98,32 @@ def run_hash(settings: "Settings", options: BatchOptions) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def interruptible(work: Callable[[], Any]) -> Any:
+    """Run ``work`` (a dream) in a daemon thread while this thread waits for it in short
+    sleeps, so Ctrl-C and the stop signals, which Python delivers to the main thread between
+    bytecodes, take effect at once even while one TensorFlow call runs for seconds (a step of
+    a 6000x4000 ``octaves`` dream is one call of several seconds). On an interrupt the dream
+    is abandoned: its thread finishes the call in the background, and the command line ends
+    the process without waiting for it (:func:`dreamfx.cli.entry`)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread as it was
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="dreamfx-dream", daemon=True).start()
+    while not done.wait(0.05):
+        pass
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class PixelBudget:
     """Pixels in flight, shared by the planner thread and the writer threads."""
 
@@ -286,8 +312,9 @@ class BatchRunner:
             rounds = self.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
             self.event("batch", group[0][0], (len(group), rounds))
             colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
-            results = self.dreamer.dream_batch([p.rgb if colour and p.rgb is not None else p.luma for _, p in group],
-                                               on_round=lambda r: self.event("round", group[0][0], r))
+            images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
+            results = interruptible(lambda: self.dreamer.dream_batch(
+                images, on_round=lambda r: self.event("round", group[0][0], r)))
         except DreamfxError as exc:
             self.budget.give(pixels * len(group))
             for outcome, _ in group:
