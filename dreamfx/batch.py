@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from . import __version__
+from . import __version__, interrupts
 from .errors import DreamfxError, ImageError
 from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, digest, image_pixels, load_picture, provenance,
                       read_input_bytes, write_bytes_atomic, write_image_atomic)
@@ -99,12 +99,14 @@ def run_hash(settings: "Settings", options: BatchOptions) -> str:
 
 
 def interruptible(work: Callable[[], Any]) -> Any:
-    """Run ``work`` (a dream) in a daemon thread while this thread waits for it in short
+    """Run ``work`` (a dream) in a worker thread while this thread waits for it in short
     sleeps, so Ctrl-C and the stop signals, which Python delivers to the main thread between
     bytecodes, take effect at once even while one TensorFlow call runs for seconds (a step of
     a 6000x4000 ``octaves`` dream is one call of several seconds). On an interrupt the dream
-    is abandoned: its thread finishes the call in the background, and the command line ends
-    the process without waiting for it (:func:`dreamfx.cli.entry`)."""
+    is abandoned: its thread finishes the call in the background. The ``dreamfx`` program
+    then ends the process at once (:func:`dreamfx.cli.entry`); a Python caller's interpreter
+    waits for the thread at exit (it is not a daemon: tearing TensorFlow down under a running
+    call crashes the process)."""
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -116,9 +118,14 @@ def interruptible(work: Callable[[], Any]) -> Any:
         finally:
             done.set()
 
-    threading.Thread(target=run, name="dreamfx-dream", daemon=True).start()
-    while not done.wait(0.05):
-        pass
+    interrupts.clear_stop()
+    threading.Thread(target=run, name="dreamfx-dream", daemon=False).start()
+    try:
+        while not done.wait(0.05):
+            pass
+    except KeyboardInterrupt:
+        interrupts.request_stop()  # the worker stops at its next check
+        raise
     if "error" in box:
         raise box["error"]
     return box["value"]
