@@ -1,5 +1,5 @@
 """``python -m dreamfx`` is the ``dreamfx`` command."""
 
-from .cli import main
+from .cli import entry
 
-raise SystemExit(main())
+entry()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from . import __version__
+from . import __version__, interrupts
 from .errors import DreamfxError, ImageError
 from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, digest, image_pixels, load_picture, provenance,
                       read_input_bytes, write_bytes_atomic, write_image_atomic)
@@ -96,6 +96,39 @@ def run_hash(settings: "Settings", options: BatchOptions) -> str:
     """A hash of everything besides the input that determines an output's pixels."""
     blob = json.dumps([settings.digest(), options.color, options.keep_alpha]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def interruptible(work: Callable[[], Any]) -> Any:
+    """Run ``work`` (a dream) in a worker thread while this thread waits for it in short
+    sleeps, so Ctrl-C and the stop signals, which Python delivers to the main thread between
+    bytecodes, take effect at once even while one TensorFlow call runs for seconds (a step of
+    a 6000x4000 ``octaves`` dream is one call of several seconds). On an interrupt the dream
+    is abandoned: its thread finishes the call in the background. The ``dreamfx`` program
+    then ends the process at once (:func:`dreamfx.cli.entry`); a Python caller's interpreter
+    waits for the thread at exit (it is not a daemon: tearing TensorFlow down under a running
+    call crashes the process)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread as it was
+            box["error"] = exc
+        finally:
+            done.set()
+
+    interrupts.clear_stop()
+    threading.Thread(target=run, name="dreamfx-dream", daemon=False).start()
+    try:
+        while not done.wait(0.05):
+            pass
+    except KeyboardInterrupt:
+        interrupts.request_stop()  # the worker stops at its next check
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class PixelBudget:
@@ -286,8 +319,9 @@ class BatchRunner:
             rounds = self.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
             self.event("batch", group[0][0], (len(group), rounds))
             colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
-            results = self.dreamer.dream_batch([p.rgb if colour and p.rgb is not None else p.luma for _, p in group],
-                                               on_round=lambda r: self.event("round", group[0][0], r))
+            images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
+            results = interruptible(lambda: self.dreamer.dream_batch(
+                images, on_round=lambda r: self.event("round", group[0][0], r)))
         except DreamfxError as exc:
             self.budget.give(pixels * len(group))
             for outcome, _ in group:

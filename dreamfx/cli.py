@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from contextlib import nullcontext
-import gc
 import json
 import os
 import sys
@@ -640,13 +639,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     interrupts.install()
     try:
-        code = COMMANDS[args.command](args)
-        if code == EXIT_INTERRUPTED:
-            gc.freeze()  # the exit's last collection of TensorFlow's objects takes 2 s or more: skip it
-        return code
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("dreamfx: interrupted", file=sys.stderr)
-        gc.freeze()  # as above
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # dreamfx info out.png | head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -656,3 +651,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"dreamfx: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, SettingsError) else EXIT_FAILED
+
+
+def entry(argv: Sequence[str] | None = None) -> None:
+    """The ``dreamfx`` program: :func:`main`, then the process ends with its exit status.
+
+    An interrupted run ends at once when its report is written (``os._exit``): a dream it
+    abandoned may still be finishing a TensorFlow call in a background thread, and the
+    interpreter's shutdown would wait for TensorFlow's objects (2 s or more of garbage
+    collection) or tear them down under that thread. Everything dreamfx writes is complete
+    and synced by then.
+    """
+    code = main(argv)
+    if code == EXIT_INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    raise SystemExit(code)
+

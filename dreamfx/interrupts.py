@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from typing import Any, Iterator
 
 #: Signals that stop a run like Ctrl-C (those this platform has).
@@ -53,3 +54,25 @@ def shielded() -> Iterator[list[int]]:
     finally:
         for signum, previous in saved.items():
             signal.signal(signum, previous)
+
+
+#: Set when the main thread was interrupted while a dream ran in a worker thread
+#: (:func:`dreamfx.batch.interruptible`): the dream stops at its next check.
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask the dream running in a worker thread to stop at its next :func:`check_stop`."""
+    _STOP.set()
+
+
+def clear_stop() -> None:
+    _STOP.clear()
+
+
+def check_stop() -> None:
+    """Raise KeyboardInterrupt in a worker thread whose dream was abandoned; long loops call
+    this between their compiled calls (the built-in optimizer between pieces of steps)."""
+    if _STOP.is_set():
+        raise KeyboardInterrupt
+

@@ -135,7 +135,7 @@ def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signu
     # A shell starts background jobs with SIGINT ignored, and Python then installs no
     # KeyboardInterrupt handler; the child sets it explicitly so the test also holds there.
     child = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "from dreamfx.cli import main; sys.exit(main(sys.argv[1:]))")
+             "from dreamfx.cli import entry; entry(sys.argv[1:])")
     cmd = [sys.executable, "-c", child, "run", str(src), "-r", "-o", str(out), "--batch-size", "1",
            "--set", f"optimizer.steps={STEPS}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

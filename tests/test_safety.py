@@ -280,7 +280,7 @@ def test_full_disk_fails_items_and_the_report_is_one_line(tmp_path, monkeypatch,
 # -- 8. signals and closed pipes still end with a report; killed runs' leftovers go -----------
 
 CHILD = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-         "from dreamfx.cli import main; sys.exit(main(sys.argv[1:]))")
+         "from dreamfx.cli import entry; entry(sys.argv[1:])")
 
 
 def start_slow_run(src: Path, out: Path, count: int = 8) -> subprocess.Popen[str]:

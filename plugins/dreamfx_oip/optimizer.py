@@ -51,6 +51,7 @@ from typing import Any
 import tensorflow as tf
 
 from dreamfx.errors import SettingsError
+from dreamfx.interrupts import check_stop
 from dreamfx.objectives import Objective
 from dreamfx.optimize import BoundStep
 from dreamfx.scaling import Geometry, merge_views, split_views
@@ -109,6 +110,7 @@ class OIPOptimizer:
             views = _view_count(x.shape, view_size)
             done = 0
             while done < total:
+                check_stop()  # an interrupted run's abandoned dream ends here
                 per_step = pace.rate * pixels
                 if per_step > PIECE_SECONDS and views > self.chunk:
                     # one step in several calls, groups of whole chunks of views
