@@ -9,7 +9,8 @@ Only when something is to do is the dreamer built (and TensorFlow imported).
 Decoding runs in worker threads ahead of the dream, encoding and writing behind it, so the
 compute never waits for disk. Images of the same size are dreamed together, one batch per
 graph call. Everything in flight (decoded, dreaming, being written) is bounded by a pixel
-budget, so a folder of 12-megapixel photos never holds more than a few of them in memory.
+budget (each picture counted as the size of the one decoded before it until its own is
+known), so a folder of 12-megapixel photos never holds more than a few of them in memory.
 A file that cannot be read or written fails alone with its reason; the run goes on.
 Outputs are written atomically, so an interrupted run leaves only complete files.
 """
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from . import __version__, interrupts
 from .errors import DreamfxError, ImageError
-from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, digest, image_pixels, load_picture, provenance,
+from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, digest, load_picture, provenance,
                       read_input_bytes, write_bytes_atomic, write_image_atomic)
 from .inputs import Job
 
@@ -276,9 +277,12 @@ class BatchRunner:
         queue = deque(todo)
         loads: deque[tuple[Outcome, Future[Picture], int]] = deque()
         by_size: dict[tuple[int, int], list[tuple[Outcome, Picture]]] = {}
+        estimate = 0  # pixels of the last decoded picture: the next one is taken to match
         while queue or loads:
             while queue and len(loads) < window:
-                pixels = max(1, image_pixels(queue[0].job.source))  # from the header: no decode
+                if not estimate and loads:
+                    break  # no size known yet: one decode at a time until there is
+                pixels = max(1, estimate)
                 if not self.budget.fits(pixels):
                     break
                 outcome = queue.popleft()
@@ -299,8 +303,8 @@ class BatchRunner:
                 reason = str(exc) if isinstance(exc, DreamfxError) else f"{type(exc).__name__}: {exc}"
                 self._fail(outcome, reason, time.perf_counter() - started)
                 continue
-            size_pixels = picture.size[0] * picture.size[1]
-            self.budget.give(pixels - size_pixels)  # the header's count, corrected
+            size_pixels = estimate = picture.size[0] * picture.size[1]
+            self.budget.give(pixels - size_pixels)  # the estimate, corrected
             outcome.notes.extend(picture.notes)
             group = by_size.setdefault(picture.size, [])
             group.append((outcome, picture))

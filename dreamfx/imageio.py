@@ -201,21 +201,6 @@ def _open_image(fh: Any) -> Image.Image:
             Image.MAX_IMAGE_PIXELS = previous
 
 
-def image_pixels(path: str | os.PathLike[str]) -> int:
-    """The pixel count from an image's header (no decoding), or 0 when it cannot be read.
-    Only regular files are opened."""
-    try:
-        fd = open_regular(path)
-    except ImageError:
-        return 0
-    try:
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb") as fh, _open_image(fh) as img:
-            return int(img.size[0]) * int(img.size[1])
-    except Exception:  # any unreadable header: the decode reports the real reason
-        return 0
-
-
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as a float32 (H, W) grayscale array in [0, 1]."""
     return load_picture(path).luma
