@@ -25,19 +25,22 @@ from .presets import load_preset, settings_for
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
+def _as_float(array: np.ndarray) -> np.ndarray:
+    """uint8 (0-255) or float (0-1) pixels as float32 in [0, 1] scale."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32)
+    raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
+
+
 def as_gray_array(image: Any) -> np.ndarray:
     """A path, PIL image or array (H, W) / (H, W, 3|4), uint8 or float in [0, 1], as (H, W) float32."""
     if isinstance(image, (str, os.PathLike)):
         return read_image(Path(image))
     if isinstance(image, Image.Image):
         return to_gray(image)
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    elif np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float32)
-    else:
-        raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
+    array = _as_float(np.asarray(image))
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         array = array[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
     elif array.ndim == 3 and array.shape[-1] == 1:
@@ -59,13 +62,7 @@ def as_model_array(image: Any, channels: int = 1) -> np.ndarray:
     else:
         array = np.asarray(image)
         if array.ndim == 3 and array.shape[-1] in (3, 4):
-            if array.dtype == np.uint8:
-                array = array.astype(np.float32) / 255.0
-            elif np.issubdtype(array.dtype, np.floating):
-                array = array.astype(np.float32)
-            else:
-                raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
-            return np.clip(array[..., :3], 0.0, 1.0)
+            return np.clip(_as_float(array)[..., :3], 0.0, 1.0)
         return np.repeat(as_gray_array(array)[..., None], 3, axis=-1)
     rgb = picture.rgb if picture.rgb is not None else np.repeat(picture.luma[..., None], 3, axis=-1)
     return rgb.astype(np.float32)
