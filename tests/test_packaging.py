@@ -28,4 +28,4 @@ def test_wheel_contains_builtins_model_and_presets(tmp_path):
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[dreamfx]" in text and "mnist = dreamfx_mnist" in text and "presets = dreamfx_presets" in text
-    assert "dreamfx = dreamfx.cli:main" in text
+    assert "dreamfx = dreamfx.cli:entry" in text
