@@ -20,6 +20,8 @@ removes that.
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -78,6 +80,7 @@ def _read(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
+@pytest.mark.slow
 def test_dreams_agree_across_instruction_sets_and_batch_sizes(tmp_path):
     src = tmp_path / "in"
     _inputs(src)

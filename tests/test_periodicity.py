@@ -41,6 +41,7 @@ def test_periodicity_measures_a_grid():
     assert x > 2.0 and y < 1.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_tiling_strokes_do_not_follow_the_tile_grid(seed):
     images = _crops()

@@ -87,6 +87,7 @@ def _large_image(path, size=(3000, 2000)) -> None:
     small.resize(size, Image.Resampling.BICUBIC).save(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, preset", [(signal.SIGINT, "tiling"), (signal.SIGTERM, "tiling"),
                                             (signal.SIGINT, "octaves")])
 def test_signal_stops_a_large_dream_within_2_seconds(tmp_path, signum, preset):
