@@ -236,7 +236,7 @@ def _single_output(inputs: list[str], output: str | None) -> bool:
 def _plan(args: argparse.Namespace, inputs: list[str], output: str | None, panel: str | None) -> tuple[list[Any], Path | None]:
     """The jobs of a run and its report path (None for one image), checked before any work:
     paths that collide with inputs or each other, formats, a writable output folder."""
-    from .imageio import check_writable_folder, provenance, remove_stale_temporaries
+    from .imageio import check_writable_folder, remove_stale_temporaries
     from .inputs import Job, check_plan, collect_jobs, inspect_input
 
     if _single_output(inputs, output):

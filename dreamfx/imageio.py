@@ -16,11 +16,10 @@ import re
 import stat
 import tempfile
 import threading
-import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
