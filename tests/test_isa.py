@@ -118,3 +118,69 @@ def test_dreams_agree_across_instruction_sets_and_batch_sizes(tmp_path):
     inputs = _read(src)
     assert np.abs(reference[("tiling", 1)]["coffee"] - inputs["coffee"]).mean() > 5
     assert np.abs(reference[("single-map", 1)]["flat"] - inputs["flat"]).mean() > 5
+
+
+FULL_CHILD = """
+import sys
+from dreamfx.cli import main
+src, out = sys.argv[1], sys.argv[2]
+for batch in sys.argv[3:]:
+    code = main(["run", src, "-o", f"{out}/tiling-{batch}", "--preset", "tiling", "--batch-size", batch,
+                 "--seed", "0", "-q"])
+    assert code == 0, code
+"""
+
+
+@pytest.mark.slow
+def test_full_length_tiling_across_instruction_sets(tmp_path):
+    """What holds for the tiling preset at its full length (20 steps x 4 rounds), where
+    dreams on different instruction sets part (see the module docstring):
+
+    - on one CPU, a batch equals each image dreamed alone, bit for bit;
+    - images without a near tie (black, a horizontal ramp) still agree exactly;
+    - on the others the dreams are different draws of the same dream: each image's
+      objective after the dream is within 10% (measured: 0-9%, the flat image the
+      largest), and the dream is as strong (gain over the input) on both.
+
+    Measured on the 2-core AVX2 CI machine against SSE4.1: 71-80% of the pixels of the
+    coffee, cat, flat and vertical-ramp crops differ by more than 2/255 (mean 7.6-12.2/255),
+    which is why no test promises pixel agreement here."""
+    import json
+
+    src = tmp_path / "in"
+    _inputs(src)
+    runs = {"default": ({}, ["1", "16"]), "sse41": ({"ONEDNN_MAX_CPU_ISA": "SSE41"}, ["16"])}
+    procs = {}
+    for name, (extra, batches) in runs.items():
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ONEDNN_", "TF_ENABLE_ONEDNN"))}
+        env.update(extra)
+        procs[name] = subprocess.Popen([sys.executable, "-c", FULL_CHILD, str(src), str(tmp_path / name), *batches],
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for name, proc in procs.items():
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, (name, stderr[-3000:])
+
+    alone, batched = _read(tmp_path / "default" / "tiling-1"), _read(tmp_path / "default" / "tiling-16")
+    other = _read(tmp_path / "sse41" / "tiling-16")
+    assert set(alone) == set(batched) == set(other) and len(alone) == 6
+    for image in alone:
+        assert np.array_equal(alone[image], batched[image]), image
+    for image in ("black", "ramp"):
+        assert np.abs(alone[image] - other[image]).max() <= 2, image
+    # docs/batch.md quotes this: most pixels of a photo part. If this ever fails, long tiling
+    # dreams became CPU-independent: say so in docs/batch.md and assert agreement instead.
+    parted = float((np.abs(alone["coffee"] - other["coffee"]) > 2).mean())
+    assert parted > 0.5, f"only {parted:.0%} of the coffee crop's pixels differ: update docs/batch.md"
+
+    def scores(folder: Path) -> dict[str, tuple[float, float]]:
+        report = json.loads((folder / "report.json").read_text())
+        return {Path(f["input"]).stem: (f["score_before"], f["score_after"]) for f in report["files"]}
+
+    ref, alt = scores(tmp_path / "default" / "tiling-1"), scores(tmp_path / "sse41" / "tiling-16")
+    for image, (before, after) in ref.items():
+        assert alt[image][0] == pytest.approx(before, rel=1e-4), image
+        if image == "black":
+            assert after == alt[image][1] == 0.0  # silent everywhere: nothing to dream
+            continue
+        assert alt[image][1] == pytest.approx(after, rel=0.10), (image, after, alt[image][1])
+        assert after > 1.5 * before and alt[image][1] > 1.5 * before, image
