@@ -496,7 +496,8 @@ def _responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
     default preset sees it (shrunk to the model's input by the ``downscale`` scaler); None when
     that cannot be computed (an input of unknown size) or every map is silent."""
     try:
-        scaler = host.get("scalers", "downscale").build(info.input_size)
+        downscale = host.get("scalers", "downscale")
+        scaler = downscale.build(downscale.context(model=info))
     except (TypeError, ValueError):
         return None
     from .api import as_gray_array

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import tensorflow as tf
-
-from dreamfx.objectives import ModelInfo, Objective
+from dreamfx.plugin import ModelInfo, Objective
 
 
 class ClassUnit(Objective):
@@ -21,7 +19,7 @@ class ClassUnit(Objective):
         self.layer, self.unit = layer, unit
         self.layers = (layer,)
 
-    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
+    def score(self, activations: Mapping[str, Any]) -> Any:
         return activations[self.layer][:, self.unit]
 
     def describe(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dreamfx.errors import SettingsError
+from dreamfx.plugin import SettingsError
 
 from .downscale import DownscaleLevel, check_method
 from .tiling import TileLevel, check_tile_scale, work_size

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dreamfx.errors import SettingsError
+from dreamfx.plugin import SettingsError
 
 from .downscale import ResizeLevel, check_method
 from .tiling import check_tile_scale, work_size

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+from typing import Any
 
-from dreamfx.errors import SettingsError
-from dreamfx.scaling import resize, tile_grid
+from keras import ops
+
+from dreamfx.plugin import SettingsError, reflect_pad, resize, tile_grid
 
 from .downscale import check_method
 
@@ -26,28 +27,14 @@ class TileLevel:
         self.pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
         self.roll = max(view_size)
 
-    def to_canvas(self, images: tf.Tensor) -> tf.Tensor:
-        work = tf.clip_by_value(resize(images, self.work_size, self.method), 0.0, 1.0)
-        return _reflect_pad(work, self.pads)
+    def to_canvas(self, images: Any) -> Any:
+        work = ops.clip(resize(images, self.work_size, self.method), 0.0, 1.0)
+        return reflect_pad(work, self.pads)
 
-    def from_canvas(self, canvas: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+    def from_canvas(self, canvas: Any, image_size: tuple[int, int]) -> Any:
         (top, _), (left, _) = self.pads
         work = canvas[:, top : top + self.work_size[0], left : left + self.work_size[1], :]
         return resize(work, image_size, self.method)
-
-
-def _reflect_pad(images: tf.Tensor, pads: tuple[tuple[int, int], tuple[int, int]]) -> tf.Tensor:
-    """Mirror padding that also works when the pad is wider than the image (repeats it)."""
-    (top, bottom), (left, right) = pads
-    while top or bottom or left or right:
-        h, w = int(images.shape[1]), int(images.shape[2])
-        step = [[0, 0], [min(top, h - 1), min(bottom, h - 1)], [min(left, w - 1), min(right, w - 1)], [0, 0]]
-        if h == 1 or w == 1:  # a 1-pixel side cannot be mirrored: repeat it
-            images = tf.pad(images, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="SYMMETRIC")
-            break
-        images = tf.pad(images, step, mode="REFLECT")
-        top, bottom, left, right = top - step[1][0], bottom - step[1][1], left - step[2][0], right - step[2][1]
-    return images
 
 
 #: The largest scale a scaler accepts (image pixels per model pixel).
