@@ -66,10 +66,11 @@ class Level(Protocol):
 class Scaler(Protocol):
     """A scaling strategy: the levels at which a model-sized network sees an image.
 
-    Checked when built: a callable ``levels``; ``fully_convolutional`` (a bool) defaults to
-    False when absent. ``view_size`` (the model's input size, ``ctx.view_size``) is
-    informative: the host reads each level's own. A scaler knows geometry, never the model; write it with ``keras.ops`` and the
-    host's :func:`resize`, :func:`reflect_pad` and :func:`tile_grid`.
+    Checked when built: a callable ``levels``; ``fully_convolutional`` (a bool) defaults
+    to False when absent. ``view_size`` (the model's input size, ``ctx.view_size``) is
+    informative: the host reads each level's own. A scaler knows geometry, never the
+    model; write it with ``keras.ops`` and the host's :func:`resize`, :func:`reflect_pad`
+    and :func:`tile_grid`.
     """
 
     view_size: tuple[int, int]
