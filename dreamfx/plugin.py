@@ -25,7 +25,8 @@ and the parameters (names, types, defaults, one-line descriptions) are read from
 factory's signature. Importing this module does not import TensorFlow or Keras.
 
 ``python -m dreamfx.plugin --reference`` prints the hook reference (docs/plugin-hooks.md),
-generated from the hook specifications and the protocols below.
+generated from the hook specifications and the protocols below; ``--parameters`` prints the
+built-in components' parameters as docs/presets.md shows them.
 """
 
 from __future__ import annotations
@@ -85,12 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     args = sys.argv[1:] if argv is None else argv
-    if args != ["--reference"]:
-        print("usage: python -m dreamfx.plugin --reference > docs/plugin-hooks.md", file=sys.stderr)
-        return 2
-    from .reference import render
+    from .reference import parameter_table, render
 
-    sys.stdout.write(render())
+    if args == ["--reference"]:
+        sys.stdout.write(render())
+    elif args == ["--parameters"]:
+        sys.stdout.write(parameter_table())
+    else:
+        print("usage: python -m dreamfx.plugin --reference > docs/plugin-hooks.md\n"
+              "       python -m dreamfx.plugin --parameters   (the table of docs/presets.md)", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -229,3 +229,12 @@ def test_plugin_hooks_md_is_generated_from_the_code():
     committed = (ROOT / "docs" / "plugin-hooks.md").read_text()
     assert committed == render(), ("docs/plugin-hooks.md is stale: run "
                                    "python -m dreamfx.plugin --reference > docs/plugin-hooks.md")
+
+
+def test_presets_md_parameter_table_is_generated_from_the_signatures():
+    from dreamfx.reference import PARAMETERS_END, PARAMETERS_START, parameter_table
+
+    text = (ROOT / "docs" / "presets.md").read_text()
+    shown = text[text.index(PARAMETERS_START) + len(PARAMETERS_START):text.index(PARAMETERS_END)].strip()
+    assert shown == parameter_table().strip(), ("docs/presets.md's parameter table is stale: paste the output of "
+                                                "python -m dreamfx.plugin --parameters")

@@ -37,7 +37,7 @@ def _mnist_cnn(ctx: BuildContext) -> Any:
     return load_keras_file(MODEL_FILE)
 
 
-def _keras_file(ctx: BuildContext, path: Annotated[str, "A `.keras` file, loaded in Keras' safe mode."] = "") -> Any:
+def _keras_file(ctx: BuildContext, path: Annotated[str, "A `.keras` file, loaded in Keras' safe mode. Required."] = "") -> Any:
     if not path:
         raise SettingsError("model 'keras-file' needs a path: --set model.path=my_model.keras")
     return load_keras_file(path)

@@ -90,7 +90,7 @@ def _class_unit(
 def _sum(
     ctx: BuildContext,
     terms: Annotated[list, "`[{name = \"...\", weight = 1.0, <that objective's params>}, ...]`. The terms can "
-                           "be any registered objectives."] = [],  # noqa: B006
+                           "be any registered objectives. Required (at least one term)."] = [],  # noqa: B006
 ) -> Objective:
     if not terms:
         raise SettingsError('objective.terms is empty; give weighted terms, for example '
