@@ -575,6 +575,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         hooks = ", ".join(h.removeprefix("dreamfx_") for h in info.hooks)
         table.add_row(info.name, dist, status, hooks, registers)
     _console().print(table)
+    from rich.markup import escape
+
+    from .plugins import describe_parameters
+
+    components = Table(title="components and their parameters", title_justify="left")
+    for col in ("component", "plugin", "description and parameters"):
+        components.add_column(col)
+    for kind, registry in host.registries.items():
+        for component in registry if kind != "presets" else ():  # presets: see dreamfx presets
+            components.add_row(f"{kind[:-1]} {component.name}", escape(component.plugin),
+                               escape(describe_parameters(component)))
+    _console().print(components)
     return EXIT_OK
 
 

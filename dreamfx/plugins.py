@@ -16,6 +16,7 @@ and every CLI call gets its own plugin manager.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -239,6 +240,16 @@ def _collector(kind: str, plugin: str, staged: list[Component]) -> Callable[...,
         staged.append(Component(kind, name, factory, parameters, " ".join(description.split()), plugin))
 
     return register
+
+
+def describe_parameters(component: Component) -> str:
+    """The component's description, then one line per parameter:
+    ``name (type, default 1.0): description``; what ``dreamfx plugins`` shows."""
+    lines = [component.description] if component.description else []
+    for p in component.parameters:
+        default = json.dumps(p.default) if isinstance(p.default, (str, list, dict)) else repr(p.default)
+        lines.append(f"{p.name} ({p.type_name}, default {default})" + (f": {p.description}" if p.description else ""))
+    return "\n".join(lines)
 
 
 def _dist_version(name: str) -> str | None:

@@ -451,3 +451,13 @@ def test_dreamfx_plugin_exports_what_it_lists_without_importing_tensorflow():
             "print(missing, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["[]", "False", "False"], done.stderr[-2000:]
+
+
+def test_dreamfx_plugins_shows_each_parameter_with_its_description(host):
+    from dreamfx.plugins import describe_parameters
+
+    text = describe_parameters(host.get("scalers", "octaves"))
+    assert text.splitlines()[0].startswith("Classic DeepDream octaves")
+    assert "scale (float, default 2.0): Image pixels per model pixel at the largest octave." in text
+    assert 'method (str, default "bicubic"): As for `downscale`.' in text
+    assert describe_parameters(host.get("models", "mnist-cnn")).count("\n") == 0
