@@ -61,7 +61,7 @@ def _doc(obj: Any) -> str:
     raw = obj.__doc__ if isinstance(obj, type) and "__doc__" in vars(obj) or not isinstance(obj, type) else None
     text = inspect.cleandoc(raw) if isinstance(raw, str) else ""
     text = _ROLE.sub(r"`\1`", text)
-    return re.sub(r"``([^`]+)``", r"`\1`", text)
+    return re.sub(r"(?<!`)``([^`\n]+)``(?!`)", r"`\1`", text)
 
 
 def _protocol(cls: type) -> list[str]:
