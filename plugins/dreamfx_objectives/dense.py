@@ -14,7 +14,7 @@ class ClassUnit(Objective):
     other classes, which dreams "not the others" instead of the digit.
     """
 
-    def __init__(self, model_info: ModelInfo, unit: int, layer: str = "logits") -> None:
+    def __init__(self, model_info: ModelInfo, unit: int, layer: str) -> None:
         model_info.check_unit(layer, unit, what="unit", spatial=False)
         self.layer, self.unit = layer, unit
         self.layers = (layer,)

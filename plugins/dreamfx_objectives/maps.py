@@ -29,7 +29,7 @@ class WholeLayer(Objective):
     positions (DeepDream's choice: it rewards strong responses wherever they are), or with
     ``mode="mean"`` the plain mean (rewards broad, weak responses as much as strong ones)."""
 
-    def __init__(self, model_info: ModelInfo, layer: str, mode: str = "mean-square") -> None:
+    def __init__(self, model_info: ModelInfo, layer: str, mode: str) -> None:
         from . import WHOLE_LAYER_MODES
 
         model_info.check_layer(layer)

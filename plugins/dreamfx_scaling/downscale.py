@@ -21,7 +21,7 @@ class ResizeLevel:
 
     roll = 0
 
-    def __init__(self, work_size: tuple[int, int], view_size: tuple[int, int] | None, method: str = "bicubic") -> None:
+    def __init__(self, work_size: tuple[int, int], view_size: tuple[int, int] | None, method: str) -> None:
         self.work_size, self.view_size, self.method = work_size, view_size, method
 
     def to_canvas(self, images: Any) -> Any:
@@ -34,7 +34,7 @@ class ResizeLevel:
 class DownscaleLevel(ResizeLevel):
     """The article's view: the whole image shrunk to exactly the model's input size."""
 
-    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], method: str) -> None:
         super().__init__(view_size, view_size, method)
 
 
@@ -43,7 +43,7 @@ class DownscaleScaler:
 
     fully_convolutional = False
 
-    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], method: str) -> None:
         check_method(method)
         self.view_size = view_size
         self.level = DownscaleLevel(view_size, method)

@@ -20,7 +20,7 @@ class TileLevel:
     to one tile per step, so tile borders never stay in one place.
     """
 
-    def __init__(self, view_size: tuple[int, int], work_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], work_size: tuple[int, int], method: str) -> None:
         self.view_size, self.work_size, self.method = view_size, work_size, method
         rows, cols = tile_grid(work_size, view_size)
         pad_h, pad_w = rows * view_size[0] - work_size[0], cols * view_size[1] - work_size[1]
@@ -60,7 +60,7 @@ class TilingScaler:
 
     fully_convolutional = False
 
-    def __init__(self, view_size: tuple[int, int], tile_scale: float = 1.0, method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], tile_scale: float, method: str) -> None:
         check_method(method)
         check_tile_scale(tile_scale)
         self.view_size, self.tile_scale, self.method = view_size, tile_scale, method
