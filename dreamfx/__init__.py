@@ -1,7 +1,7 @@
 """dreamfx: DeepDream-style image filters on a tiny MNIST CNN, as a pluggy plugin framework.
 
-Plugin authors import :data:`hookimpl`; notebook users call :func:`dream`. Importing this
-package does not import TensorFlow.
+Plugin authors import from :mod:`dreamfx.plugin` (``hookimpl`` is also here, as before);
+notebook users call :func:`dream`. Importing this package does not import TensorFlow.
 """
 
 from __future__ import annotations

@@ -496,7 +496,8 @@ def _responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
     default preset sees it (shrunk to the model's input by the ``downscale`` scaler); None when
     that cannot be computed (an input of unknown size) or every map is silent."""
     try:
-        scaler = host.get("scalers", "downscale").build(info.input_size)
+        downscale = host.get("scalers", "downscale")
+        scaler = downscale.build(downscale.context(model=info))
     except (TypeError, ValueError):
         return None
     from .api import as_gray_array
@@ -574,6 +575,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         hooks = ", ".join(h.removeprefix("dreamfx_") for h in info.hooks)
         table.add_row(info.name, dist, status, hooks, registers)
     _console().print(table)
+    from rich.markup import escape
+
+    from .plugins import describe_parameters
+
+    components = Table(title="components and their parameters", title_justify="left")
+    for col in ("component", "plugin", "description and parameters"):
+        components.add_column(col)
+    for kind, registry in host.registries.items():
+        for component in registry if kind != "presets" else ():  # presets: see dreamfx presets
+            components.add_row(f"{kind[:-1]} {component.name}", escape(component.plugin),
+                               escape(describe_parameters(component)))
+    _console().print(components)
     return EXIT_OK
 
 

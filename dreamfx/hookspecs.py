@@ -1,21 +1,24 @@
-"""The hooks a dreamfx plugin can implement.
+"""Every dreamfx hook is a *registration hook*: it receives a `register` callback and calls it
+once per component it provides. Hooks are called once per process, when the plugin host is
+built: built-ins first, then third-party plugins of the `dreamfx` entry-point group.
 
-Every hook is a *registration* hook: it receives a ``register`` callback and calls it once
-per thing it provides. The host owns validation, attribution (which plugin registered
-what) and conflict messages, so a plugin never touches a registry directly. Hooks are
-called once, when the plugin manager is built, in load order: built-ins first, then
-third-party entry points of the ``dreamfx`` group.
+A plugin imports everything it needs from `dreamfx.plugin` (the hook marker `hookimpl`, the
+component protocols and base classes, the errors, the types a factory receives):
 
-``register`` has the signature ``register(name, factory, *, params=None, description="")``:
+```python
+from dreamfx.plugin import hookimpl
+```
 
-- ``name``: kebab-case, unique within its kind (a duplicate is an error naming both plugins).
-- ``factory``: a callable building the component; its keyword arguments are the names of
-  ``params`` (what each kind's factory receives is written under its hook).
-- ``params``: ``{param_name: default}``; the default's type is the parameter's type
-  (``None`` accepts any value). Presets and ``--set`` are validated against it.
-- ``description``: one line, shown by ``dreamfx plugins`` and ``dreamfx presets``.
+Each plugin's hooks are called through pluggy apart from every other plugin's, so a
+`wrapper=True` (or `hookwrapper=True`) implementation runs around its own plugin's plain
+ones, and what a hook registers or raises is attributed to its own plugin. A plugin's
+registrations count only if all its hooks ran cleanly: a hook that raises half-way leaves
+nothing registered, and the plugin is listed as failed with its error (`--strict` makes that
+fatal).
 
-Plugin authors import the marker as ``from dreamfx import hookimpl``.
+Compute in `keras.ops`, never `tf.*`: objective scores, scaler geometry (with the host's
+`resize`, `reflect_pad` and `tile_grid`) and loop arithmetic, so the same plugin runs on
+any Keras backend. Gradients, compilation and device placement belong to the host.
 """
 
 from __future__ import annotations
@@ -28,135 +31,330 @@ hookspec = pluggy.HookspecMarker("dreamfx")
 
 
 class Register(Protocol):
-    """The callback each registration hook receives."""
+    """The callback each registration hook receives:
+    `register(name, factory, *, description="")`.
 
-    def __call__(
-        self,
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        params: dict[str, Any] | None = None,
-        description: str = "",
-    ) -> None: ...
+    - `name`: kebab-case (`a-z`, `0-9`, `-`), unique within its kind. A second
+      registration of the same name is an error naming both plugins; the later plugin is
+      reported as failed and skipped.
+    - `factory`: builds the component, called as `factory(ctx, **params)` with a
+      `BuildContext` first and the validated parameters as keyword arguments. A class
+      whose `__init__(self, ctx, ...)` has that shape is a factory too.
+    - `description`: one line, shown by `dreamfx plugins` and `dreamfx presets`.
+
+    **Parameters come from the factory's signature.** Every parameter after `ctx` has a
+    default and may be annotated `Annotated[T, "one-line description"]`
+    (`typing.Annotated`): the name is the setting's key (`objective.map`), `T` its type
+    (`int`, `float`, `str`, `bool`, `list` or `dict`; otherwise the default's type, and a
+    default of `None` accepts anything; ints are accepted for floats), the default what a
+    preset that leaves it out gets, and the description what `dreamfx plugins` and
+    docs/presets.md show. Presets and `--set` are checked against them; an unknown key is
+    refused with the list of valid ones. A parameter without a default, `*args` or
+    `**kwargs`, or the old `params=` argument, is a `PluginError` at registration.
+    """
+
+    def __call__(self, name: str, factory: Callable[..., Any], *, description: str = "") -> None: ...
 
 
 @hookspec
 def dreamfx_register_models(register: Register) -> None:
-    """Register model loaders (the *model loading* seam).
+    """Registers model loaders (the *model loading* seam).
 
-    Called once when the plugin manager is built. ``factory(**params)`` must return a
-    Keras model whose input is ``(None, height, width, channels)`` with values in [0, 1]
-    and whose layers have unique names (objectives address them by name). A model is
-    loaded only when a dream needs it, and then cached for the process.
+    Called once when the plugin host is built. `factory(ctx, **params)` returns a Keras
+    model with one image input `(batch, height, width, channels)` taking values in [0, 1]
+    and uniquely named layers (objectives address them by name); the host checks that it
+    has `inputs` and `layers`. `ctx.model` and `ctx.view_size` are None here. A model is
+    loaded only when a dream needs it and cached for the process. Load files with
+    `load_keras_file(path)`: it uses Keras' safe mode.
 
-    Example::
+    Example:
 
-        @hookimpl
-        def dreamfx_register_models(register):
-            register("my-cnn", load_my_cnn, params={"path": "my.keras"},
-                     description="My CNN trained on Fashion-MNIST")
+    ```python
+    from typing import Annotated
+
+    from dreamfx.plugin import BuildContext, hookimpl, load_keras_file
+
+
+    def fashion_cnn(ctx: BuildContext, path: Annotated[str, "The .keras file"] = "fashion.keras"):
+        return load_keras_file(path)
+
+
+    @hookimpl
+    def dreamfx_register_models(register):
+        register("fashion-cnn", fashion_cnn, description="A CNN trained on Fashion-MNIST")
+    ```
+
+    Built-ins: `mnist-cnn` (the shipped, trained article network), `keras-file`
+    (`--set model=keras-file --set model.path=my.keras`).
     """
 
 
 @hookspec
 def dreamfx_register_objectives(register: Register) -> None:
-    """Register objectives (the *objective selection* seam).
+    """Registers objectives (the *objective selection* seam).
 
-    Called once when the plugin manager is built. ``factory(model_info, **params)``
-    receives a :class:`dreamfx.objectives.ModelInfo` (layer names, output shapes) so it
-    can validate its parameters with a clear :class:`dreamfx.errors.SettingsError`, and
-    must return a :class:`dreamfx.objectives.Objective`: it declares the layers it reads
-    and maps ``{layer_name: activations}`` to one score per batch element.
+    Called once when the plugin host is built. `factory(ctx, **params)` receives the
+    model's `ModelInfo` as `ctx.model` (input shape, layer names and output shapes) to
+    validate its parameters, raising `SettingsError` with a clear message
+    (`ctx.model.check_layer` and `ctx.model.check_unit` do the common cases). It returns an
+    `Objective`: `layers` is the tuple of layer names it reads, and `score(activations)`
+    maps `{layer: tensor}` to a float32 tensor of shape `(batch,)`, written with
+    `keras.ops`. Objectives compose: `a + b`, `a - b`, `0.5 * a`, `-a`; a composite builds
+    other registered objectives with `ctx.objective(name, params, where)` (the built-in
+    `sum` does).
 
-    Activations can be any size: ``model_info`` describes one model-sized view, but with a
-    tiled scaler every tile is a batch element, and with ``octaves`` the maps are as big as
-    the photo (and their height and width may be unknown while the step is traced). Size
-    anything spatial from ``tf.shape(activations)`` inside ``score``.
+    **Activations can be any size.** `ctx.model.layers` gives each layer's shape for one
+    model-sized view, but `score` receives whatever the scaler makes: with `tiling` and
+    `hybrid` each tile is a batch element (hundreds per photo); with `octaves` the network
+    runs on the whole photo, so a conv layer's maps are as big as the photo allows, differ
+    from octave to octave, and may have unknown (`None`) height and width while the step is
+    traced. Reduce over all axes but the batch axis, and size anything spatial from
+    `ops.shape(activations)` at each call, never from `ctx.model`.
 
-    Example::
+    Example:
 
-        @hookimpl
-        def dreamfx_register_objectives(register):
-            register("centre-map", CentreMap, params={"layer": "conv2", "map": 50},
-                     description="One feature map, weighted towards the image centre")
+    ```python
+    from typing import Annotated
+
+    from keras import ops
+
+    from dreamfx.plugin import BuildContext, Objective, hookimpl
+
+
+    class CentreMap(Objective):
+        def __init__(self, ctx: BuildContext, layer: Annotated[str, "A layer with feature maps"] = "conv2",
+                     map: Annotated[int, "The map's index"] = 50):
+            ctx.model.check_unit(layer, map)
+            self.layer, self.map, self.layers = layer, map, (layer,)
+
+        def score(self, acts):
+            a = acts[self.layer][..., self.map]          # (batch, height, width), any size
+            h, w = ops.shape(a)[1], ops.shape(a)[2]
+            return ops.mean(a[:, h // 4: h - h // 4, w // 4: w - w // 4], axis=(1, 2))
+
+
+    @hookimpl
+    def dreamfx_register_objectives(register):
+        register("centre-map", CentreMap, description="One feature map, counted only in the image centre")
+    ```
+
+    Built-ins: `single-map`, `whole-layer`, `weighted-layers`, `weighted-maps`, `class`, `sum`.
     """
 
 
 @hookspec
 def dreamfx_register_scalers(register: Register) -> None:
-    """Register scaling strategies (the *scaling strategy* seam).
+    """Registers scaling strategies (the *scaling strategy* seam).
 
-    Called once when the plugin manager is built. ``factory(view_size, **params)``
-    receives the model's input size ``(height, width)`` and returns a
-    :class:`dreamfx.scaling.Scaler`: ``levels(image_size)`` gives the levels, coarse to fine;
-    each level has ``to_canvas(images)`` (a batch ``(B, H, W, C)`` to a canvas whose sides
-    are whole multiples of ``view_size``), ``from_canvas(canvas, image_size)``, ``view_size``
-    (None: the canvas is seen whole, for a scaler with ``fully_convolutional = True``) and
-    ``roll`` (how far the optimizer may shift the canvas per step). It knows geometry only,
-    not the model.
+    Called once when the plugin host is built. `factory(ctx, **params)` receives the
+    model's input size as `ctx.view_size` `(height, width)` and returns a `Scaler`: an
+    object with `levels(image_size) -> [level, ...]`, the scales at which the image is
+    dreamed, coarse to fine (the loop runs its rounds at each), and an optional
+    `fully_convolutional` attribute (default False). A `Level` has
 
-    Example::
+    - `to_canvas(images) -> canvas`: a batch `(B, H, W, C)` in [0, 1] to a canvas whose
+      height and width are whole multiples of `view_size` (the optimizer cuts it into views);
+    - `from_canvas(canvas, image_size) -> images`: back to the image size; what the round
+      trip loses is the detail the loop adds back;
+    - `view_size`: `(height, width)` of the views, or `None` for a canvas the network sees
+      whole (only for a scaler with `fully_convolutional = True`: the host then builds a
+      feature model that accepts any input size, as `octaves` does);
+    - `roll`: how far (pixels) the optimizer may shift the canvas per step: one tile for
+      tiled levels, so tile borders move and leave no seams; 0 for a single view.
 
-        @hookimpl
-        def dreamfx_register_scalers(register):
-            register("downscale", DownscaleScaler, params={"method": "bicubic"},
-                     description="The whole image shrunk to the model's input size")
+    Write levels with `keras.ops` and the host's `resize(images, size, method)`,
+    `reflect_pad(images, pads)` and `tile_grid(size, view_size)`, so the loop stays on the
+    device. A scaler knows geometry, never the model.
+
+    Example:
+
+    ```python
+    from typing import Annotated
+
+    from keras import ops
+
+    from dreamfx.plugin import BuildContext, check_resize_method, hookimpl, resize
+
+
+    class WholeView:
+        \"\"\"The whole image shrunk to the model's input size: one view, never shifted.\"\"\"
+
+        roll = 0
+
+        def __init__(self, view_size, method):
+            self.view_size, self.method = view_size, method
+
+        def to_canvas(self, images):
+            return ops.clip(resize(images, self.view_size, self.method), 0.0, 1.0)
+
+        def from_canvas(self, canvas, image_size):
+            return resize(canvas, image_size, self.method)
+
+
+    class Shrink:
+        fully_convolutional = False
+
+        def __init__(self, ctx: BuildContext, method: Annotated[str, "The resize method"] = "bilinear"):
+            check_resize_method(method)
+            self.view_size = ctx.view_size
+            self.level = WholeView(ctx.view_size, method)
+
+        def levels(self, image_size):
+            return [self.level]
+
+
+    @hookimpl
+    def dreamfx_register_scalers(register):
+        register("shrink", Shrink, description="The whole image shrunk to the model's input size")
+    ```
+
+    Built-ins: `downscale`, `tiling`, `hybrid`, `octaves`.
     """
 
 
 @hookspec
 def dreamfx_register_optimizers(register: Register) -> None:
-    """Register input optimizers (gradient ascent on the model's input).
+    """Registers input optimizers (gradient ascent on the model's input).
 
-    Called once when the plugin manager is built. ``factory(**params)`` returns a
-    :class:`dreamfx.optimize.Optimizer`. The host calls ``bind(features, objective, seed)``
-    once per dreamer (compile there) and gets back ``step``; the loop calls
-    ``step(canvas, round_index, geometry)`` once per round and level, where ``canvas`` is a
-    batch ``(B, H, W, C)`` in [0, 1] and ``geometry`` the scaling level (its ``view_size``
-    and ``roll``). ``step`` runs all of the round's steps on the canvas, cut into views of
-    ``view_size`` with :func:`dreamfx.scaling.split_views`, and returns the changed canvas.
+    Called once when the plugin host is built. `factory(ctx, **params)` returns an
+    `Optimizer`, an object with
 
-    Example::
+    ```python
+    bind(features, objective, seed) -> step
+    step(canvas, round_index, geometry) -> canvas
+    ```
 
-        @hookimpl
-        def dreamfx_register_optimizers(register):
-            register("oip", OIPOptimizer, params={"steps": 20, "step_size": 0.02},
-                     description="Normalised-gradient ascent, compiled step loop")
+    The host calls `bind` once per `Dreamer` (a run of one settings), positionally:
+    `features` is the Keras feature model mapping a batch of views to `{layer: activations}`
+    for the objective's layers, `objective` the `Objective` (call `objective(activations)`
+    for the `(batch,)` scores), `seed` the run's int seed. Compile there, not per call. The
+    loop then calls `step` once per round and level, positionally: `canvas` is a float32
+    tensor `(B, H, W, C)` in [0, 1], `round_index` counts rounds from 0 across all levels,
+    and `geometry` is the scaling level itself (anything with `view_size` and `roll`, such
+    as `Geometry(view_size, roll)`). `step` runs all of the round's steps: cut the canvas
+    into views of `geometry.view_size` with `split_views` (or take it whole when
+    `view_size` is `None`), shift it by up to `geometry.roll` pixels per step, and return
+    the changed canvas, same shape. The same seed and round must give the same result.
+
+    Example:
+
+    ```python
+    from typing import Annotated
+
+    import tensorflow as tf  # the current contract: the optimizer takes its own gradients
+
+    from dreamfx.plugin import BuildContext, hookimpl, merge_views, split_views
+
+
+    class PlainAscent:
+        \"\"\"Plain gradient ascent with a fixed step: no jitter, no roll, no normalisation.\"\"\"
+
+        def __init__(self, ctx: BuildContext, steps: Annotated[int, "Steps per round"] = 10,
+                     step_size: Annotated[float, "The change per pixel per step"] = 0.5):
+            self.steps, self.step_size = steps, step_size
+
+        def bind(self, features, objective, seed):
+            def gradient(views):
+                with tf.GradientTape() as tape:
+                    tape.watch(views)
+                    score = tf.reduce_sum(objective(features(views, training=False)))
+                return tape.gradient(score, views)
+
+            def step(canvas, round_index, geometry):
+                canvas = tf.convert_to_tensor(canvas, tf.float32)
+                size = geometry.view_size
+                for _ in range(self.steps):
+                    if size is None or tuple(canvas.shape[1:3]) == tuple(size):
+                        grad = gradient(canvas)
+                    else:
+                        grad = merge_views(gradient(split_views(canvas, size)), tf.shape(canvas), size)
+                    canvas = tf.clip_by_value(canvas + self.step_size * grad, 0.0, 1.0)
+                return canvas
+
+            return step
+
+
+    @hookimpl
+    def dreamfx_register_optimizers(register):
+        register("plain-ascent", PlainAscent, description="Plain gradient ascent, eager (an example)")
+    ```
+
+    Built-ins: `oip` (`plugins/dreamfx_oip/optimizer.py`: the step loop compiled in one
+    graph, jitter and roll from a stateless RNG keyed by seed, round and step).
     """
 
 
 @hookspec
 def dreamfx_register_loops(register: Register) -> None:
-    """Register dream loops (how rounds of optimisation and rescaling are combined).
+    """Registers dream loops: how rounds of optimisation and rescaling combine.
 
-    Called once when the plugin manager is built. ``factory(**params)`` returns a
-    :class:`dreamfx.loop.DreamLoop`: ``loop(images, scaler, step)`` dreams a batch
-    ``(B, H, W, C)``, running its rounds at each of ``scaler.levels((H, W))``, where ``step``
-    is the bound optimizer step, called as ``step(canvas, round_index, level)``; it returns
-    a :class:`dreamfx.loop.LoopResult` with the result and its intermediates.
+    Called once when the plugin host is built. `factory(ctx, **params)` returns a
+    `DreamLoop`, a callable `loop(images, scaler, step) -> LoopResult` that dreams a batch
+    `(B, H, W, C)` in [0, 1]: `scaler` is the built scaler (call `scaler.levels((H, W))`),
+    and `step` the bound optimizer step, to be called as `step(canvas, round_index, level)`
+    with a level's canvas and the level as geometry. `LoopResult(image, pattern, dream,
+    detail)` carries the result and the intermediates shown in the panel: `image` the
+    result `(B, H, W, C)`, `pattern` the last optimised canvas, `dream` that canvas back at
+    image size, `detail` what the last level's round trip lost.
 
-    Example::
+    Example:
 
-        @hookimpl
-        def dreamfx_register_loops(register):
-            register("reinject", ReinjectLoop, params={"rounds": 4},
-                     description="Optimise, upscale, re-add lost detail, repeat")
+    ```python
+    from typing import Annotated
+
+    from keras import ops
+
+    from dreamfx.plugin import BuildContext, LoopResult, hookimpl
+
+
+    class FinestOnly:
+        \"\"\"Rounds at the finest level only; the lost detail is added back once, at the end.\"\"\"
+
+        def __init__(self, ctx: BuildContext, rounds: Annotated[int, "Rounds of optimisation"] = 2):
+            self.rounds = rounds
+
+        def __call__(self, images, scaler, step):
+            size = (int(images.shape[1]), int(images.shape[2]))
+            level = scaler.levels(size)[-1]
+            canvas = level.to_canvas(images)
+            detail = images - level.from_canvas(canvas, size)
+            for round_index in range(self.rounds):
+                canvas = step(canvas, round_index, level)
+            dream = level.from_canvas(canvas, size)
+            return LoopResult(image=ops.clip(dream + detail, 0.0, 1.0), pattern=canvas, dream=dream, detail=detail)
+
+
+    @hookimpl
+    def dreamfx_register_loops(register):
+        register("finest-only", FinestOnly, description="Rounds at the finest level, detail re-added once")
+    ```
+
+    Built-ins: `reinject`.
     """
 
 
 @hookspec
 def dreamfx_register_presets(register: Register) -> None:
-    """Register presets (named, validated bundles of settings).
+    """Registers presets (named, validated bundles of settings).
 
-    Called once when the plugin manager is built. ``factory()`` takes no arguments and
-    returns the preset as a mapping with the structure of a preset TOML file (see
-    ``docs/presets.md``); pass ``params=None``. The description is shown by
-    ``dreamfx presets``.
+    Called once when the plugin host is built. `factory(ctx)` takes no parameters and
+    returns a mapping shaped like a preset TOML file (`description`, `seed`, and the tables
+    `model`, `objective`, `scaler`, `optimizer`, `loop`, `output`, each component table
+    holding `name` plus its parameters; see docs/presets.md). The description is what
+    `dreamfx presets` shows.
 
-    Example::
+    Example:
 
-        @hookimpl
-        def dreamfx_register_presets(register):
-            register("my-preset", lambda: {"objective": {"name": "whole-layer"}},
-                     description="Whole conv2 layer, 8 rounds")
+    ```python
+    from dreamfx.plugin import hookimpl
+
+
+    @hookimpl
+    def dreamfx_register_presets(register):
+        register("deep-conv2", lambda ctx: {"objective": {"name": "single-map", "layer": "conv2", "map": 50},
+                                            "loop": {"rounds": 8}},
+                 description="A conv2 map, eight rounds")
+    ```
+
+    Built-ins: every `presets/*.toml` (`dreamfx presets` lists them).
     """

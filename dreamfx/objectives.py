@@ -2,7 +2,7 @@
 
 Objectives declare the layers they read (the host builds one multi-output feature model
 per set of layers and caches it) and compose: ``a + b``, ``a - b``, ``0.5 * a``, ``-a``.
-TensorFlow is imported only when a score is computed, so registering objectives is free.
+Keras is imported only when a score is computed, so registering objectives is free.
 """
 
 from __future__ import annotations
@@ -63,12 +63,23 @@ class ModelInfo:
 
 
 class Objective:
-    """Base class: subclasses set ``layers`` and implement :meth:`score`."""
+    """Base class: subclasses set ``layers`` and implement :meth:`score`.
+
+    The protocol the host checks when an objective is built: ``layers``, a tuple of the
+    layer names it reads (the host builds a feature model with those outputs), and a
+    callable ``score(activations)``. ``describe()`` (optional) is the text the summary
+    shows. Write ``score`` with ``keras.ops``: the host differentiates it inside its
+    compiled step, on whatever backend Keras runs.
+    """
 
     layers: tuple[str, ...] = ()
 
     def score(self, activations: Mapping[str, Any]) -> Any:
-        """Return a float32 tensor of shape ``(batch,)``: higher means more of the feature."""
+        """Return a float32 tensor of shape ``(batch,)``: higher means more of the feature.
+
+        ``activations`` maps each name in ``layers`` to a tensor ``(batch, height, width,
+        maps)`` or ``(batch, units)``; height and width can be any size (a tile, or the whole
+        photo with a fully convolutional scaler) and unknown while the step is traced."""
         raise NotImplementedError  # abstract
 
     def __call__(self, activations: Mapping[str, Any]) -> Any:
@@ -134,22 +145,11 @@ class Scaled(Objective):
 
 
 def build_objective(registry: Any, model_info: ModelInfo, name: str, params: Mapping[str, Any]) -> Objective:
-    """Build the objective ``name`` with validated ``params``.
+    """Build the objective ``name`` with validated ``params`` for ``model_info``.
 
-    A factory marked ``composite = True`` also receives ``build(name, params, where)``, which
-    validates and builds another registered objective: that is how ``sum`` combines terms,
-    and how a third-party objective can wrap others.
+    Its factory receives a :class:`~dreamfx.registry.BuildContext` whose
+    ``objective(name, params, where)`` validates and builds another registered objective:
+    that is how ``sum`` combines terms, and how a third-party objective can wrap others.
     """
-    from .settings import validate_params
-
     component = registry.get(name)
-    if getattr(component.factory, "composite", False):
-
-        def build(term_name: Any, term_params: Mapping[str, Any], where: str) -> Objective:
-            if not isinstance(term_name, str):
-                raise SettingsError(f"{where} needs a name, for example name = \"single-map\"")
-            term = registry.get(term_name)
-            return build_objective(registry, model_info, term_name, validate_params(term, term_params, where))
-
-        return component.build(model_info, build=build, **params)
-    return component.build(model_info, **params)
+    return component.build(component.context(model=model_info, objectives=registry), **params)

@@ -174,15 +174,16 @@ class Dreamer:
                     described = described[: MAX_STRING - 3] + "..."
                 self.objective_description = described
             with plugin_call(parts["scaler"], "being built"):
-                self.scaler = _GuardedScaler(parts["scaler"].build(self.model_info.input_size, **settings.scaler.params),
-                                             parts["scaler"])
+                self.scaler = _GuardedScaler(parts["scaler"].build(parts["scaler"].context(model=self.model_info),
+                                                                   **settings.scaler.params), parts["scaler"])
                 any_size = bool(getattr(self.scaler, "fully_convolutional", False))
             with plugin_call(parts["model"], f"building its feature model for layers {', '.join(self.objective_layers)}"):
                 self.features = feature_model(self.model, self.objective_layers, any_size=any_size)
             with plugin_call(parts["optimizer"], "being built"):
-                self.optimizer = parts["optimizer"].build(**settings.optimizer.params)
+                self.optimizer = parts["optimizer"].build(parts["optimizer"].context(model=self.model_info),
+                                                          **settings.optimizer.params)
             with plugin_call(parts["loop"], "being built"):
-                self.loop = parts["loop"].build(**settings.loop.params)
+                self.loop = parts["loop"].build(parts["loop"].context(model=self.model_info), **settings.loop.params)
             with plugin_call(parts["optimizer"], "binding to the model and objective"):
                 bound = self.optimizer.bind(self.features, self.objective, settings.seed)
 

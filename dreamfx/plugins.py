@@ -16,6 +16,7 @@ and every CLI call gets its own plugin manager.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .registry import KINDS, Component, Registry
+from .registry import _UNSET, KINDS, Component, Registry, signature_params
 
 ENTRY_POINT_GROUP = "dreamfx"
 DISABLE_ENV = "DREAMFX_DISABLE_PLUGINS"
@@ -56,6 +57,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)  # "kind/name" -> description
+    parameters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "kind/name" -> its parameters
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class PluginInfo:
             "hooks": list(self.hooks),
             "registered": {k: list(v) for k, v in self.registered.items()},
             "descriptions": dict(self.descriptions),
+            "parameters": {k: [dict(p) for p in v] for k, v in self.parameters.items()},
         }
 
 
@@ -175,9 +178,9 @@ class PluginHost:
             staged: list[Component] = []
             try:
                 for kind in KINDS:
-                    for impl in getattr(self.pm.hook, f"dreamfx_register_{kind}").get_hookimpls():
-                        if impl.plugin is plugin:
-                            impl.function(register=_collector(kind, name, staged))
+                    caller = self._caller(f"dreamfx_register_{kind}", plugin)
+                    if caller is not None:
+                        caller(register=_collector(kind, name, staged))
                 trial = {kind: Registry(kind, dict(reg._items)) for kind, reg in registries.items()}
                 for component in staged:
                     trial[component.kind].add(component)
@@ -185,11 +188,23 @@ class PluginHost:
                 self._fail(info, exc, "running its registration hooks")
                 continue
             registries = trial
-            info.registered, info.descriptions = {}, {}
+            info.registered, info.descriptions, info.parameters = {}, {}, {}
             for component in staged:
                 info.registered.setdefault(component.kind, []).append(component.name)
                 info.descriptions[f"{component.kind}/{component.name}"] = component.description
+                info.parameters[f"{component.kind}/{component.name}"] = [p.as_dict() for p in component.parameters]
         return registries
+
+    def _caller(self, hook: str, plugin: object) -> Any:
+        """The hook ``hook`` of ``plugin`` alone, called through pluggy (so its
+        ``wrapper=True``/``hookwrapper=True`` implementations run around its plain ones), or
+        None if the plugin does not implement it. Each plugin's hooks run apart from the
+        others', so what a hook registers or raises is attributed to its own plugin."""
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        if not any(impl.plugin is plugin for impl in impls):
+            return None
+        others = {impl.plugin for impl in impls if impl.plugin is not plugin}
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)
 
     @property
     def registries(self) -> dict[str, Registry]:
@@ -209,18 +224,32 @@ class PluginHost:
 
 
 def _collector(kind: str, plugin: str, staged: list[Component]) -> Callable[..., None]:
-    def register(
-        name: str,
-        factory: Callable[..., Any],
-        *,
-        params: dict[str, Any] | None = None,
-        description: str = "",
-    ) -> None:
-        if params is not None and not (isinstance(params, dict) and all(isinstance(k, str) for k in params)):
-            raise PluginError(f"plugin {plugin!r}: params of {name!r} must be a dict with str keys")
-        staged.append(Component(kind, name, factory, dict(params or {}), description.strip(), plugin))
+    def register(name: str, factory: Callable[..., Any], *legacy: Any, description: str = "",
+                 params: Any = _UNSET) -> None:
+        where = f"plugin {plugin!r} registered {kind[:-1]} {name!r}"
+        if params is not _UNSET or legacy:
+            raise PluginError(f"{where} with params: plugin API v1: declare parameters in the factory's "
+                              "signature, as factory(ctx, name: Annotated[type, \"description\"] = default, ...)")
+        if not isinstance(name, str):
+            raise PluginError(f"plugin {plugin!r} registered a {kind[:-1]} whose name is not a string: {name!r}")
+        if not isinstance(description, str):
+            raise PluginError(f"{where} with a description that is not a string")
+        if not callable(factory):
+            raise PluginError(f"{where} with a factory that is not callable ({type(factory).__name__})")
+        parameters = signature_params(factory, where)
+        staged.append(Component(kind, name, factory, parameters, " ".join(description.split()), plugin))
 
     return register
+
+
+def describe_parameters(component: Component) -> str:
+    """The component's description, then one line per parameter:
+    ``name (type, default 1.0): description``; what ``dreamfx plugins`` shows."""
+    lines = [component.description] if component.description else []
+    for p in component.parameters:
+        default = json.dumps(p.default) if isinstance(p.default, (str, list, dict)) else repr(p.default)
+        lines.append(f"{p.name} ({p.type_name}, default {default})" + (f": {p.description}" if p.description else ""))
+    return "\n".join(lines)
 
 
 def _dist_version(name: str) -> str | None:

@@ -24,6 +24,18 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 
+#: The resize methods a scaler may use (``tf.image.resize``'s, and ``keras.ops.image.resize``'s names).
+RESIZE_METHODS: tuple[str, ...] = ("bicubic", "bilinear", "lanczos3", "lanczos5", "area", "mitchellcubic", "gaussian")
+
+
+def check_resize_method(method: str, key: str = "scaler.method") -> None:
+    """A :class:`~dreamfx.errors.SettingsError` naming the valid methods if ``method`` is not one."""
+    from .errors import SettingsError
+
+    if method not in RESIZE_METHODS:
+        raise SettingsError(f"{key} {method!r} is not a resize method; choose one of {', '.join(RESIZE_METHODS)}")
+
+
 @dataclass(frozen=True)
 class Geometry:
     """How the optimizer cuts and shifts a canvas: what a bound step needs of a level."""
@@ -33,6 +45,14 @@ class Geometry:
 
 
 class Level(Protocol):
+    """One scale at which the image is dreamed: how it becomes a canvas and back.
+
+    ``view_size``: the size of the views the canvas is cut into, or None when the network
+    sees the canvas whole (only for a scaler with ``fully_convolutional = True``).
+    ``roll``: how far (pixels) the optimizer may shift the canvas per step: one tile for a
+    tiled level, so tile borders move and leave no seams; 0 for a single view.
+    """
+
     view_size: tuple[int, int] | None
     roll: int
 
@@ -44,6 +64,15 @@ class Level(Protocol):
 
 
 class Scaler(Protocol):
+    """A scaling strategy: the levels at which a model-sized network sees an image.
+
+    Checked when built: a callable ``levels``; ``fully_convolutional`` (a bool) defaults
+    to False when absent. ``view_size`` (the model's input size, ``ctx.view_size``) is
+    informative: the host reads each level's own. A scaler knows geometry, never the
+    model; write it with ``keras.ops`` and the host's :func:`resize`, :func:`reflect_pad`
+    and :func:`tile_grid`.
+    """
+
     view_size: tuple[int, int]
     #: True when levels hand the optimizer whole canvases of any size (view_size None);
     #: the host then builds a feature model that accepts any input size.
@@ -160,6 +189,23 @@ class LevelCache:
 
     def values(self) -> list[Any]:
         return list(self._items.values())
+
+
+def reflect_pad(images: Any, pads: Sequence[Sequence[int]]) -> Any:
+    """Mirror-pad a batch ``(B, H, W, C)`` by ``((top, bottom), (left, right))`` pixels, also
+    when a pad is wider than the image (the mirror is repeated); a 1-pixel side, which
+    cannot be mirrored, is repeated instead. Written with ``keras.ops``."""
+    from keras import ops
+
+    (top, bottom), (left, right) = (int(pads[0][0]), int(pads[0][1])), (int(pads[1][0]), int(pads[1][1]))
+    while top or bottom or left or right:
+        h, w = int(images.shape[1]), int(images.shape[2])
+        if h == 1 or w == 1:  # a 1-pixel side cannot be mirrored: repeat it
+            return ops.pad(images, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="symmetric")
+        step = [[0, 0], [min(top, h - 1), min(bottom, h - 1)], [min(left, w - 1), min(right, w - 1)], [0, 0]]
+        images = ops.pad(images, step, mode="reflect")
+        top, bottom, left, right = top - step[1][0], bottom - step[1][1], left - step[2][0], right - step[2][1]
+    return images
 
 
 def tile_grid(size: Sequence[int], view_size: Sequence[int]) -> tuple[int, int]:

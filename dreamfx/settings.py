@@ -252,10 +252,14 @@ def apply_overrides(preset: Mapping[str, Any], overrides: list[tuple[str, Any]])
 def coerce(value: Any, default: Any, where: str) -> Any:
     """Check ``value`` against the type of ``default`` (ints widen to floats; numbers must be
     finite and fit 64 bits, strings bounded)."""
+    return coerce_to(value, None if default is None else type(default), where)
+
+
+def coerce_to(value: Any, expected: type | None, where: str) -> Any:
+    """Check ``value`` against ``expected`` (None: any value); ints widen to floats."""
     check_value(value, where)
-    if default is None:
+    if expected is None:
         return value
-    expected = type(default)
     if expected is bool:
         if isinstance(value, bool):
             return value
@@ -273,20 +277,22 @@ def coerce(value: Any, default: Any, where: str) -> Any:
 
 
 def validate_params(component: Component, table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``component``'s parameters: its defaults overlaid by ``table``, each checked by type."""
-    params: dict[str, Any] = dict(component.params)
+    """``component``'s parameters (from its factory's signature): its defaults overlaid by
+    ``table``, each checked against the parameter's type."""
+    declared = {p.name: p for p in component.parameters}
+    params: dict[str, Any] = component.params
     for key, value in table.items():
-        if key not in component.params:
-            valid = ", ".join(f"{where}.{k}" for k in component.params) or "none"
+        if key not in declared:
+            valid = ", ".join(f"{where}.{k}" for k in declared) or "none"
             raise SettingsError(
                 f"unknown key {where}.{key!r} for {component.kind[:-1]} {component.name!r} "
                 f"(plugin {component.plugin}); valid keys: {valid}"
             )
-        params[key] = coerce(value, component.params[key], f"{where}.{key}")
-    for key in component.params.keys() - table.keys():
-        if not _finite(component.params[key]):
+        params[key] = coerce_to(value, declared[key].type, f"{where}.{key}")
+    for key in declared.keys() - table.keys():
+        if not _finite(declared[key].default):
             raise PluginError(f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r}) declares a "
-                              f"non-finite default for {where}.{key}: {_short(component.params[key])}")
+                              f"non-finite default for {where}.{key}: {_short(declared[key].default)}")
     return params
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dreamfx import hookimpl
+from dreamfx.plugin import BuildContext, hookimpl
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -16,10 +16,14 @@ else:  # pragma: no cover
 PRESET_DIR = Path(__file__).parent
 
 
+def _read(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
 def _loader(path: Path) -> Any:
-    def load() -> dict[str, Any]:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+    def load(ctx: BuildContext) -> dict[str, Any]:
+        return _read(path)
 
     return load
 
@@ -27,5 +31,4 @@ def _loader(path: Path) -> Any:
 @hookimpl
 def dreamfx_register_presets(register: Any) -> None:
     for path in sorted(PRESET_DIR.glob("*.toml")):
-        load = _loader(path)
-        register(path.stem, load, description=str(load().get("description", "")))
+        register(path.stem, _loader(path), description=str(_read(path).get("description", "")))

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx import hookimpl
 from dreamfx.errors import DreamfxError, PluginError
 from dreamfx.imageio import read_metadata
 from dreamfx.objectives import Objective
+from dreamfx.plugin import hookimpl
 from dreamfx.pipeline import Dreamer
 from dreamfx.plugins import create_host
 from dreamfx.presets import settings_for
@@ -70,7 +70,7 @@ class RaisesWhenScored(_Mean):
         raise ValueError("score exploded")
 
 
-def _raise_on_build(*args, **kwargs):
+def _raise_on_build(ctx):
     raise RuntimeError("cannot build this")
 
 
@@ -85,7 +85,7 @@ class _LoopRaises:
 
 
 class _ExitsWhenBuilt:
-    def __init__(self, *args, **kwargs):
+    def __init__(self, ctx):
         raise SystemExit(4)
 
 
@@ -101,12 +101,12 @@ class Hostile:
 
     @hookimpl
     def dreamfx_register_objectives(self, register):
-        register("nan-score", lambda info: NanScore())
-        register("nan-on-flat", lambda info: NanOnFlat())
-        register("nan-gradient", lambda info: NanGradient())
-        register("raises-when-scored", lambda info: RaisesWhenScored())
+        register("nan-score", lambda ctx: NanScore())
+        register("nan-on-flat", lambda ctx: NanOnFlat())
+        register("nan-gradient", lambda ctx: NanGradient())
+        register("raises-when-scored", lambda ctx: RaisesWhenScored())
         register("raises-when-built", _raise_on_build)
-        register("wrong-layer", lambda info: WrongLayer())
+        register("wrong-layer", lambda ctx: WrongLayer())
 
     @hookimpl
     def dreamfx_register_models(self, register):
@@ -116,16 +116,16 @@ class Hostile:
     def dreamfx_register_scalers(self, register):
         register("raises-when-built", _raise_on_build)
         register("exits-when-built", _ExitsWhenBuilt)
-        register("levels-raise", lambda view_size: _LevelsRaise())
+        register("levels-raise", lambda ctx: _LevelsRaise())
 
     @hookimpl
     def dreamfx_register_optimizers(self, register):
-        register("raises-when-bound", lambda: _Binds())
-        register("nan-default", lambda step_size: _Binds(), params={"step_size": float("nan")})
+        register("raises-when-bound", lambda ctx: _Binds())
+        register("nan-default", lambda ctx, step_size=float("nan"): _Binds())
 
     @hookimpl
     def dreamfx_register_loops(self, register):
-        register("raises-when-run", lambda: _LoopRaises())
+        register("raises-when-run", lambda ctx: _LoopRaises())
 
 
 def hostile_host():

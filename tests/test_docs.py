@@ -225,8 +225,8 @@ def _tutorial_plugins(base: Path) -> None:
     clash = base / "clash"
     clash.mkdir(parents=True)
     (clash / "dreamfx_zoom.py").write_text(
-        "from dreamfx import hookimpl\n\n@hookimpl\ndef dreamfx_register_objectives(register):\n"
-        "    register('spotlight-map', lambda model_info: None, params={}, description='a clash')\n")
+        "from dreamfx.plugin import hookimpl\n\n@hookimpl\ndef dreamfx_register_objectives(register):\n"
+        "    register('spotlight-map', lambda ctx: None, description='a clash')\n")
     info = clash / "dreamfx_zoom-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dreamfx-zoom\nVersion: 0.1\n")

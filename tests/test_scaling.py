@@ -24,9 +24,14 @@ def test_split_and_merge_are_inverse():
     assert np.array_equal(merge_views(views, tf.shape(canvas), (28, 28)).numpy(), canvas.numpy())
 
 
+def _build(host, name, **params):
+    component = host.get("scalers", name)
+    return component.build(component.context(view_size=(28, 28)), **params)
+
+
 @pytest.mark.parametrize("size", [(28, 28), (29, 57), (75, 100), (300, 31), (5, 7)])
 def test_tile_level_covers_every_pixel_and_round_trips(host, size):
-    scaler = host.get("scalers", "tiling").build((28, 28))
+    scaler = _build(host, "tiling")
     (level,) = scaler.levels(size)
     image = tf.random.stateless_uniform([1, *size, 1], seed=[2, 3])
     canvas = level.to_canvas(image)
@@ -37,7 +42,7 @@ def test_tile_level_covers_every_pixel_and_round_trips(host, size):
 
 
 def test_hybrid_levels_go_from_the_article_view_to_full_size(host):
-    scaler = host.get("scalers", "hybrid").build((28, 28), factor=2.0, max_levels=4)
+    scaler = _build(host, "hybrid", factor=2.0, max_levels=4)
     levels = scaler.levels((400, 600))
     assert type(levels[0]).__name__ == "DownscaleLevel"
     sizes = [level.work_size for level in levels[1:]]
@@ -139,7 +144,7 @@ def test_octaves_refuse_objectives_after_flatten():
 
 
 def test_octave_levels_grow_by_factor_to_the_scaled_size(host):
-    scaler = host.get("scalers", "octaves").build((28, 28), factor=2.0, octaves=5, scale=2.0)
+    scaler = _build(host, "octaves", factor=2.0, octaves=5, scale=2.0)
     sizes = [level.work_size for level in scaler.levels((400, 600))]
     assert sizes == [(50, 75), (100, 150), (200, 300)]  # 25x38 would be smaller than the model's 28x28
     assert all(level.view_size is None for level in scaler.levels((400, 600)))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from dreamfx import hookimpl
+from dreamfx.plugin import BuildContext, SettingsError, hookimpl, load_keras_file
 
 MODEL_FILE = Path(__file__).with_name("mnist_cnn.keras")
 """The shipped, trained model. ``dreamfx train`` never writes it unless told to with ``-o``."""
@@ -33,16 +33,11 @@ def user_model_file() -> Path:
     return user_data_dir() / "mnist_cnn.keras"
 
 
-def _mnist_cnn() -> Any:
-    from dreamfx.models import load_keras_file
-
+def _mnist_cnn(ctx: BuildContext) -> Any:
     return load_keras_file(MODEL_FILE)
 
 
-def _keras_file(path: str) -> Any:
-    from dreamfx.errors import SettingsError
-    from dreamfx.models import load_keras_file
-
+def _keras_file(ctx: BuildContext, path: Annotated[str, "A `.keras` file, loaded in Keras' safe mode. Required."] = "") -> Any:
     if not path:
         raise SettingsError("model 'keras-file' needs a path: --set model.path=my_model.keras")
     return load_keras_file(path)
@@ -53,12 +48,10 @@ def dreamfx_register_models(register: Any) -> None:
     register(
         "mnist-cnn",
         _mnist_cnn,
-        params={},
         description="The article's CNN (conv1-conv3, dense1, logits) trained on 4,500 MNIST digits",
     )
     register(
         "keras-file",
         _keras_file,
-        params={"path": ""},
         description="Any .keras model file of yours, loaded in Keras' safe mode",
     )

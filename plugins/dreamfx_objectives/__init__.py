@@ -1,30 +1,44 @@
-"""Built-in objectives. Registration is free: TensorFlow loads only when a score is computed."""
+"""Built-in objectives. Registration is free: Keras loads only when a score is computed."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Annotated, Any, Mapping
 
-from dreamfx import hookimpl
-from dreamfx.errors import SettingsError
-from dreamfx.objectives import ModelInfo, Objective, Sum
+from dreamfx.plugin import BuildContext, Objective, SettingsError, Sum, hookimpl
 
 WHOLE_LAYER_MODES = ("mean-square", "mean")
 
 
-def _single_map(model_info: ModelInfo, layer: str, map: int) -> Objective:
+def _single_map(
+    ctx: BuildContext,
+    layer: Annotated[str, "A layer with feature maps."] = "conv3",
+    map: Annotated[int, "The map index. Its mean activation is the score. Map 0 of `conv3` is silent on many "
+                        "photos; the presets use 56."] = 0,
+) -> Objective:
     from .maps import SingleMap
 
-    return SingleMap(model_info, layer, map)
+    return SingleMap(ctx.model, layer, map)
 
 
-def _whole_layer(model_info: ModelInfo, layer: str, mode: str) -> Objective:
+def _whole_layer(
+    ctx: BuildContext,
+    layer: Annotated[str, "Any layer."] = "conv3",
+    mode: Annotated[str, "`\"mean-square\"` (DeepDream) or `\"mean\"`."] = "mean-square",
+) -> Objective:
     from .maps import WholeLayer
 
-    return WholeLayer(model_info, layer, mode)
+    return WholeLayer(ctx.model, layer, mode)
 
 
-def _weighted_layers(model_info: ModelInfo, weights: dict, mode: str) -> Objective:
+def _weighted_layers(
+    ctx: BuildContext,
+    weights: Annotated[dict, "`{layer = weight}`. The score is a weighted sum of `whole-layer` terms."] = {  # noqa: B006
+        "conv2": 0.5, "conv3": 1.0},
+    mode: Annotated[str, "As for `whole-layer`."] = "mean-square",
+) -> Objective:
     from .maps import WholeLayer
+
+    model_info = ctx.model
 
     if not weights:
         raise SettingsError("objective.weights is empty; give layer weights, for example {conv2 = 0.5, conv3 = 1.0}")
@@ -36,8 +50,14 @@ def _weighted_layers(model_info: ModelInfo, weights: dict, mode: str) -> Objecti
     return Sum(terms)
 
 
-def _weighted_maps(model_info: ModelInfo, terms: list) -> Objective:
+def _weighted_maps(
+    ctx: BuildContext,
+    terms: Annotated[list, "`[layer, map, weight]` (or `{layer, map, weight}`) per term. A negative weight "
+                           "suppresses that map."] = [["conv3", 0, 1.0]],  # noqa: B006
+) -> Objective:
     from .maps import SingleMap
+
+    model_info = ctx.model
 
     if not terms:
         raise SettingsError("objective.terms is empty; give (layer, map, weight) terms, "
@@ -57,13 +77,21 @@ def _weighted_maps(model_info: ModelInfo, terms: list) -> Objective:
     return Sum(built)
 
 
-def _class_unit(model_info: ModelInfo, unit: int, layer: str) -> Objective:
+def _class_unit(
+    ctx: BuildContext,
+    unit: Annotated[int, "A unit of a dense layer (on `logits`: a digit)."] = 3,
+    layer: Annotated[str, "A dense layer (the pre-softmax logits by default)."] = "logits",
+) -> Objective:
     from .dense import ClassUnit
 
-    return ClassUnit(model_info, unit, layer)
+    return ClassUnit(ctx.model, unit, layer)
 
 
-def _sum(model_info: ModelInfo, terms: list, build: Callable[..., Objective]) -> Objective:
+def _sum(
+    ctx: BuildContext,
+    terms: Annotated[list, "`[{name = \"...\", weight = 1.0, <that objective's params>}, ...]`. The terms can "
+                           "be any registered objectives. Required (at least one term)."] = [],  # noqa: B006
+) -> Objective:
     if not terms:
         raise SettingsError('objective.terms is empty; give weighted terms, for example '
                             '[{name = "single-map", layer = "conv3", map = 5, weight = 1.0}]')
@@ -75,24 +103,21 @@ def _sum(model_info: ModelInfo, terms: list, build: Callable[..., Objective]) ->
         name, weight = params.pop("name", None), params.pop("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise SettingsError(f"objective.terms[{i}].weight must be a number, got {weight!r}")
-        built.append(float(weight) * build(name, params, f"objective.terms[{i}]"))
+        built.append(float(weight) * ctx.objective(name, params, f"objective.terms[{i}]"))
     return Sum(built)
-
-
-_sum.composite = True  # type: ignore[attr-defined]
 
 
 @hookimpl
 def dreamfx_register_objectives(register: Any) -> None:
-    register("single-map", _single_map, params={"layer": "conv3", "map": 0},
+    register("single-map", _single_map,
              description="Mean activation of one feature map of a convolutional layer (the article's objective)")
-    register("whole-layer", _whole_layer, params={"layer": "conv3", "mode": "mean-square"},
+    register("whole-layer", _whole_layer,
              description="Total response of all maps of a layer (mean of squares, as DeepDream; or mode = \"mean\")")
-    register("weighted-layers", _weighted_layers, params={"weights": {"conv2": 0.5, "conv3": 1.0}, "mode": "mean-square"},
+    register("weighted-layers", _weighted_layers,
              description="A weighted mix of whole-layer terms, e.g. {conv2 = 0.5, conv3 = 1.0}")
-    register("weighted-maps", _weighted_maps, params={"terms": [["conv3", 0, 1.0]]},
+    register("weighted-maps", _weighted_maps,
              description="A weighted mix of single maps: [[layer, map, weight], ...]; negative weights suppress")
-    register("class", _class_unit, params={"unit": 3, "layer": "logits"},
+    register("class", _class_unit,
              description="One unit of a dense layer, by default a digit's pre-softmax logit (\"dream a 3\")")
-    register("sum", _sum, params={"terms": []},
+    register("sum", _sum,
              description="Weighted sum of any registered objectives: [{name = ..., weight = ..., <params>}, ...]")

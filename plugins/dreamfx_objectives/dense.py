@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import tensorflow as tf
-
-from dreamfx.objectives import ModelInfo, Objective
+from dreamfx.plugin import ModelInfo, Objective
 
 
 class ClassUnit(Objective):
@@ -16,12 +14,12 @@ class ClassUnit(Objective):
     other classes, which dreams "not the others" instead of the digit.
     """
 
-    def __init__(self, model_info: ModelInfo, unit: int, layer: str = "logits") -> None:
+    def __init__(self, model_info: ModelInfo, unit: int, layer: str) -> None:
         model_info.check_unit(layer, unit, what="unit", spatial=False)
         self.layer, self.unit = layer, unit
         self.layers = (layer,)
 
-    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
+    def score(self, activations: Mapping[str, Any]) -> Any:
         return activations[self.layer][:, self.unit]
 
     def describe(self) -> str:

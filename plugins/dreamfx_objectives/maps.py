@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import tensorflow as tf
+from keras import ops
 
-from dreamfx.errors import SettingsError
-from dreamfx.objectives import ModelInfo, Objective
+from dreamfx.plugin import ModelInfo, Objective, SettingsError
 
 
 class SingleMap(Objective):
@@ -18,8 +17,8 @@ class SingleMap(Objective):
         self.layer, self.map = layer, map
         self.layers = (layer,)
 
-    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
-        return tf.reduce_mean(activations[self.layer][..., self.map], axis=[1, 2])
+    def score(self, activations: Mapping[str, Any]) -> Any:
+        return ops.mean(activations[self.layer][..., self.map], axis=(1, 2))
 
     def describe(self) -> str:
         return f"{self.layer} map {self.map}"
@@ -30,7 +29,7 @@ class WholeLayer(Objective):
     positions (DeepDream's choice: it rewards strong responses wherever they are), or with
     ``mode="mean"`` the plain mean (rewards broad, weak responses as much as strong ones)."""
 
-    def __init__(self, model_info: ModelInfo, layer: str, mode: str = "mean-square") -> None:
+    def __init__(self, model_info: ModelInfo, layer: str, mode: str) -> None:
         from . import WHOLE_LAYER_MODES
 
         model_info.check_layer(layer)
@@ -39,10 +38,10 @@ class WholeLayer(Objective):
         self.layer, self.mode = layer, mode
         self.layers = (layer,)
 
-    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
+    def score(self, activations: Mapping[str, Any]) -> Any:
         acts = activations[self.layer]
-        axes = list(range(1, len(acts.shape)))
-        return tf.reduce_mean(tf.square(acts) if self.mode == "mean-square" else acts, axis=axes)
+        axes = tuple(range(1, len(acts.shape)))
+        return ops.mean(ops.square(acts) if self.mode == "mean-square" else acts, axis=axes)
 
     def describe(self) -> str:
         return f"{self.layer} ({self.mode})"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from dreamfx import hookimpl
+from dreamfx.plugin import BuildContext, hookimpl
 
 
-def _reinject(rounds: int) -> Any:
+def _reinject(
+    ctx: BuildContext,
+    rounds: Annotated[int, "Rounds per scaling level: optimise, scale back, re-add the lost detail. "
+                           "At least 1."] = 4,
+) -> Any:
     from .loop import ReinjectLoop
 
     return ReinjectLoop(rounds)
@@ -18,6 +22,5 @@ def dreamfx_register_loops(register: Any) -> None:
     register(
         "reinject",
         _reinject,
-        params={"rounds": 4},
         description="Optimise the views, scale back up, re-add the detail scaling lost, repeat",
     )

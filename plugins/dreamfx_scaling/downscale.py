@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+from typing import Any
 
-from dreamfx.errors import SettingsError
-from dreamfx.scaling import resize
+from keras import ops
 
-from . import RESIZE_METHODS
+from dreamfx.plugin import check_resize_method, resize
 
-
-def check_method(method: str) -> None:
-    if method not in RESIZE_METHODS:
-        raise SettingsError(f"scaler.method {method!r} is not a resize method; choose one of {', '.join(RESIZE_METHODS)}")
+check_method = check_resize_method
 
 
 class ResizeLevel:
@@ -25,20 +21,20 @@ class ResizeLevel:
 
     roll = 0
 
-    def __init__(self, work_size: tuple[int, int], view_size: tuple[int, int] | None, method: str = "bicubic") -> None:
+    def __init__(self, work_size: tuple[int, int], view_size: tuple[int, int] | None, method: str) -> None:
         self.work_size, self.view_size, self.method = work_size, view_size, method
 
-    def to_canvas(self, images: tf.Tensor) -> tf.Tensor:
-        return tf.clip_by_value(resize(images, self.work_size, self.method), 0.0, 1.0)
+    def to_canvas(self, images: Any) -> Any:
+        return ops.clip(resize(images, self.work_size, self.method), 0.0, 1.0)
 
-    def from_canvas(self, canvas: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+    def from_canvas(self, canvas: Any, image_size: tuple[int, int]) -> Any:
         return resize(canvas, image_size, self.method)
 
 
 class DownscaleLevel(ResizeLevel):
     """The article's view: the whole image shrunk to exactly the model's input size."""
 
-    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], method: str) -> None:
         super().__init__(view_size, view_size, method)
 
 
@@ -47,7 +43,7 @@ class DownscaleScaler:
 
     fully_convolutional = False
 
-    def __init__(self, view_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], method: str) -> None:
         check_method(method)
         self.view_size = view_size
         self.level = DownscaleLevel(view_size, method)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dreamfx.errors import SettingsError
+from dreamfx.plugin import SettingsError
 
 from .downscale import DownscaleLevel, check_method
 from .tiling import TileLevel, check_tile_scale, work_size
@@ -20,8 +20,8 @@ class HybridScaler:
 
     fully_convolutional = False
 
-    def __init__(self, view_size: tuple[int, int], factor: float = 2.0, max_levels: int = 4,
-                 tile_scale: float = 1.0, method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], factor: float, max_levels: int,
+                 tile_scale: float, method: str) -> None:
         check_method(method)
         if not 1.2 <= factor <= 4.0:
             raise SettingsError(f"scaler.factor must be between 1.2 and 4 (size ratio between levels), got {factor}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dreamfx.errors import SettingsError
+from dreamfx.plugin import SettingsError
 
 from .downscale import ResizeLevel, check_method
 from .tiling import check_tile_scale, work_size
@@ -11,7 +11,7 @@ from .tiling import check_tile_scale, work_size
 class OctaveLevel(ResizeLevel):
     """The whole image at one size, as one canvas the convolutional layers see whole."""
 
-    def __init__(self, work_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, work_size: tuple[int, int], method: str) -> None:
         super().__init__(work_size, None, method)
 
 
@@ -22,8 +22,8 @@ class OctaveScaler:
 
     fully_convolutional = True
 
-    def __init__(self, view_size: tuple[int, int], factor: float = 1.4, octaves: int = 4,
-                 scale: float = 1.0, method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], factor: float, octaves: int,
+                 scale: float, method: str) -> None:
         check_method(method)
         if not 1.1 <= factor <= 4.0:
             raise SettingsError(f"scaler.factor must be between 1.1 and 4 (size ratio between octaves), got {factor}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+from typing import Any
 
-from dreamfx.errors import SettingsError
-from dreamfx.scaling import resize, tile_grid
+from keras import ops
+
+from dreamfx.plugin import SettingsError, reflect_pad, resize, tile_grid
 
 from .downscale import check_method
 
@@ -19,35 +20,21 @@ class TileLevel:
     to one tile per step, so tile borders never stay in one place.
     """
 
-    def __init__(self, view_size: tuple[int, int], work_size: tuple[int, int], method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], work_size: tuple[int, int], method: str) -> None:
         self.view_size, self.work_size, self.method = view_size, work_size, method
         rows, cols = tile_grid(work_size, view_size)
         pad_h, pad_w = rows * view_size[0] - work_size[0], cols * view_size[1] - work_size[1]
         self.pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
         self.roll = max(view_size)
 
-    def to_canvas(self, images: tf.Tensor) -> tf.Tensor:
-        work = tf.clip_by_value(resize(images, self.work_size, self.method), 0.0, 1.0)
-        return _reflect_pad(work, self.pads)
+    def to_canvas(self, images: Any) -> Any:
+        work = ops.clip(resize(images, self.work_size, self.method), 0.0, 1.0)
+        return reflect_pad(work, self.pads)
 
-    def from_canvas(self, canvas: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
+    def from_canvas(self, canvas: Any, image_size: tuple[int, int]) -> Any:
         (top, _), (left, _) = self.pads
         work = canvas[:, top : top + self.work_size[0], left : left + self.work_size[1], :]
         return resize(work, image_size, self.method)
-
-
-def _reflect_pad(images: tf.Tensor, pads: tuple[tuple[int, int], tuple[int, int]]) -> tf.Tensor:
-    """Mirror padding that also works when the pad is wider than the image (repeats it)."""
-    (top, bottom), (left, right) = pads
-    while top or bottom or left or right:
-        h, w = int(images.shape[1]), int(images.shape[2])
-        step = [[0, 0], [min(top, h - 1), min(bottom, h - 1)], [min(left, w - 1), min(right, w - 1)], [0, 0]]
-        if h == 1 or w == 1:  # a 1-pixel side cannot be mirrored: repeat it
-            images = tf.pad(images, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="SYMMETRIC")
-            break
-        images = tf.pad(images, step, mode="REFLECT")
-        top, bottom, left, right = top - step[1][0], bottom - step[1][1], left - step[2][0], right - step[2][1]
-    return images
 
 
 #: The largest scale a scaler accepts (image pixels per model pixel).
@@ -73,7 +60,7 @@ class TilingScaler:
 
     fully_convolutional = False
 
-    def __init__(self, view_size: tuple[int, int], tile_scale: float = 1.0, method: str = "bicubic") -> None:
+    def __init__(self, view_size: tuple[int, int], tile_scale: float, method: str) -> None:
         check_method(method)
         check_tile_scale(tile_scale)
         self.view_size, self.tile_scale, self.method = view_size, tile_scale, method

@@ -14,6 +14,15 @@ def test_registered_through_the_entry_point():
     assert host.plugins["spotlight"].distribution == "dreamfx-objective-example"
 
 
+def test_parameters_come_from_the_factory_signature():
+    from dreamfx.plugins import create_host
+
+    component = create_host(disabled=set()).get("objectives", "spotlight-map")
+    assert component.params == {"layer": "conv2", "map": 0, "x": 0.5, "y": 0.5, "radius": 0.25, "outside": -0.5}
+    assert component.param("x").type is float
+    assert component.param("x").description.startswith("The spotlight's centre across")
+
+
 def test_dream_grows_the_map_inside_the_spotlight():
     import dreamfx
 
@@ -26,7 +35,7 @@ def test_dream_grows_the_map_inside_the_spotlight():
 
 def test_bad_position_is_a_clear_error():
     import dreamfx
-    from dreamfx.errors import SettingsError
+    from dreamfx.plugin import SettingsError
 
     with pytest.raises(SettingsError, match=r"objective.x must be in \[0, 1\]"):
         dreamfx.dream(np.zeros((28, 28), np.float32), objective="spotlight-map", objective__x=2.0)

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from dreamfx import hookimpl
+from dreamfx.plugin import BuildContext, hookimpl
 
 
-def _spotlight(model_info: Any, layer: str, map: int, x: float, y: float, radius: float, outside: float) -> Any:
-    from .spotlight import SpotlightMap  # TensorFlow only when a dream needs it
+def spotlight_map(
+    ctx: BuildContext,
+    layer: Annotated[str, "A layer with feature maps"] = "conv2",
+    map: Annotated[int, "The index of the feature map in that layer"] = 0,
+    x: Annotated[float, "The spotlight's centre across, from 0 (left) to 1 (right)"] = 0.5,
+    y: Annotated[float, "The spotlight's centre down, from 0 (top) to 1 (bottom)"] = 0.5,
+    radius: Annotated[float, "The spotlight's radius, as a fraction of the map's size"] = 0.25,
+    outside: Annotated[float, "The weight of the map outside the spotlight (negative: suppress it there)"] = -0.5,
+) -> Any:
+    from .spotlight import SpotlightMap  # Keras (and TensorFlow) only when a dream needs it
 
-    return SpotlightMap(model_info, layer, map, x, y, radius, outside)
+    return SpotlightMap(ctx.model, layer, map, x, y, radius, outside)
 
 
 @hookimpl
 def dreamfx_register_objectives(register: Any) -> None:
     register(
         "spotlight-map",
-        _spotlight,
-        params={"layer": "conv2", "map": 0, "x": 0.5, "y": 0.5, "radius": 0.25, "outside": -0.5},
+        spotlight_map,
         description="One feature map weighted by a Gaussian spotlight at (x, y); 'outside' weights the rest",
     )

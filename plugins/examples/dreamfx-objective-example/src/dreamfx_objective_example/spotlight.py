@@ -1,13 +1,12 @@
-"""A spatially weighted feature-map objective."""
+"""A spatially weighted feature-map objective, written with ``keras.ops`` only."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-import tensorflow as tf
+from keras import ops
 
-from dreamfx.errors import SettingsError
-from dreamfx.objectives import ModelInfo, Objective
+from dreamfx.plugin import ModelInfo, Objective, SettingsError
 
 
 class SpotlightMap(Objective):
@@ -30,18 +29,18 @@ class SpotlightMap(Objective):
         self.radius, self.outside = radius, outside
         self.layers = (layer,)
 
-    def weights(self, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+    def weights(self, height: Any, width: Any) -> Any:
         """The (height, width) spotlight weights for a map of that size."""
-        rows = (tf.range(height, dtype=tf.float32) + 0.5) / tf.cast(height, tf.float32)
-        cols = (tf.range(width, dtype=tf.float32) + 0.5) / tf.cast(width, tf.float32)
+        rows = (ops.cast(ops.arange(height), "float32") + 0.5) / ops.cast(height, "float32")
+        cols = (ops.cast(ops.arange(width), "float32") + 0.5) / ops.cast(width, "float32")
         dist2 = (rows[:, None] - self.y) ** 2 + (cols[None, :] - self.x) ** 2
-        spot = tf.exp(-dist2 / (2.0 * self.radius**2))
+        spot = ops.exp(-dist2 / (2.0 * self.radius**2))
         return spot + self.outside * (1.0 - spot)
 
-    def score(self, activations: Mapping[str, Any]) -> tf.Tensor:
+    def score(self, activations: Mapping[str, Any]) -> Any:
         acts = activations[self.layer][..., self.map]  # (batch, height, width), any height and width
-        shape = tf.shape(acts)
-        return tf.reduce_mean(acts * self.weights(shape[1], shape[2]), axis=[1, 2])
+        shape = ops.shape(acts)
+        return ops.mean(acts * self.weights(shape[1], shape[2]), axis=(1, 2))
 
     def describe(self) -> str:
         return f"{self.layer} map {self.map} in a spotlight at ({self.x:g}, {self.y:g})"

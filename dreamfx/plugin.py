@@ -1,0 +1,103 @@
+"""The public module for plugin authors: everything a dreamfx plugin needs, in one place.
+
+A plugin imports from here and nowhere else in dreamfx (the built-in plugins do the same,
+as proof that each kind can be written from this module alone)::
+
+    from typing import Annotated
+
+    from dreamfx.plugin import BuildContext, Objective, hookimpl
+
+    class Brightest(Objective):
+        def __init__(self, ctx: BuildContext, layer: Annotated[str, "a layer with feature maps"] = "conv2"):
+            ctx.model.check_layer(layer, spatial=True)
+            self.layer, self.layers = layer, (layer,)
+
+        def score(self, activations):
+            from keras import ops
+            return ops.max(activations[self.layer], axis=(1, 2, 3))
+
+    @hookimpl
+    def dreamfx_register_objectives(register):
+        register("brightest", Brightest, description="The strongest activation of a layer")
+
+Every factory has one shape, ``factory(ctx, **params)``: ``ctx`` is a :class:`BuildContext`
+and the parameters (names, types, defaults, one-line descriptions) are read from the
+factory's signature. Importing this module does not import TensorFlow or Keras.
+
+``python -m dreamfx.plugin --reference`` prints the hook reference (docs/plugin-hooks.md),
+generated from the hook specifications and the protocols below; ``--parameters`` prints the
+built-in components' parameters as docs/presets.md shows them.
+"""
+
+from __future__ import annotations
+
+from . import hookimpl
+from .errors import PluginError, SettingsError
+from .hookspecs import Register
+from .loop import DreamLoop, LoopResult
+from .models import load_keras_file
+from .objectives import ModelInfo, Objective, Scaled, Sum
+from .optimize import BoundStep, Optimizer
+from .registry import BuildContext, Param
+from .scaling import (
+    RESIZE_METHODS,
+    Geometry,
+    Level,
+    Scaler,
+    check_resize_method,
+    merge_views,
+    reflect_pad,
+    resize,
+    split_views,
+    tile_grid,
+)
+
+__all__ = [
+    "hookimpl",
+    "SettingsError",
+    "PluginError",
+    "Register",
+    "BuildContext",
+    "Param",
+    "ModelInfo",
+    "Objective",
+    "Sum",
+    "Scaled",
+    "Scaler",
+    "Level",
+    "Geometry",
+    "resize",
+    "tile_grid",
+    "reflect_pad",
+    "RESIZE_METHODS",
+    "check_resize_method",
+    # the current optimizer contract (bind/step) cuts views itself; these go once the host does
+    "split_views",
+    "merge_views",
+    "Optimizer",
+    "BoundStep",
+    "DreamLoop",
+    "LoopResult",
+    "load_keras_file",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    from .reference import parameter_table, render
+
+    if args == ["--reference"]:
+        sys.stdout.write(render())
+    elif args == ["--parameters"]:
+        sys.stdout.write(parameter_table())
+    else:
+        print("usage: python -m dreamfx.plugin --reference > docs/plugin-hooks.md\n"
+              "       python -m dreamfx.plugin --parameters   (the table of docs/presets.md)", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""Contract tests, one per hook (as datasette's): each registers a minimal component of its
+kind from a throwaway in-process plugin, written against ``dreamfx.plugin`` alone, and
+dreams with it. Plus: every hook is documented in docs/plugin-hooks.md (generated from the
+code, and the committed page is the generated one) and has its ``test_hook_<name>`` here.
+
+The optimizer and loop tests use the current contract (``bind``/``step`` and
+``loop(images, scaler, step)``); the plugin API v1 spec ("The host owns the plumbing")
+replaces it with ``update(canvas, gradient, state, step)`` and ``LoopRun``: port them when
+the ascent branch lands.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import numpy as np
+import pytest
+
+from dreamfx.plugin import BuildContext, LoopResult, Objective, hookimpl
+
+from .conftest import ROOT
+
+FAST = {"steps": 3, "rounds": 1}
+
+
+@pytest.fixture
+def image(small_photo) -> np.ndarray:
+    return small_photo[:40, :48]
+
+
+def _dream(plugin: object, image: np.ndarray, preset: str = "single-map", **overrides):
+    """Register ``plugin`` on a fresh host (it must load cleanly) and dream ``image``."""
+    from dreamfx.api import make_dreamer
+    from dreamfx.plugins import create_host
+
+    host = create_host(entry_points=False, disabled=set())
+    host.register(plugin, name="contract")
+    assert host.plugins["contract"].status == "ok", host.plugins["contract"].error
+    return make_dreamer(preset, overrides, host=host)(image)
+
+
+class MeanSquare(Objective):
+    """The mean square of a layer, in keras.ops."""
+
+    def __init__(self, ctx: BuildContext, layer: Annotated[str, "Any layer"] = "conv2") -> None:
+        ctx.model.check_layer(layer)
+        self.layer, self.layers = layer, (layer,)
+
+    def score(self, activations):
+        from keras import ops
+
+        acts = activations[self.layer]
+        return ops.mean(ops.square(acts), axis=tuple(range(1, len(acts.shape))))
+
+
+def test_hook_dreamfx_register_models(image):
+    def tiny_cnn(ctx: BuildContext, width: Annotated[int, "Maps per layer"] = 4):
+        import keras
+
+        assert ctx.model is None and ctx.kind == "models" and ctx.plugin == "contract"
+        inputs = keras.Input((28, 28, 1))
+        x = keras.layers.Conv2D(width, 3, activation="relu", name="conv1",
+                                kernel_initializer=keras.initializers.GlorotUniform(seed=1))(inputs)
+        x = keras.layers.Conv2D(width, 3, activation="relu", name="conv2",
+                                kernel_initializer=keras.initializers.GlorotUniform(seed=2))(x)
+        return keras.Model(inputs, x, name="tiny")
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_models(self, register):
+            register("contract-tiny-cnn", tiny_cnn, description="A two-layer CNN with seeded weights")
+
+    result = _dream(Plugin(), image, model="contract-tiny-cnn", objective="whole-layer",
+                    objective__layer="conv2", **FAST)
+    assert result.problem is None and result.settings.model.params == {"width": 4}
+    assert result.score_after > result.score_before
+
+
+def test_hook_dreamfx_register_objectives(image):
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_objectives(self, register):
+            register("contract-mean-square", MeanSquare, description="The mean square of a layer")
+
+    result = _dream(Plugin(), image, objective="contract-mean-square", **FAST)
+    assert result.settings.objective.params == {"layer": "conv2"}
+    assert result.score_after > result.score_before > 0
+
+
+def test_hook_dreamfx_register_scalers(image):
+    from dreamfx.plugin import check_resize_method, resize
+
+    class WholeView:
+        roll = 0
+
+        def __init__(self, view_size, method):
+            self.view_size, self.method = view_size, method
+
+        def to_canvas(self, images):
+            from keras import ops
+
+            return ops.clip(resize(images, self.view_size, self.method), 0.0, 1.0)
+
+        def from_canvas(self, canvas, image_size):
+            return resize(canvas, image_size, self.method)
+
+    class Shrink:
+        def __init__(self, ctx: BuildContext, method: Annotated[str, "The resize method"] = "bilinear"):
+            check_resize_method(method)
+            self.view_size = ctx.view_size
+            self.level = WholeView(ctx.view_size, method)
+
+        def levels(self, image_size):
+            return [self.level]
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_scalers(self, register):
+            register("contract-shrink", Shrink, description="The whole image, shrunk (bilinear)")
+
+    result = _dream(Plugin(), image, scaler="contract-shrink", objective="whole-layer", **FAST)
+    assert result.image.shape == image.shape and result.pattern.shape == (28, 28)
+    assert result.score_after > result.score_before
+
+
+def test_hook_dreamfx_register_optimizers(image):
+    # TODO(spec-v1, "The host owns the plumbing"): port to update(canvas, gradient, state, step)
+    import tensorflow as tf
+
+    from dreamfx.plugin import merge_views, split_views
+
+    class SignAscent:
+        def __init__(self, ctx: BuildContext, steps: Annotated[int, "Steps per round"] = 3,
+                     step_size: Annotated[float, "Change per pixel per step"] = 0.01):
+            self.steps, self.step_size = steps, step_size
+
+        def bind(self, features, objective, seed):
+            def gradient(views):
+                with tf.GradientTape() as tape:
+                    tape.watch(views)
+                    score = tf.reduce_sum(objective(features(views, training=False)))
+                return tape.gradient(score, views)
+
+            def step(canvas, round_index, geometry):
+                canvas, size = tf.convert_to_tensor(canvas, tf.float32), geometry.view_size
+                for _ in range(self.steps):
+                    grad = gradient(canvas) if size is None else merge_views(
+                        gradient(split_views(canvas, size)), tf.shape(canvas), size)
+                    canvas = tf.clip_by_value(canvas + self.step_size * tf.sign(grad), 0.0, 1.0)
+                return canvas
+
+            return step
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_optimizers(self, register):
+            register("contract-sign", SignAscent, description="Sign-of-gradient ascent")
+
+    result = _dream(Plugin(), image, optimizer="contract-sign", objective="whole-layer", loop__rounds=1)
+    assert result.settings.optimizer.params == {"steps": 3, "step_size": 0.01}
+    assert result.score_after > result.score_before
+
+
+def test_hook_dreamfx_register_loops(image):
+    # TODO(spec-v1, "The host owns the plumbing"): port to loop(images, scaler, run: LoopRun)
+    from keras import ops
+
+    class FinestOnly:
+        def __init__(self, ctx: BuildContext, rounds: Annotated[int, "Rounds of optimisation"] = 1):
+            self.rounds = rounds
+
+        def __call__(self, images, scaler, step):
+            size = (int(images.shape[1]), int(images.shape[2]))
+            level = scaler.levels(size)[-1]
+            canvas = level.to_canvas(images)
+            detail = images - level.from_canvas(canvas, size)
+            for round_index in range(self.rounds):
+                canvas = step(canvas, round_index, level)
+            dream = level.from_canvas(canvas, size)
+            return LoopResult(image=ops.clip(dream + detail, 0.0, 1.0), pattern=canvas, dream=dream, detail=detail)
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_loops(self, register):
+            register("contract-finest", FinestOnly, description="Rounds at the finest level, detail re-added once")
+
+    result = _dream(Plugin(), image, loop="contract-finest", objective="whole-layer", steps=3)
+    assert result.settings.loop.params == {"rounds": 1}
+    assert result.score_after > result.score_before
+
+
+def test_hook_dreamfx_register_presets(image):
+    def preset(ctx: BuildContext):
+        assert ctx.kind == "presets" and ctx.model is None
+        return {"description": "conv2, whole", "seed": 5, "objective": {"name": "whole-layer", "layer": "conv2"},
+                "optimizer": {"steps": 3}, "loop": {"rounds": 1}}
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_presets(self, register):
+            register("contract-preset", preset, description="conv2, whole")
+
+    result = _dream(Plugin(), image, "contract-preset")
+    assert (result.settings.preset, result.settings.seed) == ("contract-preset", 5)
+    assert result.settings.objective.params == {"layer": "conv2", "mode": "mean-square"}
+    assert result.score_after > result.score_before
+
+
+# -- every hook is documented and has its contract test -----------------------------------------
+
+
+def test_every_hook_is_documented_and_has_a_contract_test():
+    from dreamfx.reference import hook_names
+
+    hooks = hook_names()
+    assert len(hooks) >= 6
+    text = (ROOT / "docs" / "plugin-hooks.md").read_text()
+    headings = {line[3:].strip() for line in text.splitlines() if line.startswith("## ")}
+    assert set(hooks) <= headings, f"undocumented hooks: {set(hooks) - headings}"
+    tests = {name for name in vars(sys.modules[__name__]) if name.startswith("test_hook_")}
+    assert {f"test_hook_{hook}" for hook in hooks} <= tests, "hooks without a contract test"
+    assert tests <= {f"test_hook_{hook}" for hook in hooks}, "contract tests of hooks that do not exist"
+
+
+def test_plugin_hooks_md_is_generated_from_the_code():
+    from dreamfx.reference import render
+
+    committed = (ROOT / "docs" / "plugin-hooks.md").read_text()
+    assert committed == render(), ("docs/plugin-hooks.md is stale: run "
+                                   "python -m dreamfx.plugin --reference > docs/plugin-hooks.md")
+
+
+def test_presets_md_parameter_table_is_generated_from_the_signatures():
+    from dreamfx.reference import PARAMETERS_END, PARAMETERS_START, parameter_table
+
+    text = (ROOT / "docs" / "presets.md").read_text()
+    shown = text[text.index(PARAMETERS_START) + len(PARAMETERS_START):text.index(PARAMETERS_END)].strip()
+    assert shown == parameter_table().strip(), ("docs/presets.md's parameter table is stale: paste the output of "
+                                                "python -m dreamfx.plugin --parameters")
