@@ -160,3 +160,41 @@ def dreamfx_register_presets(register: Register) -> None:
             register("my-preset", lambda: {"objective": {"name": "whole-layer"}},
                      description="Whole conv2 layer, 8 rounds")
     """
+
+
+class RegisterCommand(Protocol):
+    """The callback ``dreamfx_register_commands`` receives."""
+
+    def __call__(
+        self,
+        name: str,
+        run: Callable[[Any], int],
+        *,
+        arguments: Callable[[Any], None] | None = None,
+        description: str = "",
+    ) -> None: ...
+
+
+@hookspec
+def dreamfx_register_commands(register: RegisterCommand) -> None:
+    """Register commands of the ``dreamfx`` program (``dreamfx NAME ...``).
+
+    Called once per run of the program, before its arguments are parsed (also for
+    ``--help``, so import nothing heavy at module level: TensorFlow belongs inside ``run``).
+    ``register(name, run, *, arguments=None, description="")``: ``name`` is kebab-case and
+    must not be one of dreamfx's own commands (run, demo, oip, layers, presets, plugins,
+    info) or another plugin's; ``arguments(parser)`` adds the command's options to its
+    :class:`argparse.ArgumentParser` (and may set ``parser.description``); ``run(args)``
+    gets the parsed :class:`argparse.Namespace` (with ``debug`` and ``strict``) and returns
+    the exit status. A :class:`dreamfx.errors.DreamfxError` it raises is printed as one
+    line (exit 2 for a ``SettingsError``, else 1); anything else names the plugin. The
+    description is the command's line in ``dreamfx --help``.
+
+    Example::
+
+        @hookimpl
+        def dreamfx_register_commands(register):
+            register("hello", lambda args: print(f"hello {args.who}") or 0,
+                     arguments=lambda parser: parser.add_argument("who"),
+                     description="say hello")
+    """

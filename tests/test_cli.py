@@ -44,7 +44,8 @@ def test_plugins_json_lists_builtins():
     data = {p["name"]: p for p in json.loads(out.stdout)}
     assert data["oip"]["status"] == "ok"
     assert data["oip"]["registered"] == {"optimizers": ["oip"]}
-    assert data["mnist"]["hooks"] == ["dreamfx_register_models"]
+    assert data["mnist"]["hooks"] == ["dreamfx_register_commands", "dreamfx_register_models"]
+    assert data["mnist"]["registered"]["commands"] == ["train"]
 
 
 @pytest.fixture(scope="module")
