@@ -162,7 +162,10 @@ def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) ->
             table.add_row(label, escape(text))
     detail = lines.get("optimizer", "").partition(": ")[2]
     steps = getattr(dreamer.optimizer, "steps", "?")
-    rounds = dreamer.rounds_for(result.image.shape[:2])
+    # rounds per level, as presets set them (loop.rounds); a loop whose rounds do not split
+    # evenly over the levels shows its total
+    rounds, levels = dreamer.rounds_for(result.image.shape[:2]), len(dreamer.scaler.levels(result.image.shape[:2]))
+    rounds = rounds // levels if levels and rounds % levels == 0 else rounds
     table.add_row("rounds x steps", escape(f"{rounds} x {steps}  ({detail + ', ' if detail else ''}seed {settings.seed})"))
     # a ratio means something only between positive scores
     gain = (f"  (x{result.gain:.1f})" if result.score_before > 0 and result.score_after > 0
