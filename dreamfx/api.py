@@ -11,6 +11,7 @@ or, when unambiguous, the bare parameter name (``map``, ``steps``, ``rounds``, `
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,13 @@ def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color
     ``color="luma"`` keeps the input's colours around the dreamed brightness, and
     ``keep_alpha=True`` its transparency, in :meth:`DreamResultView.save` and
     :meth:`DreamResultView.to_pil` (as ``dreamfx run --color luma --keep-alpha`` does)."""
-    DreamRequest(inputs=(), device=device, color=color, keep_alpha=keep_alpha).check()
-    dreamer = make_dreamer(preset, overrides, device=device)
+    request = DreamRequest((), preset=preset, device=device, color=color, keep_alpha=keep_alpha)
+    request.check()
+    host = create_host()
+    _, data = load_preset(host, preset)
+    pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
+    settings, request = replace(request, overrides=pairs).resolve(host)  # the settings `dreamfx run` would use
+    dreamer = Dreamer(host, settings, device)
     picture, name = as_picture(image)
     result = dreamer(picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma)
     if result.problem is not None:
