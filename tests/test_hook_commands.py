@@ -86,6 +86,12 @@ class Clash:
         register("run", lambda args: 0)
 
 
+class Duplicate:
+    @hookimpl
+    def dreamfx_register_commands(self, register):
+        register("greet", lambda args: 0)
+
+
 class Failing:
     @hookimpl
     def dreamfx_register_commands(self, register):
@@ -95,7 +101,8 @@ class Failing:
 def test_a_broken_commands_hook_fails_its_plugin_and_the_cli_goes_on(monkeypatch, capsys):
     import json
 
-    main = _main_with(monkeypatch, (Broken(), "broken"), (Clash(), "clash"), (Greeter(), "greeter"))
+    main = _main_with(monkeypatch, (Broken(), "broken"), (Clash(), "clash"), (Greeter(), "greeter"),
+                      (Duplicate(), "duplicate"))
     assert main(["plugins", "--json"]) == 0
     captured = capsys.readouterr()
     infos = {p["name"]: p for p in json.loads(captured.out)}
@@ -105,6 +112,8 @@ def test_a_broken_commands_hook_fails_its_plugin_and_the_cli_goes_on(monkeypatch
     assert "'clash'" in infos["clash"]["error"] and "'run'" in infos["clash"]["error"]
     assert "one of dreamfx's own commands" in infos["clash"]["error"]
     assert infos["greeter"]["status"] == "ok"
+    assert infos["duplicate"]["status"] == "failed"
+    assert "'greet' is registered twice: by plugin 'greeter' and by plugin 'duplicate'" in infos["duplicate"]["error"]
     assert "plugin 'broken'" in captured.err and "plugin 'clash'" in captured.err  # warned, not fatal
     assert main(["greet", "you"]) == 0 and "hello you" in capsys.readouterr().out
     assert main(["presets"]) == 0
