@@ -2,7 +2,7 @@
 
     >>> import dreamfx
     >>> result = dreamfx.dream("photo.jpg", "single-map", map=12, steps=40)
-    >>> result.to_pil().save("dream.png")
+    >>> result.save("dream.png")  # with its settings, as ``dreamfx run`` writes them
 
 Keyword overrides are ``section.key`` names written as ``section__key`` (``objective__map``)
 or, when unambiguous, the bare parameter name (``map``, ``steps``, ``rounds``, ``seed``).
@@ -11,6 +11,7 @@ or, when unambiguous, the bare parameter name (``map``, ``steps``, ``rounds``, `
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ import numpy as np
 from PIL import Image
 
 from .errors import DreamfxError, ImageError, SettingsError
-from .imageio import load_picture, read_image, to_gray, to_picture, to_uint8
+from .batch import output_metadata
+from .imageio import PNG_LEVEL, Picture, compose, load_picture, read_image, to_gray, to_picture, to_uint8, write_image_atomic
 from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
+from .request import DreamRequest, check_output_format
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
@@ -103,26 +106,72 @@ def make_dreamer(
     return Dreamer(host, settings_for(host, preset, pairs), device)
 
 
-def dream(image: Any, preset: str = "single-map", *, device: str = "auto", **overrides: Any) -> "DreamResultView":
-    """Dream ``image`` with ``preset`` and keyword overrides; returns the result and intermediates."""
-    dreamer = make_dreamer(preset, overrides, device=device)
-    result = dreamer(as_model_array(image, dreamer.channels))
+def as_picture(image: Any) -> tuple[Picture, str | None]:
+    """A path, PIL image or array as a :class:`~dreamfx.imageio.Picture` (decoded once: the
+    luma dreamed on, the colour and alpha kept for the output) and the input's file name."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_picture(Path(image)), Path(image).name
+    if isinstance(image, Image.Image):
+        return to_picture(image), None
+    array = np.asarray(image)
+    rgb = alpha = None
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        floats = _as_float(array)
+        rgb = np.clip(floats[..., :3], 0.0, 1.0)
+        alpha = np.clip(floats[..., 3], 0.0, 1.0) if array.shape[-1] == 4 else None
+    return Picture(as_gray_array(array), rgb, alpha), None
+
+
+def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color: str = "gray",
+          keep_alpha: bool = False, **overrides: Any) -> "DreamResultView":
+    """Dream ``image`` with ``preset`` and keyword overrides; returns the result and intermediates.
+
+    ``color="luma"`` keeps the input's colours around the dreamed brightness, and
+    ``keep_alpha=True`` its transparency, in :meth:`DreamResultView.save` and
+    :meth:`DreamResultView.to_pil` (as ``dreamfx run --color luma --keep-alpha`` does)."""
+    request = DreamRequest((), preset=preset, device=device, color=color, keep_alpha=keep_alpha)
+    request.check()
+    host = create_host()
+    _, data = load_preset(host, preset)
+    pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
+    settings, request = replace(request, overrides=pairs).resolve(host)  # the settings `dreamfx run` would use
+    dreamer = Dreamer(host, settings, device)
+    picture, name = as_picture(image)
+    result = dreamer(picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma)
     if result.problem is not None:
         raise DreamfxError(result.problem)
-    return DreamResultView(result)
+    return DreamResultView(result, picture, color=color, keep_alpha=keep_alpha, input_name=name)
 
 
 class DreamResultView(DreamResult):
     """A :class:`DreamResult` with conveniences for notebooks."""
 
-    def __init__(self, result: DreamResult) -> None:
+    def __init__(self, result: DreamResult, picture: Picture | None = None, *, color: str = "gray",
+                 keep_alpha: bool = False, input_name: str | None = None) -> None:
         self.__dict__.update(result.__dict__)
+        self.picture = picture if picture is not None else Picture(np.asarray(result.image)[..., 0]
+                                                                   if np.ndim(result.image) == 3 else result.image)
+        self.color, self.keep_alpha, self.input_name = color, keep_alpha, input_name
 
     def to_pil(self, which: str = "image") -> Image.Image:
-        """``image``, ``dream``, ``contrast`` or ``pattern`` as an 8-bit PIL image (grayscale,
-        or RGB for a 3-channel model)."""
+        """``image`` (the output, as :meth:`save` writes it: with the input's colours for
+        ``color="luma"`` and its alpha for ``keep_alpha``), ``dream``, ``contrast`` or
+        ``pattern`` as an 8-bit PIL image (grayscale, or RGB for a 3-channel model)."""
+        if which == "image":
+            return compose(self.picture, self.image, self.color, self.keep_alpha)
         array = getattr(self, which)
         return Image.fromarray(to_uint8(array), mode="RGB" if array.ndim == 3 else "L")
+
+    def save(self, path: str | os.PathLike[str], png_level: int = PNG_LEVEL) -> Path:
+        """Write the output to ``path`` (format from its suffix) atomically, with the same
+        provenance metadata as ``dreamfx run`` (``dreamfx info`` prints it, ``--from``
+        repeats it); returns the path."""
+        path = Path(path)
+        check_output_format(path, "output", self.keep_alpha)
+        metadata = output_metadata(self.settings, self, color=self.color, keep_alpha=self.keep_alpha,
+                                   input_name=self.input_name, input_digest=self.picture.digest)
+        write_image_atomic(path, self.to_pil(), metadata, png_level)
+        return path
 
     def panel(self, height: int = 256) -> Image.Image:
         from .panel import render_panel
@@ -130,4 +179,4 @@ class DreamResultView(DreamResult):
         return render_panel(self, height)
 
 
-__all__ = ["dream", "make_dreamer", "as_gray_array", "as_model_array", "Settings", "DreamResultView"]
+__all__ = ["dream", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]

@@ -95,8 +95,34 @@ PROBLEMS = ("failed", "refused")
 
 def run_hash(settings: "Settings", options: BatchOptions) -> str:
     """A hash of everything besides the input that determines an output's pixels."""
-    blob = json.dumps([settings.digest(), options.color, options.keep_alpha]).encode()
+    return output_hash(settings, options.color, options.keep_alpha)
+
+
+def output_hash(settings: "Settings", color: str, keep_alpha: bool) -> str:
+    """:func:`run_hash` from its parts (the Python API's results have no batch options)."""
+    blob = json.dumps([settings.digest(), color, keep_alpha]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def output_metadata(settings: "Settings", result: "DreamResult", *, color: str, keep_alpha: bool,
+                    input_name: str | None, input_digest: str | None) -> dict[str, Any]:
+    """The provenance every dreamfx output carries (``dreamfx info`` prints it, ``--from``
+    and resume read it), the same for the command line and :meth:`DreamResultView.save`."""
+    return {
+        "dreamfx_version": __version__,
+        "preset": settings.preset,
+        "settings": settings.to_dict(),
+        "settings_hash": settings.digest(),
+        "run_hash": output_hash(settings, color, keep_alpha),
+        "seed": settings.seed,
+        "color": color,
+        "keep_alpha": keep_alpha,
+        "input": input_name,
+        "input_sha256": input_digest,
+        "objective": result.objective,
+        "score_before": result.score_before,
+        "score_after": result.score_after,
+    }
 
 
 def interruptible(work: Callable[[], Any]) -> Any:
@@ -161,8 +187,12 @@ class BatchRunner:
     """Dream a list of jobs with one dreamer, built by ``make_dreamer`` only if needed."""
 
     def __init__(self, settings: "Settings", jobs: Sequence[Job], options: BatchOptions,
-                 make_dreamer: Callable[[], "Dreamer"], event: EventFn | None = None) -> None:
+                 make_dreamer: Callable[[], "Dreamer"], event: EventFn | None = None,
+                 pictures: dict[Path, Picture] | None = None) -> None:
         self.settings, self.options, self.make_dreamer = settings, options, make_dreamer
+        #: Inputs already decoded (a single-image run checks its input before TensorFlow
+        #: loads): used instead of decoding them again.
+        self.pictures = dict(pictures or {})
         self.dreamer: Dreamer | None = None
         self.outcomes = [Outcome(job) for job in jobs]
         self.event: EventFn = event or (lambda kind, outcome, detail: None)
@@ -258,7 +288,9 @@ class BatchRunner:
                     continue
 
     def _load(self, outcome: Outcome) -> Picture:
-        picture = load_picture(outcome.job.source, max_pixels=self.options.max_pixels)
+        picture = self.pictures.pop(outcome.job.source, None)
+        if picture is None:
+            picture = load_picture(outcome.job.source, max_pixels=self.options.max_pixels)
         short = min(picture.size)
         if self.options.min_size is not None and short < self.options.min_size:
             raise ImageError(f"image is {picture.size[1]}x{picture.size[0]}, smaller than --min-size {self.options.min_size}")
@@ -320,8 +352,7 @@ class BatchRunner:
         pixels = size[0] * size[1]
         started = time.perf_counter()
         try:
-            rounds = self.settings.loop.params.get("rounds", 1) * len(self.dreamer.scaler.levels(size))
-            self.event("batch", group[0][0], (len(group), rounds))
+            self.event("batch", group[0][0], (len(group), self.dreamer.rounds_for(size)))
             colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
             images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
             results = interruptible(lambda: self.dreamer.dream_batch(
@@ -375,22 +406,8 @@ class BatchRunner:
 
     # -- provenance and the report --------------------------------------------------------------
     def metadata(self, outcome: Outcome, picture: Picture, result: "DreamResult") -> dict[str, Any]:
-        settings = self.settings
-        return {
-            "dreamfx_version": __version__,
-            "preset": settings.preset,
-            "settings": settings.to_dict(),
-            "settings_hash": settings.digest(),
-            "run_hash": self.hash,
-            "seed": settings.seed,
-            "color": self.options.color,
-            "keep_alpha": self.options.keep_alpha,
-            "input": outcome.job.source.name,
-            "input_sha256": picture.digest,
-            "objective": result.objective,
-            "score_before": result.score_before,
-            "score_after": result.score_after,
-        }
+        return output_metadata(self.settings, result, color=self.options.color, keep_alpha=self.options.keep_alpha,
+                               input_name=outcome.job.source.name, input_digest=picture.digest)
 
     def counts(self) -> dict[str, int]:
         counts = {"done": 0, "skipped": 0, "refused": 0, "failed": 0, "pending": 0}

@@ -358,3 +358,49 @@ def dreamfx_register_presets(register: Register) -> None:
 
     Built-ins: every `presets/*.toml` (`dreamfx presets` lists them).
     """
+
+
+class RegisterCommand(Protocol):
+    """The callback ``dreamfx_register_commands`` receives."""
+
+    def __call__(
+        self,
+        name: str,
+        run: Callable[[Any], int],
+        *,
+        arguments: Callable[[Any], None] | None = None,
+        description: str = "",
+    ) -> None: ...
+
+
+@hookspec
+def dreamfx_register_commands(register: RegisterCommand) -> None:
+    """Registers commands of the `dreamfx` program (`dreamfx NAME ...`).
+
+    Called once per run of the program, before its arguments are parsed (also for
+    `--help`, so import nothing heavy at module level: TensorFlow belongs inside `run`).
+    `register(name, run, *, arguments=None, description="")`: `name` is kebab-case and
+    must not be one of dreamfx's own commands (run, demo, oip, layers, presets, plugins,
+    info) or another plugin's; `arguments(parser)` adds the command's options to its
+    `argparse.ArgumentParser` (and may set `parser.description`); `run(args)` gets the
+    parsed `argparse.Namespace` (with `debug` and `strict`) and returns the exit status. A
+    `DreamfxError` it raises is printed as one line (exit 2 for a `SettingsError`, else 1);
+    anything else is one line naming the plugin. The description is the command's line in
+    `dreamfx --help`. A plugin whose hook raises, or that takes a name already taken, is
+    shown as failed by `dreamfx plugins`, and the program goes on without it.
+
+    Example:
+
+    ```python
+    from dreamfx.plugin import hookimpl
+
+
+    @hookimpl
+    def dreamfx_register_commands(register):
+        register("hello", lambda args: print(f"hello {args.who}") or 0,
+                 arguments=lambda parser: parser.add_argument("who"),
+                 description="say hello")
+    ```
+
+    Built-ins: `train` (the `mnist` plugin: retrain the article's CNN).
+    """

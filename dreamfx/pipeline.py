@@ -325,3 +325,33 @@ class Dreamer:
         if not math.isfinite(after):
             return f"{objective} returned a non-finite score ({after}) on the dreamed image"
         return None
+
+    def rounds_for(self, image_size: tuple[int, int]) -> int:
+        """How many times a dream of an image of ``image_size`` (height, width) calls
+        ``on_round``: the loop's ``units(levels)`` if it has one, else its ``rounds`` per level."""
+        levels = self.scaler.levels(tuple(image_size))
+        units = getattr(self.loop, "units", None)
+        if callable(units):
+            with plugin_call(self.components["loop"], "counting its rounds"):
+                return int(units(levels))
+        return int(getattr(self.loop, "rounds", 1)) * len(levels)
+
+    def summary(self) -> list[tuple[str, str]]:
+        """One ``(label, text)`` line per component (model, objective, scaler, optimizer,
+        loop), for a run's summary: ``name: <its describe()>`` when the component describes
+        itself, else its name and the parameters that differ from their defaults."""
+        built = {"model": self.model, "objective": self.objective, "scaler": self.scaler,
+                 "optimizer": self.optimizer, "loop": self.loop}
+        lines = []
+        for section, component in self.components.items():
+            choice = self.settings.component(section)
+            describe = getattr(built[section], "describe", None)
+            if callable(describe):
+                with plugin_call(component, "being described"):
+                    text = f"{choice.name}: {describe()}"
+            else:
+                defaults = getattr(component, "params", {})
+                changed = [f"{key} {value}" for key, value in choice.params.items() if defaults.get(key) != value]
+                text = choice.name + (f" ({', '.join(changed)})" if changed else "")
+            lines.append((section, text if len(text) <= MAX_STRING else text[: MAX_STRING - 3] + "..."))
+        return lines

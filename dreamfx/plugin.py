@@ -32,7 +32,8 @@ built-in components' parameters as docs/presets.md shows them.
 from __future__ import annotations
 
 from . import hookimpl
-from .errors import PluginError, SettingsError
+from .commands import console, quiet_tensorflow
+from .errors import DreamfxError, PluginError, SettingsError
 from .hookspecs import Register
 from .loop import DreamLoop, LoopResult
 from .models import load_keras_file
@@ -55,6 +56,7 @@ from .scaling import (
 __all__ = [
     "hookimpl",
     "SettingsError",
+    "DreamfxError",
     "PluginError",
     "Register",
     "BuildContext",
@@ -79,6 +81,9 @@ __all__ = [
     "DreamLoop",
     "LoopResult",
     "load_keras_file",
+    # for commands (dreamfx_register_commands)
+    "console",
+    "quiet_tensorflow",
 ]
 
 

@@ -150,7 +150,7 @@ class PluginHost:
                 self.pm.register(obj, name=ep.name)
                 self.pm.check_pending()
             except BaseException as exc:  # noqa: B036 - even sys.exit() in a plugin must not end the host
-                self._fail(info, exc, f"loading entry point {ep.name} = {ep.value}")
+                self.fail(info, exc, f"loading entry point {ep.name} = {ep.value}")
 
     def register(self, plugin: object, name: str, *, distribution: str | None = None) -> None:
         """Register an in-process plugin object (a module, class or instance with hookimpls)."""
@@ -158,7 +158,7 @@ class PluginHost:
         self.pm.register(plugin, name=name)
         self._registries = None
 
-    def _fail(self, info: PluginInfo, exc: BaseException, where: str) -> None:
+    def fail(self, info: PluginInfo, exc: BaseException, where: str) -> None:
         info.status = "failed"
         info.error = _describe(exc)
         plugin = self.pm.get_plugin(info.name)
@@ -178,14 +178,14 @@ class PluginHost:
             staged: list[Component] = []
             try:
                 for kind in KINDS:
-                    caller = self._caller(f"dreamfx_register_{kind}", plugin)
+                    caller = self.hook_caller(f"dreamfx_register_{kind}", plugin)
                     if caller is not None:
                         caller(register=_collector(kind, name, staged))
                 trial = {kind: Registry(kind, dict(reg._items)) for kind, reg in registries.items()}
                 for component in staged:
                     trial[component.kind].add(component)
             except BaseException as exc:  # noqa: B036 - as for imports: isolate whatever a hook raises
-                self._fail(info, exc, "running its registration hooks")
+                self.fail(info, exc, "running its registration hooks")
                 continue
             registries = trial
             info.registered, info.descriptions, info.parameters = {}, {}, {}
@@ -195,7 +195,11 @@ class PluginHost:
                 info.parameters[f"{component.kind}/{component.name}"] = [p.as_dict() for p in component.parameters]
         return registries
 
-    def _caller(self, hook: str, plugin: object) -> Any:
+    def forget_registries(self) -> None:
+        """Collect the registries again on next use (after a plugin failed outside them)."""
+        self._registries = None
+
+    def hook_caller(self, hook: str, plugin: object) -> Any:
         """The hook ``hook`` of ``plugin`` alone, called through pluggy (so its
         ``wrapper=True``/``hookwrapper=True`` implementations run around its plain ones), or
         None if the plugin does not implement it. Each plugin's hooks run apart from the

@@ -142,3 +142,116 @@ def summary_table(runner: BatchRunner, elapsed: float) -> Any:
         status = "not replaced" if outcome.status == "refused" else outcome.status
         reasons.add_row(escape(str(outcome.job.source)), status, escape(outcome.reason or ""))
     return Group(table, reasons)
+
+
+def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) -> Any:
+    """The table after one image: each component as it describes itself (the optimizer and
+    the loop together as "rounds x steps"), the objective's value, the time and the paths."""
+    from rich.table import Table
+
+    from .hints import silent_hint
+
+    result, settings = outcome.result, dreamer.settings
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold cyan")
+    table.add_column()
+    table.add_row("preset", escape(settings.preset))
+    lines = dict(dreamer.summary())
+    for label, text in lines.items():
+        if label not in ("optimizer", "loop"):  # those two make the "rounds x steps" line
+            table.add_row(label, escape(text))
+    detail = lines.get("optimizer", "").partition(": ")[2]
+    steps = getattr(dreamer.optimizer, "steps", "?")
+    # rounds per level, as presets set them (loop.rounds); a loop whose rounds do not split
+    # evenly over the levels shows its total
+    rounds, levels = dreamer.rounds_for(result.image.shape[:2]), len(dreamer.scaler.levels(result.image.shape[:2]))
+    rounds = rounds // levels if levels and rounds % levels == 0 else rounds
+    table.add_row("rounds x steps", escape(f"{rounds} x {steps}  ({detail + ', ' if detail else ''}seed {settings.seed})"))
+    # a ratio means something only between positive scores
+    gain = (f"  (x{result.gain:.1f})" if result.score_before > 0 and result.score_after > 0
+            else "  (from zero)" if result.score_before == 0 else "")
+    table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}{gain}")
+    table.add_row("time", f"{elapsed:.2f} s on {dreamer.device} (dream {result.seconds:.2f} s)")
+    table.add_row("output", escape(str(outcome.job.output)))
+    if panel is not None:
+        table.add_row("panel", escape(str(panel)))
+    notes = outcome.notes
+    if result.score_before == 0.0 and result.score_after == 0.0:
+        notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
+                 f"changed: {silent_hint(dreamer, result.image)}"]
+    for note in notes:
+        table.add_row("[yellow]note[/]", escape(note))
+    return table
+
+
+def presets_table(presets: Any) -> Any:
+    """``dreamfx presets``: each preset with its description and plugin."""
+    from rich.table import Table
+
+    table = Table(title="dreamfx presets", title_justify="left")
+    table.add_column("preset", style="bold cyan", no_wrap=True)
+    table.add_column("description")
+    table.add_column("plugin", style="dim")
+    for component in presets:
+        table.add_row(component.name, component.description, component.plugin)
+    return table
+
+
+def plugins_table(infos: Any) -> Any:
+    """``dreamfx plugins``: each plugin, its status (and error), hooks and what it registers."""
+    from rich.table import Table
+
+    table = Table(title="dreamfx plugins", title_justify="left")
+    for col in ("plugin", "distribution", "status", "hooks", "registers"):
+        table.add_column(col)
+    colours = {"ok": "green", "failed": "red", "disabled": "yellow"}
+    for info in infos:
+        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registered.items())
+        status = f"[{colours[info.status]}]{info.status}[/]"
+        if info.error:
+            status += f"\n[red]{info.error}[/]"
+        dist = f"{info.distribution or '-'} {info.version or ''}".strip()
+        hooks = ", ".join(h.removeprefix("dreamfx_") for h in info.hooks)
+        table.add_row(info.name, dist, status, hooks, registers)
+    return table
+
+
+def components_table(host: Any) -> Any:
+    """``dreamfx plugins``: each component (presets aside: ``dreamfx presets``) with its
+    plugin, description and parameters (name, type, default, description)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .plugins import describe_parameters
+
+    table = Table(title="components and their parameters", title_justify="left")
+    for col in ("component", "plugin", "description and parameters"):
+        table.add_column(col)
+    for kind, registry in host.registries.items():
+        for component in registry if kind != "presets" else ():
+            table.add_row(f"{kind[:-1]} {component.name}", escape(component.plugin), escape(describe_parameters(component)))
+    return table
+
+
+def layers_table(listing: Any) -> Any:
+    """``dreamfx layers``: a :class:`dreamfx.hints.LayerListing` as a table."""
+    from rich.table import Table
+
+    table = Table(title=f"model {listing.model}: input {listing.input_shape}", title_justify="left")
+    for col in ("layer", "type", "output shape", "maps / units", "weights"):
+        table.add_column(col, justify="right" if col in ("maps / units", "weights") else "left")
+    for row in listing.rows:
+        table.add_row(*row)
+    return table
+
+
+def patterns_report(console: Any, title: str, labels: list[str], result: Any, wrote: str) -> None:
+    """What ``dreamfx oip`` prints: the grid's title, each pattern's score (with its gain over
+    the noise, a ratio only between positive scores), a note when all stayed at zero."""
+    console.print(f"[bold]{title}[/]")
+    for label, before, after in zip(labels, result.before, result.after):
+        console.print(f"  {label}{f'  x{after / before:.1f}' if before > 1e-6 and after > 0 else ''}")
+    if not result.after.any():
+        console.print("[yellow]note:[/] the objective stayed at zero: it is silent on gray noise (no activation, so no "
+                      "gradient); try another map ('dreamfx layers' lists them)")
+    console.print(wrote)

@@ -44,7 +44,8 @@ def test_plugins_json_lists_builtins():
     data = {p["name"]: p for p in json.loads(out.stdout)}
     assert data["oip"]["status"] == "ok"
     assert data["oip"]["registered"] == {"optimizers": ["oip"]}
-    assert data["mnist"]["hooks"] == ["dreamfx_register_models"]
+    assert data["mnist"]["hooks"] == ["dreamfx_register_commands", "dreamfx_register_models"]
+    assert data["mnist"]["registered"]["commands"] == ["train"]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,17 @@ def test_layers_lists_shapes_and_map_counts():
     assert proc.returncode == 0, proc.stderr
     for expected in ("conv1", "(26, 26, 32)", "32 maps", "conv3", "(3, 3, 64)", "64 maps", "logits", "10 units"):
         assert expected in proc.stdout
+
+
+def test_layers_needs_no_dream_components():
+    """layers resolves the model alone: it works with the loop's (or the scalers') plugin disabled."""
+    for disabled in ("reinject", "reinject,oip,scaling"):
+        proc = subprocess.run([sys.executable, "-m", "dreamfx", "layers"], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "DREAMFX_DISABLE_PLUGINS": disabled})
+        assert proc.returncode == 0, proc.stderr
+        assert "64 maps" in proc.stdout and "Dream its deepest layer with" in proc.stdout
+    bad = dreamfx("layers", "--set", "objective.map=3")
+    assert bad.returncode == 2 and "only takes model.* settings" in bad.stderr
 
 
 def test_png_level_changes_size_not_pixels(small_input, tmp_path):

@@ -25,6 +25,9 @@ def test_wheel_contains_builtins_model_and_presets(tmp_path):
     assert "dreamfx_mnist/mnist_cnn.keras" in names
     assert "dreamfx_presets/single-map.toml" in names
     assert "dreamfx/data/coffee.png" in names
+    assert {"dreamfx/request.py", "dreamfx/commands.py", "dreamfx_mnist/commands.py"} <= names  # train is the plugin's
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Requires-Dist: pluggy" in metadata and "scipy" not in metadata  # nothing imports scipy
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[dreamfx]" in text and "mnist = dreamfx_mnist" in text and "presets = dreamfx_presets" in text

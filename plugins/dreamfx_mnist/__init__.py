@@ -55,3 +55,6 @@ def dreamfx_register_models(register: Any) -> None:
         _keras_file,
         description="Any .keras model file of yours, loaded in Keras' safe mode",
     )
+
+
+from .commands import dreamfx_register_commands  # noqa: E402,F401 - `dreamfx train`

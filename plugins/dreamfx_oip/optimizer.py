@@ -94,6 +94,10 @@ class OIPOptimizer:
                 raise SettingsError(f"optimizer.{key} must be at most {LIMITS[key]:,g} ({WHY[key]}), got {value}")
         self.steps, self.step_size, self.jitter, self.blur, self.chunk = steps, step_size, jitter, blur, chunk
 
+    def describe(self) -> str:
+        """The summary's detail beside "rounds x steps" (the host reads ``steps`` itself)."""
+        return f"step size {self.step_size}"
+
     def bind(self, feature_model: Any, objective: Objective, seed: int) -> BoundStep:
         fns = _compile(feature_model, objective, self.jitter, self.blur, self.chunk)
         run = fns.run

@@ -1,0 +1,130 @@
+"""What ``dreamfx layers`` lists and the hints it and a silent dream's summary give: a model's
+layers, and which map of a layer responds to a photo.
+
+Listing layers needs the model alone: no objective, scaler, optimizer or loop is resolved,
+so it works whatever dream components are installed or disabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import SettingsError
+
+SAMPLE_IMAGE = Path(__file__).with_name("data") / "coffee.png"
+
+
+@dataclass
+class LayerListing:
+    """A model's layers (name, type, output shape, "N maps"/"N units", weights) and the
+    command line that dreams its deepest layer with maps."""
+
+    model: str
+    params: dict[str, Any]
+    input_shape: tuple[int, ...]
+    rows: list[tuple[str, str, str, str, str]]
+    hint: str | None
+
+
+def model_choice(host: Any, name: str, overrides: Sequence[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The model ``name`` with ``model.*`` overrides, validated like every setting."""
+    from .settings import check_value, validate_params
+
+    table: dict[str, Any] = {}
+    for key, value in overrides:
+        section, _, param = key.partition(".")
+        if section != "model" or not param:
+            raise SettingsError(f"dreamfx layers only takes model.* settings, got {key!r}")
+        if param == "name":
+            name = value
+        else:
+            table[param] = value
+    if not isinstance(name, str):
+        raise SettingsError(f"model.name must be a string, got {name!r}")
+    check_value(table, "model")
+    return name, validate_params(host.get("models", name), table, "model")
+
+
+def list_layers(host: Any, name: str, params: dict[str, Any]) -> LayerListing:
+    """Load the model (TensorFlow) and list its layers, with a hint of what to dream."""
+    from .models import cached_model
+    from .objectives import ModelInfo
+
+    component = host.get("models", name)
+    model = cached_model(name, params, lambda: component.build(**params))
+    info = ModelInfo.from_model(model, name)
+    rows = []
+    for layer in model.layers:
+        if layer.name in info.layers:
+            shape = info.layers[layer.name]
+            kind = "maps" if len(shape) == 3 else "units"
+            rows.append((layer.name, type(layer).__name__, str(shape), f"{shape[-1]} {kind}", f"{layer.count_params():,}"))
+    model_args = "" if name == "mnist-cnn" else f" --set model={name}" + "".join(
+        f" --set model.{k}={v}" for k, v in params.items())
+    map_layers = info.map_layers()
+    if not map_layers:
+        dense = [layer for layer, shape in info.layers.items() if len(shape) == 1]
+        hint = None if not dense else (
+            f"This model has no layer with feature maps; dream a unit of its last layer with: dreamfx run "
+            f"photo.jpg{model_args} --set objective=class --set objective.layer={dense[-1]} --set objective.unit=0")
+        return LayerListing(name, params, tuple(info.input_shape), rows, hint)
+    layer = map_layers[-1]  # the deepest layer with maps: the article's choice of layer
+    best = responding_map(host, model, info, layer)
+    command = f"Dream its deepest layer with: dreamfx run photo.jpg{model_args} --set objective.layer={layer} "
+    if best is None:
+        hint = (command + "--set objective.map=N   (a map that is zero on your photo cannot start a dream: "
+                "try others)")
+    else:
+        hint = (command + f"--set objective.map={best}   (map {best} responds most to the bundled photo, shrunk "
+                "to the model's input; a map that is zero on your photo cannot start a dream)")
+    return LayerListing(name, params, tuple(info.input_shape), rows, hint)
+
+
+def responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
+    """The map of ``layer`` with the largest mean response to the bundled photo seen the way the
+    default preset sees it (shrunk to the model's input by the ``downscale`` scaler); None when
+    that cannot be computed (no such scaler, an input of unknown size) or every map is silent."""
+    try:
+        downscale = host.get("scalers", "downscale")
+        scaler = downscale.build(downscale.context(model=info))
+    except (TypeError, ValueError, SettingsError):
+        return None
+    from .api import as_gray_array
+
+    return strongest_map(model, info, scaler, layer, as_gray_array(SAMPLE_IMAGE))
+
+
+def strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) -> int | None:
+    """The map of ``layer`` whose mean response to the (H, W) ``image``, seen through
+    ``scaler``'s finest level, is largest; None when every map is zero."""
+    import numpy as np
+    import tensorflow as tf
+
+    from .features import feature_model
+    from .scaling import split_views
+
+    batch = tf.tile(tf.constant(np.asarray(image, np.float32)[None, :, :, None]), [1, 1, 1, int(info.input_shape[2])])
+    level = scaler.levels(tuple(image.shape[:2]))[-1]
+    canvas = level.to_canvas(batch)
+    views = canvas if level.view_size is None else split_views(canvas, level.view_size)
+    any_size = bool(getattr(scaler, "fully_convolutional", False))
+    acts = feature_model(model, (layer,), any_size=any_size)(views, training=False)[layer]
+    means = np.asarray(tf.reduce_mean(acts, axis=[0, 1, 2]))
+    return int(np.argmax(means)) if means.max() > 0 else None
+
+
+def silent_hint(dreamer: Any, image: Any) -> str:
+    """For a silent dream: a map of the objective's deepest map layer that responds to ``image``."""
+    general = "try another map or layer ('dreamfx oip' shows what a map responds to)"
+    layers = [name for name in dreamer.objective.layers if name in dreamer.model_info.map_layers()]
+    if not layers:
+        return general
+    try:
+        best = strongest_map(dreamer.model, dreamer.model_info, dreamer.scaler, layers[-1], image)
+    except Exception:  # a hint must never turn a finished dream into an error
+        return general
+    if best is None:
+        return f"every map of {layers[-1]} is zero on it; try an earlier layer"
+    return f"try --set objective.layer={layers[-1]} --set objective.map={best}, the map of {layers[-1]} that responds most to it"

@@ -1,0 +1,129 @@
+"""One request type behind ``dreamfx run``, ``dreamfx demo`` and ``dreamfx.dream()``: each
+input is decoded once, and the Python API has the CLI's colour, alpha and provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import SAMPLE
+
+FAST = ["--set", "optimizer.steps=2", "--set", "loop.rounds=1"]
+
+
+@pytest.fixture
+def rgba_photo(tmp_path) -> Path:
+    """A small colour photo with a transparent band."""
+    path = tmp_path / "in" / "photo.png"
+    path.parent.mkdir()
+    with Image.open(SAMPLE) as img:
+        rgba = img.convert("RGBA").resize((72, 54))
+    alpha = np.full((54, 72), 255, np.uint8)
+    alpha[:, :12] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(path)
+    return path
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """Every image decode (``imageio.decode_picture``), by path."""
+    import dreamfx.imageio as imageio
+
+    seen: list[str] = []
+    real = imageio.decode_picture
+
+    def counting(data, path, **kwargs):
+        seen.append(str(path))
+        return real(data, path, **kwargs)
+
+    monkeypatch.setattr(imageio, "decode_picture", counting)
+    return seen
+
+
+def test_a_single_image_run_decodes_its_input_once(rgba_photo, tmp_path, decodes):
+    from dreamfx.cli import main
+
+    assert main(["run", str(rgba_photo), "-o", str(tmp_path / "out.png"), "-q", *FAST]) == 0
+    assert decodes == [str(rgba_photo)]
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_a_folder_run_decodes_each_input_once(rgba_photo, tmp_path, decodes):
+    from dreamfx.cli import main
+
+    with Image.open(SAMPLE) as img:
+        img.convert("L").resize((60, 40)).save(rgba_photo.parent / "gray.png")
+    assert main(["run", str(rgba_photo.parent), "-o", str(tmp_path / "out"), "-q", *FAST]) == 0
+    assert sorted(decodes) == sorted(str(p) for p in rgba_photo.parent.iterdir())
+
+
+def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, tmp_path, decodes):
+    import dreamfx
+    from dreamfx.cli import main
+    from dreamfx.imageio import read_metadata
+
+    result = dreamfx.dream(rgba_photo, color="luma", keep_alpha=True, steps=2, rounds=1)
+    assert decodes == [str(rgba_photo)]
+    image = result.to_pil()
+    assert image.mode == "RGBA" and image.size == (72, 54)
+    assert np.asarray(image)[:, :12, 3].max() == 0  # the transparent band stays transparent
+    saved = result.save(tmp_path / "api.png")
+    meta = read_metadata(saved)
+    assert meta["color"] == "luma" and meta["keep_alpha"] is True and meta["input"] == "photo.png"
+    assert meta["settings"]["optimizer"]["steps"] == 2 and meta["input_sha256"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.png", "in"]  # no temporary left
+
+    # the CLI repeats it from the saved file's provenance, to the same pixels
+    assert main(["run", str(rgba_photo), "--from", str(saved), "-o", str(tmp_path / "cli.png"), "-q"]) == 0
+    cli_meta = read_metadata(tmp_path / "cli.png")
+    assert {k: cli_meta[k] for k in ("settings_hash", "run_hash", "color", "keep_alpha")} == \
+        {k: meta[k] for k in ("settings_hash", "run_hash", "color", "keep_alpha")}
+    with Image.open(saved) as a, Image.open(tmp_path / "cli.png") as b:
+        assert a.mode == b.mode == "RGBA"
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_api_to_pil_and_save_default_to_gray_like_run(tmp_path):
+    import dreamfx
+
+    with Image.open(SAMPLE) as img:
+        array = np.asarray(img.convert("RGB").resize((60, 40)))
+    result = dreamfx.dream(array, steps=1, rounds=1)
+    assert result.to_pil().mode == "L"
+    from dreamfx.imageio import read_metadata
+
+    meta = read_metadata(result.save(tmp_path / "a.png"))
+    assert meta["color"] == "gray" and meta["input"] is None
+    with pytest.raises(Exception, match="cannot hold transparency"):
+        dreamfx.dream(array, keep_alpha=True, steps=1, rounds=1).save(tmp_path / "a.jpg")
+
+
+def test_api_color_is_checked_before_any_work():
+    import dreamfx
+    from dreamfx.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="color must be one of gray, luma"):
+        dreamfx.dream("does-not-matter.png", color="sepia")
+
+
+def test_a_request_plans_without_tensorflow(tmp_path):
+    """Planning a folder (jobs, outputs, the report's path) is library code that needs no TensorFlow."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.new("L", (30, 20), 40 * i).save(src / f"p{i}.png")
+    code = ("import sys\nfrom dreamfx.plugins import create_host\nfrom dreamfx.request import DreamRequest, plan_dream\n"
+            f"plan = plan_dream(DreamRequest([{str(src)!r}], output={str(tmp_path / 'out')!r}, format='jpg'), "
+            "create_host())\n"
+            "print(len(plan.jobs), plan.report.name, plan.jobs[0].output.suffix, plan.single)\n"
+            "print('HEAVY', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "3 report.json .jpg False" in out.stdout and "HEAVY []" in out.stdout
