@@ -32,15 +32,17 @@ from .registry import _UNSET, KINDS, Component, Registry, signature_params
 ENTRY_POINT_GROUP = "dreamfx"
 DISABLE_ENV = "DREAMFX_DISABLE_PLUGINS"
 
-#: Built-in plugins as (plugin name, module), loaded first and in this order.
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
-    ("mnist", "dreamfx_mnist"),
-    ("objectives", "dreamfx_objectives"),
-    ("scaling", "dreamfx_scaling"),
-    ("oip", "dreamfx_oip"),
-    ("reinject", "dreamfx_reinject"),
-    ("presets", "dreamfx_presets"),
-)
+def builtin_plugins() -> tuple[tuple[str, str], ...]:
+    """The built-in plugins as (plugin name, module), in load order: the ``dreamfx`` entry
+    points of dreamfx's own distribution. ``pyproject.toml`` is the one list of built-ins;
+    they register through the same entry-point group a third party uses, and are loaded
+    first, before any third party, with a failure raised (it is a bug)."""
+    try:
+        dist = metadata.distribution("dreamfx")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree nobody installed
+        raise PluginError("dreamfx is not installed, so its built-in plugins cannot be found: "
+                          "pip install -e . (or make test)") from None
+    return tuple((ep.name, ep.value) for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
 
 
 @dataclass
@@ -119,7 +121,7 @@ class PluginHost:
     def load_builtins(self) -> None:
         """Import and register the built-in plugins; a failure is raised (it is a bug)."""
         version = _dist_version("dreamfx")
-        for name, module in BUILTIN_PLUGINS:
+        for name, module in builtin_plugins():
             info = PluginInfo(name, module, "dreamfx", version, builtin=True)
             self._plugins[name] = info
             if self._is_disabled(name, module):
@@ -132,7 +134,7 @@ class PluginHost:
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.name if ep.dist is not None else None
             if dist is not None and _canonical(dist) == "dreamfx":
-                continue  # the built-ins, already loaded from BUILTIN_PLUGINS
+                continue  # the built-ins, already loaded by load_builtins
             version = ep.dist.version if ep.dist is not None else None
             info = PluginInfo(ep.name, ep.value, dist, version)
             if ep.name in self._plugins:

@@ -31,4 +31,8 @@ def test_wheel_contains_builtins_model_and_presets(tmp_path):
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[dreamfx]" in text and "mnist = dreamfx_mnist" in text and "presets = dreamfx_presets" in text
+    # pyproject's entry points are the one list of built-ins: every built-in package is one
+    builtins = {line.split(" = ")[1].strip() for line in text.split("[dreamfx]")[1].strip().splitlines()
+                if " = " in line}
+    assert tops == {"dreamfx", *builtins}
     assert "dreamfx = dreamfx.cli:entry" in text
