@@ -12,7 +12,6 @@ the ascent branch lands.
 from __future__ import annotations
 
 import re
-import sys
 from typing import Annotated
 
 import numpy as np
