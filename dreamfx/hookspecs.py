@@ -109,19 +109,19 @@ def dreamfx_register_optimizers(register: Register) -> None:
     """Register input optimizers (gradient ascent on the model's input).
 
     Called once when the plugin manager is built. ``factory(**params)`` returns a
-    :class:`dreamfx.optimize.Optimizer`. The host calls ``bind(features, objective, seed)``
-    once per dreamer (compile there) and gets back ``step``; the loop calls
-    ``step(canvas, round_index, geometry)`` once per round and level, where ``canvas`` is a
-    batch ``(B, H, W, C)`` in [0, 1] and ``geometry`` the scaling level (its ``view_size``
-    and ``roll``). ``step`` runs all of the round's steps on the canvas, cut into views of
-    ``view_size`` with :func:`dreamfx.scaling.split_views`, and returns the changed canvas.
+    :class:`dreamfx.optimize.Optimizer`: an update rule. Loops call
+    ``run.ascend(canvas, round_index, level)`` and the host runs the round's ``steps`` steps
+    in its compiled loop: per step it computes the gradient of the objective with respect to
+    the canvas (views, shifts, chunks done) and calls
+    ``update(canvas, gradient, state, step)`` (``keras.ops``), with ``state`` from
+    ``start(canvas)`` once per round; then it clips the canvas to [0, 1].
 
     Example::
 
         @hookimpl
         def dreamfx_register_optimizers(register):
             register("oip", OIPOptimizer, params={"steps": 20, "step_size": 0.02},
-                     description="Normalised-gradient ascent, compiled step loop")
+                     description="Normalised-gradient ascent")
     """
 
 
@@ -130,10 +130,12 @@ def dreamfx_register_loops(register: Register) -> None:
     """Register dream loops (how rounds of optimisation and rescaling are combined).
 
     Called once when the plugin manager is built. ``factory(**params)`` returns a
-    :class:`dreamfx.loop.DreamLoop`: ``loop(images, scaler, step)`` dreams a batch
-    ``(B, H, W, C)``, running its rounds at each of ``scaler.levels((H, W))``, where ``step``
-    is the bound optimizer step, called as ``step(canvas, round_index, level)``; it returns
-    a :class:`dreamfx.loop.LoopResult` with the result and its intermediates.
+    :class:`dreamfx.loop.DreamLoop`: ``loop(images, scaler, run)`` dreams a batch
+    ``(B, H, W, C)``, running its rounds at each of ``scaler.levels((H, W))``, where
+    ``run.ascend(canvas, round_index, level)`` runs one round of optimizer steps and returns
+    a :class:`dreamfx.loop.Round` (canvas, score per image) and ``run.compile(fn, *key)``
+    compiles the loop's own tensor work; it returns a :class:`dreamfx.loop.LoopResult` with
+    the result and its intermediates.
 
     Example::
 

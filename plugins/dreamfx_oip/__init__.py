@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dreamfx import hookimpl
+from dreamfx.plugin import hookimpl
 
 
 def _oip(**params: Any) -> Any:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dreamfx import hookimpl
+from dreamfx.plugin import hookimpl
 
 
-def _reinject(rounds: int) -> Any:
+def _reinject(**params: Any) -> Any:
     from .loop import ReinjectLoop
 
-    return ReinjectLoop(rounds)
+    return ReinjectLoop(**params)
 
 
 @hookimpl
@@ -18,6 +18,6 @@ def dreamfx_register_loops(register: Any) -> None:
     register(
         "reinject",
         _reinject,
-        params={"rounds": 4},
+        params={"rounds": 4, "patience": 0, "min_gain": 0.0},
         description="Optimise the views, scale back up, re-add the detail scaling lost, repeat",
     )
