@@ -186,3 +186,18 @@ def test_rounds_for_and_summary_come_from_the_components(small_photo):
     assert rows["optimizer"] == "oip: 7 steps per round, step size 0.02, jitter 1 px"
     assert rows["loop"] == "reinject: 3 rounds per level"
     assert rows["objective"].startswith("single-map: ")
+
+
+def test_the_optimizer_and_loop_plugins_import_only_the_public_module():
+    """Built-ins are proof that a third party can write each kind: from the host they import
+    dreamfx.plugin and nothing else, and they compute with keras.ops, never tf.*."""
+    import ast
+
+    for folder in ("dreamfx_oip", "dreamfx_reinject"):
+        for path in sorted((ROOT / "plugins" / folder).glob("*.py")):
+            tree = ast.parse(path.read_text())
+            modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+            modules |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
+            host = {m for m in modules if m.split(".")[0] == "dreamfx"}
+            assert host <= {"dreamfx.plugin"}, (path.name, host)
+            assert not {m for m in modules if m.split(".")[0] == "tensorflow"}, path.name
