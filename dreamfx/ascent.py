@@ -319,16 +319,18 @@ def _compile(feature_model: Any, objective: Any, update: Callable[..., Any], jit
             start, total = position[0], position[1]
 
         pattern = pattern_for(canvas)
-        no_score = tf.fill(tf.shape(canvas)[:1], math.nan)
+        shape = tf.shape(canvas)
+        views = shape[0] if view_size is None else shape[0] * (shape[1] // view_size[0]) * (shape[2] // view_size[1])
+        no_score = tf.fill(tf.reshape(views, [1]), math.nan)  # the views' scores: reduced per image once, at the end
 
-        def body(i: tf.Tensor, x: tf.Tensor, state: Any, score: tf.Tensor) -> tuple[Any, ...]:
+        def body(i: tf.Tensor, x: tf.Tensor, state: Any, scores: tf.Tensor) -> tuple[Any, ...]:
             views, shift = shifted_views(x, pattern, seeds, start + i, total, roll, view_size)
             grad, per_view = chunked_gradient(views)
             x, state = finish_step(x, grad, shift, state, start + i, view_size)
-            return i + 1, x, state, tf.ensure_shape(_per_image(per_view, tf.shape(x)[0]), no_score.shape)
+            return i + 1, x, state, tf.ensure_shape(per_view, no_score.shape)
 
-        _, out, state, score = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), canvas, state, no_score))
-        return out, state, score
+        _, out, state, scores = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), canvas, state, no_score))
+        return out, state, _per_image(scores, shape[0])
 
     @tf.function(reduce_retracing=True)
     def prepare(x: tf.Tensor, seeds: tf.Tensor, k: tf.Tensor, total: tf.Tensor, roll: int,
