@@ -214,73 +214,59 @@ def dreamfx_register_scalers(register: Register) -> None:
 
 @hookspec
 def dreamfx_register_optimizers(register: Register) -> None:
-    """Registers input optimizers (gradient ascent on the model's input).
+    """Registers input optimizers: the update rule of gradient ascent on the model's input.
 
     Called once when the plugin host is built. `factory(ctx, **params)` returns an
     `Optimizer`, an object with
 
     ```python
-    bind(features, objective, seed) -> step
-    step(canvas, round_index, geometry) -> canvas
+    steps: int                                            # steps per round
+    start(canvas) -> state                                # once per round
+    update(canvas, gradient, state, step) -> (canvas, state)
     ```
 
-    The host calls `bind` once per `Dreamer` (a run of one settings), positionally:
-    `features` is the Keras feature model mapping a batch of views to `{layer: activations}`
-    for the objective's layers, `objective` the `Objective` (call `objective(activations)`
-    for the `(batch,)` scores), `seed` the run's int seed. Compile there, not per call. The
-    loop then calls `step` once per round and level, positionally: `canvas` is a float32
-    tensor `(B, H, W, C)` in [0, 1], `round_index` counts rounds from 0 across all levels,
-    and `geometry` is the scaling level itself (anything with `view_size` and `roll`, such
-    as `Geometry(view_size, roll)`). `step` runs all of the round's steps: cut the canvas
-    into views of `geometry.view_size` with `split_views` (or take it whole when
-    `view_size` is `None`), shift it by up to `geometry.roll` pixels per step, and return
-    the changed canvas, same shape. The same seed and round must give the same result.
+    and optionally `jitter` (pixels of random shift per step on levels without a tile
+    grid) and `chunk` (views per network call). The host owns the plumbing: loops call
+    `run.ascend(canvas, round_index, level)`, and the host runs the round's `steps` steps
+    in its compiled loop. Per step it computes the gradient of the objective with respect
+    to the canvas, per image (shifts, views, chunks and the tile grid all handled), calls
+    `update(canvas, gradient, state, step)` and clips the canvas to [0, 1]. `canvas` and
+    `gradient` are float32 `(B, H, W, C)`; `state` is whatever `start` returned (tensors,
+    or `()`), the same structure every step; `step` is the step's index in the round.
+    `update` is traced inside the host's compiled loop: write it with `keras.ops`, work
+    per image (reduce over axes 1-3, never over the batch), and keep Python `if`s off
+    tensor values. `OptimizerBase` gives `steps`, `jitter`, `chunk`, a stateless `start`
+    and `describe`.
 
     Example:
 
     ```python
     from typing import Annotated
 
-    import tensorflow as tf  # the current contract: the optimizer takes its own gradients
+    from keras import ops
 
-    from dreamfx.plugin import BuildContext, hookimpl, merge_views, split_views
+    from dreamfx.plugin import BuildContext, OptimizerBase, hookimpl
 
 
-    class PlainAscent:
-        \"\"\"Plain gradient ascent with a fixed step: no jitter, no roll, no normalisation.\"\"\"
+    class SignAscent(OptimizerBase):
+        \"\"\"Move every pixel by the same amount, up or down as the gradient's sign says.\"\"\"
 
         def __init__(self, ctx: BuildContext, steps: Annotated[int, "Steps per round"] = 10,
-                     step_size: Annotated[float, "The change per pixel per step"] = 0.5):
+                     step_size: Annotated[float, "The change per pixel per step"] = 0.01):
             self.steps, self.step_size = steps, step_size
 
-        def bind(self, features, objective, seed):
-            def gradient(views):
-                with tf.GradientTape() as tape:
-                    tape.watch(views)
-                    score = tf.reduce_sum(objective(features(views, training=False)))
-                return tape.gradient(score, views)
-
-            def step(canvas, round_index, geometry):
-                canvas = tf.convert_to_tensor(canvas, tf.float32)
-                size = geometry.view_size
-                for _ in range(self.steps):
-                    if size is None or tuple(canvas.shape[1:3]) == tuple(size):
-                        grad = gradient(canvas)
-                    else:
-                        grad = merge_views(gradient(split_views(canvas, size)), tf.shape(canvas), size)
-                    canvas = tf.clip_by_value(canvas + self.step_size * grad, 0.0, 1.0)
-                return canvas
-
-            return step
+        def update(self, canvas, gradient, state, step):
+            return canvas + self.step_size * ops.sign(gradient), state
 
 
     @hookimpl
     def dreamfx_register_optimizers(register):
-        register("plain-ascent", PlainAscent, description="Plain gradient ascent, eager (an example)")
+        register("sign-ascent", SignAscent, description="Sign-of-gradient ascent (an example)")
     ```
 
-    Built-ins: `oip` (`plugins/dreamfx_oip/optimizer.py`: the step loop compiled in one
-    graph, jitter and roll from a stateless RNG keyed by seed, round and step).
+    Built-ins: `oip` (`plugins/dreamfx_oip/optimizer.py`: blur, per-image normalisation,
+    step; the host's loop is `dreamfx/ascent.py`). More examples (Adam, with state) in
+    docs/optimizers-and-loops.md.
     """
 
 
@@ -289,13 +275,18 @@ def dreamfx_register_loops(register: Register) -> None:
     """Registers dream loops: how rounds of optimisation and rescaling combine.
 
     Called once when the plugin host is built. `factory(ctx, **params)` returns a
-    `DreamLoop`, a callable `loop(images, scaler, step) -> LoopResult` that dreams a batch
+    `DreamLoop`, a callable `loop(images, scaler, run) -> LoopResult` that dreams a batch
     `(B, H, W, C)` in [0, 1]: `scaler` is the built scaler (call `scaler.levels((H, W))`),
-    and `step` the bound optimizer step, to be called as `step(canvas, round_index, level)`
-    with a level's canvas and the level as geometry. `LoopResult(image, pattern, dream,
-    detail)` carries the result and the intermediates shown in the panel: `image` the
-    result `(B, H, W, C)`, `pattern` the last optimised canvas, `dream` that canvas back at
-    image size, `detail` what the last level's round trip lost.
+    and `run` is the host's `LoopRun`: `run.ascend(canvas, round_index, level)` runs one
+    round of optimizer steps on a level's canvas and returns a `Round` (`canvas, score =
+    round`, the score per image as numpy, so a loop can stop early); `run.compile(fn, *key)`
+    hands the loop's own tensor work to the host, which compiles it once per key when that
+    pays. Write the loop's arithmetic with `keras.ops`. `LoopResult(image, pattern, dream,
+    detail)` carries the result and the intermediates shown in the panel: `image` the result
+    `(B, H, W, C)`, `pattern` the last optimised canvas, `dream` that canvas back at image
+    size, `detail` what the last level's round trip lost. Optional: `units(levels)`, how
+    many `run.ascend` calls a dream makes (progress bars count them; default `rounds` per
+    level), and `describe()`.
 
     Example:
 
@@ -313,13 +304,16 @@ def dreamfx_register_loops(register: Register) -> None:
         def __init__(self, ctx: BuildContext, rounds: Annotated[int, "Rounds of optimisation"] = 2):
             self.rounds = rounds
 
-        def __call__(self, images, scaler, step):
+        def units(self, levels):
+            return self.rounds
+
+        def __call__(self, images, scaler, run):
             size = (int(images.shape[1]), int(images.shape[2]))
             level = scaler.levels(size)[-1]
             canvas = level.to_canvas(images)
             detail = images - level.from_canvas(canvas, size)
             for round_index in range(self.rounds):
-                canvas = step(canvas, round_index, level)
+                canvas, score = run.ascend(canvas, round_index, level)
             dream = level.from_canvas(canvas, size)
             return LoopResult(image=ops.clip(dream + detail, 0.0, 1.0), pattern=canvas, dream=dream, detail=detail)
 
@@ -329,7 +323,7 @@ def dreamfx_register_loops(register: Register) -> None:
         register("finest-only", FinestOnly, description="Rounds at the finest level, detail re-added once")
     ```
 
-    Built-ins: `reinject`.
+    Built-ins: `reinject` (with an optional early stop: `patience`, `min_gain`).
     """
 
 

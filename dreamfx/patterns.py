@@ -34,7 +34,7 @@ def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2)
         )
         views = start
         for round_index in range(rounds):
-            views = dreamer.step(views, round_index, Geometry((h, w)))
+            views = dreamer.ascend(views, round_index, Geometry((h, w))).canvas
         score = lambda v: dreamer.objective(dreamer.features(v, training=False)).numpy()  # noqa: E731
         return PatternResult(views.numpy()[..., 0], score(start), score(views))
 

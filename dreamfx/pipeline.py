@@ -17,7 +17,6 @@ dreams the RGB image (gray inputs are repeated into three channels) and its resu
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from contextlib import contextmanager
@@ -184,18 +183,13 @@ class Dreamer:
                                                           **settings.optimizer.params)
             with plugin_call(parts["loop"], "being built"):
                 self.loop = parts["loop"].build(parts["loop"].context(model=self.model_info), **settings.loop.params)
-            with plugin_call(parts["optimizer"], "binding to the model and objective"):
-                bound = self.optimizer.bind(self.features, self.objective, settings.seed)
+            with plugin_call(parts["optimizer"], "being prepared for the model and objective"):
+                from .ascent import Ascent, FunctionCache
 
-            def step(canvas: Any, round_index: int, geometry: Any) -> Any:
-                with plugin_call(parts["optimizer"], f"running round {round_index + 1}"):
-                    return bound(canvas, round_index, geometry)
-
-            try:  # keep what the optimizer exposes on its bound step (``compiled``, ...)
-                functools.update_wrapper(step, bound)
-            except (AttributeError, TypeError):
-                pass
-            self.step = step
+                #: The host's gradient ascent with this optimizer's update rule.
+                self.ascent = Ascent(self.features, self.objective, self.optimizer, settings.seed)
+            #: Functions loops hand to ``run.compile``, compiled once per key.
+            self.compiled = FunctionCache()
             self._score_views = tf.function(lambda views: self.objective(self.features(views, training=False)),
                                             reduce_retracing=True)
         self._views_of = LevelCache()  # compiled "images -> the level's views", per level
@@ -226,6 +220,20 @@ class Dreamer:
     def _views(level: Any, images: Any) -> Any:
         canvas = level.to_canvas(images)
         return canvas if level.view_size is None else split_views(canvas, level.view_size)
+
+    def ascend(self, canvas: Any, round_index: int, level: Any) -> Any:
+        """One round of the optimizer's steps (a :class:`dreamfx.loop.Round`); a failure
+        names the optimizer's plugin."""
+        with plugin_call(self.components["optimizer"], f"running round {round_index + 1}"):
+            return self.ascent(canvas, round_index, level)
+
+    def rounds_for(self, image_size: tuple[int, int]) -> int:
+        """How many rounds (``on_round`` calls, at most) a dream of ``image_size`` makes."""
+        from .loop import units_of
+
+        levels = self.scaler.levels(image_size)
+        with plugin_call(self.components["loop"], "counting its rounds"):
+            return units_of(self.loop, levels)
 
     def __call__(self, image: np.ndarray, on_round: Callable[[int], None] | None = None) -> DreamResult:
         """Dream one (H, W) or (H, W, C) float image in [0, 1]."""
@@ -277,24 +285,27 @@ class Dreamer:
         batch_array = self.model_input(images)
         started = time.perf_counter()
         self._dreams += 1
-        step = self.step
+        ascend = self.ascend
         if on_round is not None:
 
-            def step(canvas: Any, round_index: int, geometry: Any) -> Any:
-                out = self.step(canvas, round_index, geometry)
+            def ascend(canvas: Any, round_index: int, level: Any) -> Any:
+                out = self.ascend(canvas, round_index, level)
                 try:
                     on_round(round_index)
                 except _CAUGHT as exc:
                     raise _CallbackError(exc) from exc
                 return out
 
+        from .ascent import HostRun
+
+        run = HostRun(ascend, self.compiled, worth_compiling(self._dreams, len(images)))
         keep = slice(0, 3) if self.channels == 3 else slice(0, 1)
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with tf.device(self.device):
             batch = tf.constant(batch_array, tf.float32)
             before = self.score(batch)
             with plugin_call(self.components["loop"], "dreaming"):
-                out = self.loop(batch, self.scaler, step)
+                out = self.loop(batch, self.scaler, run)
                 result_images = out.image
             after = self.score(result_images)
             output = squeeze(widen(result_images[..., keep], self.settings.output["contrast"]).numpy())
@@ -325,16 +336,6 @@ class Dreamer:
         if not math.isfinite(after):
             return f"{objective} returned a non-finite score ({after}) on the dreamed image"
         return None
-
-    def rounds_for(self, image_size: tuple[int, int]) -> int:
-        """How many times a dream of an image of ``image_size`` (height, width) calls
-        ``on_round``: the loop's ``units(levels)`` if it has one, else its ``rounds`` per level."""
-        levels = self.scaler.levels(tuple(image_size))
-        units = getattr(self.loop, "units", None)
-        if callable(units):
-            with plugin_call(self.components["loop"], "counting its rounds"):
-                return int(units(levels))
-        return int(getattr(self.loop, "rounds", 1)) * len(levels)
 
     def summary(self) -> list[tuple[str, str]]:
         """One ``(label, text)`` line per component (model, objective, scaler, optimizer,

@@ -35,10 +35,10 @@ from . import hookimpl
 from .commands import console, quiet_tensorflow
 from .errors import DreamfxError, PluginError, SettingsError
 from .hookspecs import Register
-from .loop import DreamLoop, LoopResult
+from .loop import DreamLoop, LoopResult, LoopRun, Round
 from .models import load_keras_file
 from .objectives import ModelInfo, Objective, Scaled, Sum
-from .optimize import BoundStep, Optimizer
+from .optimize import Optimizer, OptimizerBase
 from .registry import BuildContext, Param
 from .scaling import (
     RESIZE_METHODS,
@@ -46,10 +46,8 @@ from .scaling import (
     Level,
     Scaler,
     check_resize_method,
-    merge_views,
     reflect_pad,
     resize,
-    split_views,
     tile_grid,
 )
 
@@ -73,12 +71,11 @@ __all__ = [
     "reflect_pad",
     "RESIZE_METHODS",
     "check_resize_method",
-    # the current optimizer contract (bind/step) cuts views itself; these go once the host does
-    "split_views",
-    "merge_views",
     "Optimizer",
-    "BoundStep",
+    "OptimizerBase",
     "DreamLoop",
+    "LoopRun",
+    "Round",
     "LoopResult",
     "load_keras_file",
     # for commands (dreamfx_register_commands)

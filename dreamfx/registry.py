@@ -144,14 +144,19 @@ def _scaler_problem(obj: Any) -> str | None:
 
 
 def _optimizer_problem(obj: Any) -> str | None:
-    # The current contract (dreamfx/optimize.py): bind(features, objective, seed) -> step.
-    if not callable(getattr(obj, "bind", None)):
-        return "it has no bind(features, objective, seed) method"
+    # dreamfx/optimize.py: steps per round, and update(canvas, gradient, state, step)
+    if not callable(getattr(obj, "update", None)):
+        return "it has no update(canvas, gradient, state, step) method"
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        return f"its steps (steps per round) must be a whole number, 0 or more, got {_short(steps)}"
+    if not callable(getattr(obj, "start", None)):
+        return "it has no start(canvas) method (the state a round starts from; OptimizerBase gives ())"
     return None
 
 
 def _loop_problem(obj: Any) -> str | None:
-    return None if callable(obj) else "it is not callable as loop(images, scaler, step)"
+    return None if callable(obj) else "it is not callable as loop(images, scaler, run)"
 
 
 def _model_problem(obj: Any) -> str | None:

@@ -14,8 +14,8 @@ from PIL import Image
 from dreamfx.errors import DreamfxError, PluginError
 from dreamfx.imageio import read_metadata
 from dreamfx.objectives import Objective
-from dreamfx.plugin import hookimpl
 from dreamfx.pipeline import Dreamer
+from dreamfx.plugin import OptimizerBase, hookimpl
 from dreamfx.plugins import create_host
 from dreamfx.presets import settings_for
 
@@ -74,13 +74,21 @@ def _raise_on_build(ctx):
     raise RuntimeError("cannot build this")
 
 
-class _Binds:
-    def bind(self, features, objective, seed):
+class _UpdateRaises(OptimizerBase):
+    def __init__(self, steps=2):
+        self.steps = steps
+
+    def update(self, canvas, gradient, state, step):
         raise KeyError("no such thing")
 
 
+class _NoSteps:
+    def update(self, canvas, gradient, state, step):
+        return canvas, state
+
+
 class _LoopRaises:
-    def __call__(self, images, scaler, step):
+    def __call__(self, images, scaler, run):
         raise ZeroDivisionError("loop fell over")
 
 
@@ -120,8 +128,9 @@ class Hostile:
 
     @hookimpl
     def dreamfx_register_optimizers(self, register):
-        register("raises-when-bound", lambda ctx: _Binds())
-        register("nan-default", lambda ctx, step_size=float("nan"): _Binds())
+        register("raises-in-update", lambda ctx, steps=2: _UpdateRaises(steps))
+        register("no-steps", lambda ctx: _NoSteps())
+        register("nan-default", lambda ctx, step_size=float("nan"): _UpdateRaises())
 
     @hookimpl
     def dreamfx_register_loops(self, register):
@@ -158,8 +167,8 @@ def photo(small_photo):
                                             "RuntimeError: cannot build this"),
         ([("scaler", "exits-when-built")], "scaler 'exits-when-built' (plugin 'hostile') failed while being built: "
                                            "SystemExit: 4"),
-        ([("optimizer", "raises-when-bound")], "optimizer 'raises-when-bound' (plugin 'hostile') failed while binding "
-                                               "to the model and objective: KeyError: 'no such thing'"),
+        ([("optimizer", "no-steps")], "optimizer 'no-steps' (plugin 'hostile') does not meet the optimizer protocol: "
+                                      "its steps (steps per round) must be a whole number, 0 or more, got None"),
     ],
 )
 def test_a_component_that_raises_when_built_names_its_plugin(hhost, overrides, message):
@@ -178,6 +187,8 @@ def test_a_component_that_raises_when_built_names_its_plugin(hhost, overrides, m
                                                 "scoring: ValueError: score exploded"),
         ([("loop", "raises-when-run")], "loop 'raises-when-run' (plugin 'hostile') failed while dreaming: "
                                         "ZeroDivisionError: loop fell over"),
+        ([("optimizer", "raises-in-update")], "optimizer 'raises-in-update' (plugin 'hostile') failed while running "
+                                              "round 1: KeyError: 'no such thing'"),
         ([("scaler", "levels-raise")], "scaler 'levels-raise' (plugin 'hostile') failed while planning the levels "
                                        "of a 64x48 image: IndexError: no levels for you"),
     ],
@@ -187,7 +198,7 @@ def test_a_component_that_raises_when_run_names_its_plugin(hhost, photo, overrid
     with pytest.raises(PluginError) as info:
         dreamer(photo)
     assert str(info.value) == message and "\n" not in str(info.value)
-    assert isinstance(info.value.__cause__, (ValueError, ZeroDivisionError, IndexError))
+    assert isinstance(info.value.__cause__, (ValueError, ZeroDivisionError, IndexError, KeyError))
 
 
 def test_an_exception_in_the_progress_callback_is_not_blamed_on_the_loop(host, photo):

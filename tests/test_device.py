@@ -37,21 +37,21 @@ def test_each_round_is_one_compiled_call(small_photo):
     for preset, rounds, levels in (("single-map", 3, 1), ("tiling", 2, 1)):
         dreamer = make_dreamer(preset, {"rounds": rounds, "steps": 4})
         calls = []
-        inner = dreamer.step
+        inner = dreamer.ascend
 
         def counting(canvas, round_index, level, inner=inner):
             calls.append(round_index)
             return inner(canvas, round_index, level)
 
-        dreamer.step = counting
+        dreamer.ascend = counting
         dreamer(small_photo)
         assert calls == list(range(rounds * levels))
-        assert inner.compiled.experimental_get_tracing_count() == 1
+        assert dreamer.ascent.compiled.experimental_get_tracing_count() == 1
         # the compiled function holds the whole step loop: its graph is one while loop
         import tensorflow as tf
 
-        graph = inner.compiled.get_concrete_function(
-            tf.TensorSpec([1, 28, 28, 1]), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32),
+        graph = dreamer.ascent.compiled.get_concrete_function(
+            tf.TensorSpec([1, 28, 28, 1]), (), tf.TensorSpec([], tf.int32),
             tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int32), (28, 28),
         ).graph
         assert any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())

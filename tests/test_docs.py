@@ -44,19 +44,23 @@ def test_every_hookspec_has_a_heading_in_plugin_hooks_md():
 
 
 def test_optimizer_calls_are_documented_as_the_code_makes_them():
-    """The host binds with (features, objective, seed) and the loop steps with (canvas,
-    round_index, geometry): the built-in optimizer's signatures say so, and so must the docs
-    (test_plugin_hooks_examples_dream runs the documented optimizer through the real host)."""
+    """The host calls update(canvas, gradient, state, step) and loops call run.ascend(canvas,
+    round_index, level): the protocols and the built-ins' signatures say so, and so must the
+    docs (test_plugin_hooks_examples_dream runs the documented optimizer through the real host)."""
+    from dreamfx.loop import LoopRun
+    from dreamfx.optimize import Optimizer
     from dreamfx_oip.optimizer import OIPOptimizer
 
-    assert list(inspect.signature(OIPOptimizer.bind).parameters) == ["self", "feature_model", "objective", "seed"]
-    texts = {path: path.read_text() for path in (DOCS / "plugin-hooks.md", DOCS / "writing-plugins.md",
+    for method in (Optimizer.update, OIPOptimizer.update):
+        assert list(inspect.signature(method).parameters) == ["self", "canvas", "gradient", "state", "step"]
+    assert list(inspect.signature(LoopRun.ascend).parameters) == ["self", "canvas", "round_index", "level"]
+    texts = {path: path.read_text() for path in (DOCS / "plugin-hooks.md", DOCS / "optimizers-and-loops.md",
                                                   ROOT / "dreamfx" / "hookspecs.py")}
     for path, text in texts.items():
-        assert "step(canvas, round_index, geometry)" in text, path
-        assert "bind(features, objective, seed)" in text, path
-        for stale in ("seed, view_size)", "step(canvas, round_index, roll)", "step(views, round_index)",
-                      "optimizer(views, feature_model"):
+        assert "update(canvas, gradient, state, step)" in text, path
+        assert "run.ascend(canvas, round_index, level)" in text, path
+        for stale in ("bind(features, objective, seed)", "step(canvas, round_index, geometry)",
+                      "step(canvas, round_index, roll)", "step(views, round_index)", "optimizer(views, feature_model"):
             assert stale not in text, f"{path.relative_to(ROOT)} still documents {stale!r}"
 
 

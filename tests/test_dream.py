@@ -87,7 +87,7 @@ def test_step_loop_is_traced_once_for_many_images(small_photo):
     dreamer(small_photo)
     dreamer(small_photo[::-1].copy())
     dreamer(np.ones((50, 70), np.float32) * 0.5)
-    assert dreamer.step.compiled.experimental_get_tracing_count() == 1
+    assert dreamer.ascent.compiled.experimental_get_tracing_count() == 1
 
 
 def test_first_dream_eager_and_later_compiled_rounds_agree(small_photo):
@@ -95,8 +95,8 @@ def test_first_dream_eager_and_later_compiled_rounds_agree(small_photo):
     it compiled: both must give the same result."""
     dreamer = make_dreamer("single-map", {"rounds": 3, "steps": 3, "seed": 5})
     first = dreamer(small_photo)
-    assert len(dreamer.loop.compiled) == 0  # the first single-image dream traced nothing extra
+    assert len(dreamer.compiled) == 0  # the first single-image dream traced nothing extra
     second = dreamer(small_photo)
-    assert len(dreamer.loop.compiled) == 1
+    assert len(dreamer.compiled) == 2  # the loop's enter and reinject
     assert np.abs(first.image - second.image).max() <= 1e-5
     assert first.score_after == pytest.approx(second.score_after, rel=1e-4)

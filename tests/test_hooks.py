@@ -125,58 +125,55 @@ def test_hook_dreamfx_register_scalers(image):
 
 
 def test_hook_dreamfx_register_optimizers(image):
-    # TODO(spec-v1, "The host owns the plumbing"): port to update(canvas, gradient, state, step)
-    import tensorflow as tf
+    from keras import ops
 
-    from dreamfx.plugin import merge_views, split_views
+    from dreamfx.plugin import OptimizerBase
 
-    class SignAscent:
+    class SignAscent(OptimizerBase):
+        """The update rule only: the host computes the gradient (views, shifts, chunks)."""
+
         def __init__(self, ctx: BuildContext, steps: Annotated[int, "Steps per round"] = 3,
                      step_size: Annotated[float, "Change per pixel per step"] = 0.01):
             self.steps, self.step_size = steps, step_size
+            self.updates = 0
 
-        def bind(self, features, objective, seed):
-            def gradient(views):
-                with tf.GradientTape() as tape:
-                    tape.watch(views)
-                    score = tf.reduce_sum(objective(features(views, training=False)))
-                return tape.gradient(score, views)
-
-            def step(canvas, round_index, geometry):
-                canvas, size = tf.convert_to_tensor(canvas, tf.float32), geometry.view_size
-                for _ in range(self.steps):
-                    grad = gradient(canvas) if size is None else merge_views(
-                        gradient(split_views(canvas, size)), tf.shape(canvas), size)
-                    canvas = tf.clip_by_value(canvas + self.step_size * tf.sign(grad), 0.0, 1.0)
-                return canvas
-
-            return step
+        def update(self, canvas, gradient, state, step):
+            self.updates += 1  # traced once per canvas shape, not called per step
+            assert tuple(gradient.shape[1:]) == tuple(canvas.shape[1:])
+            return canvas + self.step_size * ops.sign(gradient), state
 
     class Plugin:
         @hookimpl
         def dreamfx_register_optimizers(self, register):
             register("contract-sign", SignAscent, description="Sign-of-gradient ascent")
 
-    result = _dream(Plugin(), image, optimizer="contract-sign", objective="whole-layer", loop__rounds=1)
-    assert result.settings.optimizer.params == {"steps": 3, "step_size": 0.01}
-    assert result.score_after > result.score_before
+    for preset in ("single-map", "tiling"):  # one view, and a canvas the host cuts into tiles
+        result = _dream(Plugin(), image, preset, optimizer="contract-sign", objective="whole-layer", loop__rounds=1)
+        assert result.settings.optimizer.params == {"steps": 3, "step_size": 0.01}
+        assert result.score_after > result.score_before, preset
+        assert 0.0 <= result.image.min() and result.image.max() <= 1.0  # the host clips
 
 
 def test_hook_dreamfx_register_loops(image):
-    # TODO(spec-v1, "The host owns the plumbing"): port to loop(images, scaler, run: LoopRun)
     from keras import ops
 
+    scores = []
+
     class FinestOnly:
-        def __init__(self, ctx: BuildContext, rounds: Annotated[int, "Rounds of optimisation"] = 1):
+        def __init__(self, ctx: BuildContext, rounds: Annotated[int, "Rounds of optimisation"] = 2):
             self.rounds = rounds
 
-        def __call__(self, images, scaler, step):
+        def units(self, levels):
+            return self.rounds
+
+        def __call__(self, images, scaler, run):
             size = (int(images.shape[1]), int(images.shape[2]))
             level = scaler.levels(size)[-1]
             canvas = level.to_canvas(images)
-            detail = images - level.from_canvas(canvas, size)
+            detail = run.compile(lambda x, c: x - level.from_canvas(c, size), "detail", size)(images, canvas)
             for round_index in range(self.rounds):
-                canvas = step(canvas, round_index, level)
+                canvas, score = run.ascend(canvas, round_index, level)
+                scores.append(score)  # the loop sees the score: it could stop here
             dream = level.from_canvas(canvas, size)
             return LoopResult(image=ops.clip(dream + detail, 0.0, 1.0), pattern=canvas, dream=dream, detail=detail)
 
@@ -186,8 +183,10 @@ def test_hook_dreamfx_register_loops(image):
             register("contract-finest", FinestOnly, description="Rounds at the finest level, detail re-added once")
 
     result = _dream(Plugin(), image, loop="contract-finest", objective="whole-layer", steps=3)
-    assert result.settings.loop.params == {"rounds": 1}
+    assert result.settings.loop.params == {"rounds": 2}
     assert result.score_after > result.score_before
+    assert len(scores) == 2 and all(s.shape == (1,) and np.isfinite(s).all() for s in scores)
+    assert scores[1][0] > scores[0][0]  # a second round of ascent scores higher
 
 
 def test_hook_dreamfx_register_presets(image):

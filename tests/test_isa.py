@@ -10,7 +10,7 @@ the single-map and the tiling preset, must agree within 2/255.
 
 Exact ties of max pooling on flat regions used to decide these dreams by the last bit of
 a convolution: before the fix this test found 188/255 (flat), 85 (ramp), 69 (vertical
-ramp) under SSE4.1; see ``dreamfx_oip.optimizer``. Kept small: 60x84 images, single-map
+ramp) under SSE4.1; see ``dreamfx.ascent``. Kept small: 60x84 images, single-map
 10 steps x 2 rounds, tiling 4 steps x 2 rounds (about 20-35 s on 2 busy cores). At the
 tiling preset's full length (20 steps x 4 rounds) results still part, photos included (up
 to 168/255 on a 60x84 crop; single-map stays at 0): a near tie that rounding flips grows,

@@ -265,7 +265,7 @@ def test_builtin_defaults_are_the_registrations_of_before():
                                                      "method": "bicubic"}
     assert host.get("optimizers", "oip").params == {"steps": 20, "step_size": 0.02, "jitter": 1, "blur": 0.0,
                                                     "chunk": 128}
-    assert host.get("loops", "reinject").params == {"rounds": 4}
+    assert host.get("loops", "reinject").params == {"rounds": 4, "patience": 0, "min_gain": 0.0}  # early stop: off
     assert host.get("objectives", "weighted-maps").params == {"terms": [["conv3", 0, 1.0]]}
     assert host.get("models", "keras-file").params == {"path": ""}
     for kind in ("models", "objectives", "scalers", "optimizers", "loops"):
@@ -396,13 +396,9 @@ def test_a_wrapper_that_raises_fails_only_its_own_plugin():
 
 # -- the built-ins are written as a third party would write them ---------------------------------
 
-#: Built-in plugin modules that still import host internals, with the reason. They use the
-#: optimizer and loop contract that helper A's branch replaces: remove these entries
-#: until the ascent branch lands (then they import only dreamfx.plugin).
-KNOWN_HOST_IMPORTS = {
-    "plugins/dreamfx_oip/optimizer.py",  # until the ascent branch lands
-    "plugins/dreamfx_reinject/loop.py",  # until the ascent branch lands
-}
+#: Built-in plugin modules allowed to import host internals, with the reason (none: every
+#: built-in is written as a third party would write it).
+KNOWN_HOST_IMPORTS: set[str] = set()
 
 
 def _dreamfx_imports(path: Path) -> list[str]:

@@ -14,7 +14,7 @@ def test_single_map_preset_resolves_with_defaults(host):
     assert settings.objective.name == "single-map"
     assert settings.objective.params["layer"] == "conv3"
     assert settings.optimizer.params["steps"] == 20
-    assert settings.loop.params == {"rounds": 4}
+    assert settings.loop.params == {"rounds": 4, "patience": 0, "min_gain": 0.0}
     assert settings.scaler.name == "downscale"
 
 

@@ -44,17 +44,17 @@ def test_hybrid_and_octaves_bounds():
 def test_pieces_and_split_steps_give_the_unsplit_result(preset, monkeypatch):
     """Running the steps one call per step, or one step as several calls (a few views at a
     time), must give exactly what one call for all steps gives."""
-    import dreamfx_oip.optimizer as optimizer
+    import dreamfx.ascent as ascent
 
     image = as_gray_array(SAMPLE)[:90, :120]
     results = {}
     for mode in ("whole", "pieces", "split"):
-        monkeypatch.setattr(optimizer, "PIECE_SECONDS", 1e9 if mode == "whole" else 1e-12)
+        monkeypatch.setattr(ascent, "PIECE_SECONDS", 1e9 if mode == "whole" else 1e-12)
         dreamer = make_dreamer(preset, {"steps": 5, "rounds": 2, "seed": 3, "chunk": 4 if mode == "split" else 128})
         if mode != "whole":
-            dreamer.step.pace.rate = 1.0  # as if a step were slow: pieces of one step, or split steps
-            dreamer.step.pace.measured = True
-            monkeypatch.setattr(optimizer._Pace, "update", lambda *args: None)
+            dreamer.ascent.pace.rate = 1.0  # as if a step were slow: pieces of one step, or split steps
+            dreamer.ascent.pace.measured = True
+            monkeypatch.setattr(ascent.Pace, "update", lambda *args: None)
         results[mode] = dreamer(image).image
     assert np.array_equal(results["pieces"], results["whole"])
     assert np.array_equal(results["split"], results["whole"])

@@ -1,0 +1,413 @@
+"""The host's gradient ascent: one round of an optimizer's steps on a canvas, compiled and
+run in bounded pieces. Optimizers (:mod:`dreamfx.optimize`) supply only the update rule.
+
+The ascent works on a scaling level's *canvas* (see :mod:`dreamfx.scaling`). Each step:
+shift the canvas (a tile-grid offset for tiled levels, a jitter otherwise); cut it into
+model-sized views; take the gradient of the objective with respect to the views, in chunks
+of at most ``chunk`` views so memory stays bounded; put the gradient back together, even it
+out per position on tiled levels and undo the shift; hand it to the optimizer's
+``update(canvas, gradient, state, step)``; clip the result to the model's input range [0, 1].
+The objective per image (the mean over its views) of the round's last step comes back with
+the canvas, so loops can stop early.
+
+Well-defined steps. On a flat image region every 2x2 max-pooling window holds equal values,
+and which one receives the gradient is decided by the last bit of the convolution, which
+depends on the instruction set of the matrix-product kernels, on the batch size and on the
+view's position. The gradient there is not small (its standard deviation on a flat gray
+image is the same as on photos: 0.018 against 0.014-0.026, so no floor on the normaliser
+can tell it from a real one); it is *arbitrary*, and the dream amplifies the choice (a flat
+image came out up to 250/255 apart under SSE4.1 and AVX2). So the network sees the canvas
+plus a fixed pattern (uniform in +-:data:`TIE_BREAK`, tied to canvas coordinates so it
+moves with the image): exact ties become differences about 10^5 times larger than float32
+rounding, decided the same way on every CPU and in every batch. The pattern is never added
+to the canvas itself. What it cannot remove: gradient ascent through ReLUs and max pooling
+is chaotic, so a *near* tie that rounding flips (rare on photos, a few per dream on a large
+canvas) can still grow; ``tests/test_isa.py`` shows where results are CPU-independent.
+
+Shifts. A tiled level (``roll`` > 0) shifts its canvas by an offset modulo the tile that
+follows a low-discrepancy sequence (:func:`step_shift`), so every pixel spends about as many
+steps at each position within a tile and the parts of a tile the network sees less (its
+VALID borders) do not imprint the tile grid on the dream. The views' gradient is also
+evened out per position within a view (divided by the image's RMS gradient at that
+position, :func:`even_out`): on photos that profile runs from 0.2x the mean near a view's
+last rows to 1.8x in its middle, and a step of uneven strength per position would print
+the grid wherever the offsets are not perfectly balanced (40 steps per hybrid level over 28
+offsets). Levels without a grid jitter by up to the optimizer's ``jitter`` pixels.
+
+Bounded calls. Each call of the compiled loop returns to Python in about
+:data:`PIECE_SECONDS` (pieces of steps sized from the measured time per canvas pixel), and
+a canvas so large that one step would take longer has its step split into several calls
+(groups of whole chunks of views), so Ctrl-C and SIGTERM take effect quickly
+(:func:`dreamfx.interrupts.check_stop` runs between calls). Pieces and split steps compute
+the same operations on the same values as one whole loop: the results do not depend on the
+split. The optimizer's state is carried from piece to piece.
+
+Randomness is stateless and derived from (seed, round, step): the same seed gives the same
+output. The compiled functions are traced once per canvas shape, never per step or round.
+
+:class:`HostRun` is what a loop is handed (:class:`dreamfx.loop.LoopRun`): ``ascend`` and
+``compile``, the host's compile service (:class:`FunctionCache`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+
+from .interrupts import check_stop
+from .loop import Round
+from .optimize import DEFAULT_CHUNK
+from .scaling import level_key, merge_views, split_views
+
+#: Amplitude of the fixed pattern added to what the network sees (not to the image): breaks
+#: exact ties of max pooling on flat regions the same way on every CPU. 2**-10 still let
+#: synthetic images diverge across instruction sets within 10 steps; 2**-5 (8 levels of
+#: 255) did not, and leaves the objective gains on photos as they were (within 3%).
+TIE_BREAK = 2.0**-5
+#: Aim for compiled calls of about this many seconds, so signals are handled quickly.
+PIECE_SECONDS = 0.4
+#: Seconds per canvas pixel per step assumed before anything was measured (a slow 2-core
+#: CPU measures 6e-7 for tiled canvases).
+PRIOR_SECONDS_PER_PIXEL = 1.5e-6
+#: Weyl-sequence steps per axis (2**32 times the golden ratio's and sqrt(2)'s fractional parts).
+WEYL = (2_654_435_769, 1_779_033_703)
+
+
+class Ascent:
+    """Gradient ascent of one objective through one feature model, with one optimizer's
+    update rule and one seed: ``ascent(canvas, round_index, level) -> Round``."""
+
+    def __init__(self, feature_model: Any, objective: Any, optimizer: Any, seed: int) -> None:
+        self.optimizer = optimizer
+        self.steps = _count(optimizer, "steps", None)
+        self.jitter = _count(optimizer, "jitter", 0)
+        self.chunk = max(1, _count(optimizer, "chunk", DEFAULT_CHUNK))
+        self.seed = int(seed)
+        self._fns = _compile(feature_model, objective, optimizer.update, self.jitter, self.chunk)
+        #: The compiled step loop (traced once per canvas shape and view size).
+        self.compiled = self._fns.run
+        #: Measured seconds per canvas pixel per step, which sizes the pieces.
+        self.pace = Pace()
+
+    def __call__(self, canvas: Any, round_index: int, level: Any) -> Round:
+        """Run the round's ``steps`` steps on ``canvas``, cut and shifted as ``level`` (its
+        ``view_size``, None for the whole canvas, and ``roll``) says."""
+        fns, total, pace = self._fns, self.steps, self.pace
+        seeds = tf.constant([self.seed, round_index], tf.int64)
+        view_size = None if level.view_size is None else tuple(int(v) for v in level.view_size)
+        roll = int(getattr(level, "roll", 0) or 0)
+        x = tf.convert_to_tensor(canvas, tf.float32)
+        batch = int(x.shape[0])
+        state = tf.nest.map_structure(tf.convert_to_tensor, self.optimizer.start(x))
+        pixels = batch * int(x.shape[1]) * int(x.shape[2])
+        views = _view_count(x.shape, view_size)
+        score: Any = np.full(batch, np.nan, np.float32)  # no steps, no score
+        done = 0
+        while done < total:
+            check_stop()  # an interrupted run's abandoned dream ends here
+            per_step = pace.rate * pixels
+            if per_step > PIECE_SECONDS and views > self.chunk:
+                # one step in several calls, groups of whole chunks of views
+                per_chunk = per_step * self.chunk / views
+                group = self.chunk * max(1, int(PIECE_SECONDS / per_chunk))
+                started, traces = time.perf_counter(), fns.traces()
+                x, state, score = fns.split_step(x, state, done, total, seeds, roll, view_size, group)
+                pace.update(time.perf_counter() - started, pixels, traces != fns.traces())
+                done += 1
+                continue
+            count = min(total - done, max(1, int(PIECE_SECONDS / max(per_step, 1e-12))))
+            started, traces = time.perf_counter(), fns.traces()
+            position = tf.constant([done, total], tf.int32)
+            x, state, score = fns.run(x, state, tf.constant(count, tf.int32), seeds, roll, view_size, position)
+            if done + count < total:  # a last piece need not wait for its result
+                _wait(x)
+                pace.update(time.perf_counter() - started, pixels * count, traces != fns.traces())
+            done += count
+        return Round(x, score)
+
+
+def _count(optimizer: Any, name: str, default: int | None) -> int:
+    """An optimizer's whole-number attribute (``steps``, ``jitter``, ``chunk``), checked."""
+    value = getattr(optimizer, name, default) if default is not None else getattr(optimizer, name)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise TypeError(f"its {name} must be a whole number of 0 or more, got {value!r}")
+    return int(value)
+
+
+def _wait(x: tf.Tensor) -> None:
+    """Block until ``x`` is computed: eager ops on a CPU are synchronous, on a GPU they are not."""
+    if "GPU" in x.device:
+        x.numpy()
+
+
+def _view_count(shape: Any, view_size: tuple[int, int] | None) -> int:
+    if view_size is None:
+        return int(shape[0])
+    return int(shape[0]) * (int(shape[1]) // view_size[0]) * (int(shape[2]) // view_size[1])
+
+
+class Pace:
+    """Measured seconds per canvas pixel per step (calls that traced are not counted)."""
+
+    def __init__(self) -> None:
+        self.rate = PRIOR_SECONDS_PER_PIXEL
+        self.measured = False
+
+    def update(self, seconds: float, pixel_steps: int, traced: bool) -> None:
+        if traced or pixel_steps <= 0:
+            return
+        rate = seconds / pixel_steps
+        self.rate = rate if not self.measured else max(rate, 0.5 * self.rate + 0.5 * rate)
+        self.measured = True
+
+
+def tie_break_pattern(shape: Any) -> tf.Tensor:
+    """The fixed pattern (``shape`` = view height, width, channels) added to what the network sees."""
+    return tf.random.stateless_uniform(shape, seed=[20_251_125, 11], minval=-TIE_BREAK, maxval=TIE_BREAK)
+
+
+def step_shift(seeds: tf.Tensor, k: tf.Tensor, total: Any, jitter: int, roll: Any) -> tf.Tensor | None:
+    """The (dy, dx) shift of step ``k`` (of ``total`` per round) in round ``seeds[1]``.
+
+    With a tile grid (``roll`` > 0) the offset modulo the tile follows a Weyl sequence over
+    the dream's steps counted one after the other: ``floor(roll * frac(a + n * alpha))``,
+    ``a`` random per seed and axis. Any run of consecutive steps (a level's, a round's)
+    spreads its offsets evenly over the tile, so every pixel spends about as many steps at
+    each position within a tile, and the parts of a tile the network sees less (its VALID
+    borders) do not imprint the grid. Exact integer arithmetic: the same on every CPU.
+    Otherwise a jitter of up to ``jitter`` pixels (None when there is none)."""
+
+    def grid() -> tf.Tensor:
+        index = tf.cast(k, tf.int64) + seeds[1] * tf.cast(total, tf.int64)
+        start = tf.random.stateless_uniform([2], seed=tf.stack([seeds[0], tf.constant(7_919, tf.int64)]),
+                                            minval=0, maxval=2**32, dtype=tf.int64)
+        phase = tf.math.floormod(start + index * tf.constant(WEYL, tf.int64), 2**32)
+        return tf.cast(phase * tf.cast(roll, tf.int64) // 2**32, tf.int32)
+
+    def jittered() -> tf.Tensor | None:
+        if not jitter:
+            return None
+        rng = tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(k, tf.int64)])
+        return tf.random.stateless_uniform([2], seed=rng, minval=-jitter, maxval=jitter + 1, dtype=tf.int32)
+
+    if isinstance(roll, int):
+        return grid() if roll else jittered()
+    return tf.cond(roll > 0, grid, lambda: tf.zeros([2], tf.int32) if not jitter else jittered())
+
+
+def even_out(grad: tf.Tensor, batch: Any, view_size: tuple[int, int]) -> tf.Tensor:
+    """Divide each view's gradient by its image's RMS gradient at that position in a view
+    (relative to the mean; at most 2x): the network's VALID convolutions and pooling see
+    some positions of a view more than others, and that profile would print the tile grid.
+    Per image, so batches equal one-by-one dreams; positions with no gradient stay at 0."""
+    h, w = view_size
+    per_image = tf.reshape(grad, [batch, -1, h, w, tf.shape(grad)[-1]])
+    profile = tf.sqrt(tf.reduce_mean(tf.square(per_image), axis=[1, 4], keepdims=True))
+    scale = tf.reduce_mean(profile, axis=[2, 3], keepdims=True)
+    return tf.reshape(per_image * tf.math.divide_no_nan(scale, profile + 0.5 * scale), tf.shape(grad))
+
+
+def _per_image(per_view: tf.Tensor, batch: Any) -> tf.Tensor:
+    """The views' scores (image-major) as the mean per image."""
+    return tf.reduce_mean(tf.reshape(per_view, tf.stack([batch, -1])), axis=1)
+
+
+class _Compiled:
+    """The compiled pieces of one ascent."""
+
+    def __init__(self, run: Any, prepare: Any, gradient: Any, finish: Any) -> None:
+        self.run, self._prepare, self._gradient, self._finish = run, prepare, gradient, finish
+
+    def traces(self) -> int:
+        return sum(f.experimental_get_tracing_count() for f in (self.run, self._prepare, self._gradient, self._finish))
+
+    def split_step(self, x: tf.Tensor, state: Any, done: int, total: int, seeds: tf.Tensor, roll: int,
+                   view_size: tuple[int, int], group: int) -> tuple[tf.Tensor, Any, tf.Tensor]:
+        """One step as several calls: the views' gradient ``group`` views (whole chunks) at a time."""
+        k = tf.constant(done, tf.int32)
+        views, shift = self._prepare(x, seeds, k, tf.constant(total), roll, view_size)
+        count = int(views.shape[0])
+        parts, scores = [], []
+        for start in range(0, count, group):
+            part, score = self._gradient(views[start : start + group])
+            _wait(part)
+            parts.append(part)
+            scores.append(score)
+        grad = tf.concat(parts, axis=0)
+        x, state = self._finish(x, grad, shift, state, k, view_size)
+        return x, state, _per_image(tf.concat(scores, axis=0), int(x.shape[0]))
+
+
+def _compile(feature_model: Any, objective: Any, update: Callable[..., Any], jitter: int, chunk: int) -> _Compiled:
+    """Build the compiled step loop for one feature model, objective and update rule (traced
+    per canvas shape and view size: ``view_size`` None means the whole canvas is one view)."""
+
+    def view_gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The gradient for ``views`` and their scores."""
+        with tf.GradientTape() as tape:
+            tape.watch(views)
+            per_view = objective(feature_model(views, training=False))
+            score = tf.reduce_sum(per_view)
+        return tape.gradient(score, views), tf.reshape(tf.cast(per_view, tf.float32), [-1])
+
+    def looped_gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        count = tf.shape(views)[0]
+        chunks = (count + chunk - 1) // chunk
+        parts = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)
+        scores = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)
+
+        def body(i: tf.Tensor, parts: tf.TensorArray, scores: tf.TensorArray) -> tuple[Any, ...]:
+            part, score = view_gradient(views[i * chunk : tf.minimum((i + 1) * chunk, count)])
+            return i + 1, parts.write(i, part), scores.write(i, score)
+
+        _, parts, scores = tf.while_loop(lambda i, *_: i < chunks, body, (tf.constant(0), parts, scores))
+        return tf.reshape(parts.concat(), tf.shape(views)), scores.concat()
+
+    def chunked_gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The gradient for all views, at most ``chunk`` of them through the network at once.
+        A batch that fits in one chunk skips the chunk loop (its per-step cost matters for
+        small dreams); when the count is only known at run time, a cond picks the path."""
+        count = views.shape[0]
+        if count is not None:
+            return view_gradient(views) if count <= chunk else looped_gradient(views)
+        return tf.cond(tf.shape(views)[0] <= chunk, lambda: view_gradient(views), lambda: looped_gradient(views))
+
+    def pattern_for(x: tf.Tensor) -> tf.Tensor:
+        shape = x.shape[1:]
+        return tie_break_pattern(shape if shape.is_fully_defined() else tf.shape(x)[1:])
+
+    def shifted_views(x: tf.Tensor, pattern: tf.Tensor, seeds: tf.Tensor, k: tf.Tensor, total: tf.Tensor, roll: Any,
+                      view_size: tuple[int, int] | None) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """What the network sees at step ``k``: the canvas plus the tie-break pattern (fixed
+        to the canvas, so it moves with the image), shifted, cut into views."""
+        shift = step_shift(seeds, k, total, jitter, roll)
+        x_in = x + pattern
+        x_in = x_in if shift is None else tf.roll(x_in, shift, axis=[1, 2])
+        if view_size is None or tuple(x.shape[1:3]) == view_size:
+            return x_in, shift
+        return split_views(x_in, view_size), shift
+
+    def finish_step(x: tf.Tensor, grad: tf.Tensor, shift: tf.Tensor | None, state: Any, k: tf.Tensor,
+                    view_size: tuple[int, int] | None) -> tuple[tf.Tensor, Any]:
+        """The canvas's gradient from the views', the optimizer's update, the clip."""
+        if not (view_size is None or tuple(x.shape[1:3]) == view_size):
+            grad = merge_views(even_out(grad, tf.shape(x)[0], view_size), tf.shape(x), view_size)
+        g = grad if shift is None else tf.roll(grad, -shift, axis=[1, 2])
+        g.set_shape(x.shape)  # what the reshapes lost: the canvas's own (static) shape
+        out, new_state = update(x, g, state, k)
+        out = tf.convert_to_tensor(out, tf.float32)
+        out.set_shape(x.shape)
+        new_state = tf.nest.map_structure(_keep_shape, new_state, state)
+        return tf.clip_by_value(out, 0.0, 1.0), new_state
+
+    @tf.function(reduce_retracing=True)
+    def run(canvas: tf.Tensor, state: Any, steps: tf.Tensor, seeds: tf.Tensor, roll: Any,
+            view_size: tuple[int, int] | None, position: Any = None) -> tuple[tf.Tensor, Any, tf.Tensor]:
+        """``steps`` steps; ``position`` (start, steps per round) places them in the round
+        (None: the round's first ``steps`` steps). Returns the canvas, the optimizer's state
+        and the objective per image at the last step."""
+        if position is None:
+            start, total = tf.constant(0), tf.cast(steps, tf.int32)
+        else:
+            start, total = position[0], position[1]
+
+        pattern = pattern_for(canvas)
+        shape = tf.shape(canvas)
+        views = shape[0] if view_size is None else shape[0] * (shape[1] // view_size[0]) * (shape[2] // view_size[1])
+        no_score = tf.fill(tf.reshape(views, [1]), math.nan)  # the views' scores: reduced per image once, at the end
+
+        def body(i: tf.Tensor, x: tf.Tensor, state: Any, scores: tf.Tensor) -> tuple[Any, ...]:
+            views, shift = shifted_views(x, pattern, seeds, start + i, total, roll, view_size)
+            grad, per_view = chunked_gradient(views)
+            x, state = finish_step(x, grad, shift, state, start + i, view_size)
+            return i + 1, x, state, tf.ensure_shape(per_view, no_score.shape)
+
+        _, out, state, scores = tf.while_loop(lambda i, *_: i < steps, body, (tf.constant(0), canvas, state, no_score))
+        return out, state, _per_image(scores, shape[0])
+
+    @tf.function(reduce_retracing=True)
+    def prepare(x: tf.Tensor, seeds: tf.Tensor, k: tf.Tensor, total: tf.Tensor, roll: int,
+                view_size: tuple[int, int]) -> Any:
+        views, shift = shifted_views(x, pattern_for(x), seeds, k, total, roll, view_size)
+        return views, (tf.zeros([2], tf.int32) if shift is None else shift)
+
+    @tf.function(reduce_retracing=True)
+    def gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return chunked_gradient(views)
+
+    @tf.function(reduce_retracing=True)
+    def finish(x: tf.Tensor, grad: tf.Tensor, shift: tf.Tensor, state: Any, k: tf.Tensor,
+               view_size: tuple[int, int]) -> tuple[tf.Tensor, Any]:
+        return finish_step(x, grad, shift, state, k, view_size)
+
+    return _Compiled(run, prepare, gradient, finish)
+
+
+def _keep_shape(new: Any, old: Any) -> Any:
+    """An optimizer's next state, dtype and static shape as the last one's (the compiled loop
+    needs both to stay put from step to step)."""
+    new = tf.convert_to_tensor(new, getattr(old, "dtype", None))
+    if hasattr(old, "shape"):
+        new.set_shape(old.shape)
+    return new
+
+
+# -- the host's compile service, and what a loop is handed ----------------------------------------
+
+
+def _freeze(part: Any) -> Any:
+    """A cache-key part: plain values as they are, sequences part by part, levels and other
+    objects by :func:`dreamfx.scaling.level_key` (equal attributes, equal key)."""
+    if part is None or isinstance(part, (str, bytes, int, float, bool)):
+        return part
+    if isinstance(part, (tuple, list)):
+        return tuple(_freeze(p) for p in part)
+    return level_key(part)
+
+
+class FunctionCache:
+    """Compiled functions by (function code, key), least recently used dropped beyond
+    ``size``. ``fn`` is keyed by its code, not its identity: a loop builds a new closure of
+    the same function per level and image, and equal keys share the first one compiled."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, fn: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Any]:
+        full = (getattr(fn, "__code__", fn), _freeze(key))
+        if full not in self._items:
+            # no autograph: a loop's functions are straight-line, and converting them costs time
+            self._items[full] = tf.function(fn, autograph=False)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        self._items.move_to_end(full)
+        return self._items[full]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def values(self) -> list[Any]:
+        return list(self._items.values())
+
+
+class HostRun:
+    """The :class:`dreamfx.loop.LoopRun` of one dream: ``ascend`` runs a round (through
+    ``ascend``, the host's attribution and progress included) and ``compile`` compiles
+    through ``cache`` when ``compiled`` (see :func:`dreamfx.scaling.worth_compiling`)."""
+
+    def __init__(self, ascend: Callable[[Any, int, Any], Round], cache: FunctionCache, compiled: bool) -> None:
+        self._ascend, self._cache, self.compiled = ascend, cache, compiled
+
+    def ascend(self, canvas: Any, round_index: int, level: Any) -> Round:
+        return self._ascend(canvas, round_index, level)
+
+    def compile(self, fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
+        return self._cache.get(fn, key) if self.compiled else fn
