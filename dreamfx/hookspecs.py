@@ -252,7 +252,7 @@ def dreamfx_register_optimizers(register: Register) -> None:
         \"\"\"Move every pixel by the same amount, up or down as the gradient's sign says.\"\"\"
 
         def __init__(self, ctx: BuildContext, steps: Annotated[int, "Steps per round"] = 10,
-                     step_size: Annotated[float, "The change per pixel per step"] = 0.01):
+                     step_size: Annotated[float, "The change per pixel per step"] = 0.005):
             self.steps, self.step_size = steps, step_size
 
         def update(self, canvas, gradient, state, step):

@@ -170,20 +170,22 @@ def _runnable_hook_examples() -> str:
 
 @pytest.mark.slow
 def test_plugin_hooks_examples_dream(tmp_path, monkeypatch, photo):
-    """The objective, optimizer and preset that docs/plugin-hooks.md shows, registered as a
-    plugin: the optimizer is bound and stepped exactly as the host does it (a wrong signature
-    is a TypeError here), and each dream raises its objective."""
+    """The objective, optimizer, loop and preset that docs/plugin-hooks.md shows, registered as
+    a plugin: the host runs them exactly as it runs the built-ins (a wrong signature is an
+    error here), and each dream raises its objective."""
     from dreamfx.api import make_dreamer
 
     plugin = _plugin_from_source(tmp_path, monkeypatch, "docs_hook_examples", _runnable_hook_examples())
     host = _host_with(plugin, "docs-hook-examples")
-    assert host.get("objectives", "centre-map").plugin == host.get("optimizers", "plain-ascent").plugin
+    assert host.get("objectives", "centre-map").plugin == host.get("optimizers", "sign-ascent").plugin
     runs = {
         "centre-map, downscale": ("single-map", {"objective": "centre-map", "rounds": 1, "steps": 5}),
         "centre-map, octaves": ("octaves", {"objective": "centre-map", "steps": 5}),
-        "plain-ascent, downscale": ("single-map", {"optimizer": "plain-ascent", "rounds": 1}),
-        "plain-ascent, tiling": ("tiling", {"optimizer": "plain-ascent", "rounds": 1, "optimizer__steps": 3}),
-        "plain-ascent, octaves": ("octaves", {"optimizer": "plain-ascent", "optimizer__steps": 3}),
+        "sign-ascent, downscale": ("single-map", {"optimizer": "sign-ascent", "rounds": 1}),
+        "sign-ascent, tiling": ("tiling", {"optimizer": "sign-ascent", "rounds": 1, "optimizer__steps": 10}),
+        "sign-ascent, octaves": ("octaves", {"optimizer": "sign-ascent", "optimizer__steps": 3}),
+        "finest-only, downscale": ("single-map", {"loop": "finest-only", "steps": 5}),
+        "finest-only, tiling": ("tiling", {"loop": "finest-only", "steps": 10}),
         "deep-conv2 preset": ("deep-conv2", {"steps": 3, "rounds": 1}),
     }
     for what, (preset, overrides) in runs.items():
