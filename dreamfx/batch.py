@@ -69,6 +69,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     result: "DreamResult | None" = None  # only with ``keep_results``: it holds full-size arrays
     scores: tuple[float, float] | None = None  # the objective before and after
+    #: The exception behind a failure, when there was one (``--debug`` shows its traceback).
+    error: BaseException | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self, settings_hash: str) -> dict[str, Any]:
         return {
@@ -333,6 +335,7 @@ class BatchRunner:
             except Exception as exc:  # a decoder bug on one file must not end the run
                 self.budget.give(pixels)
                 reason = str(exc) if isinstance(exc, DreamfxError) else f"{type(exc).__name__}: {exc}"
+                outcome.error = exc
                 self._fail(outcome, reason, time.perf_counter() - started)
                 continue
             size_pixels = estimate = picture.size[0] * picture.size[1]
@@ -360,6 +363,7 @@ class BatchRunner:
         except DreamfxError as exc:
             self.budget.give(pixels * len(group))
             for outcome, _ in group:
+                outcome.error = exc
                 self._fail(outcome, str(exc), 0.0)
             return
         each = (time.perf_counter() - started) / len(group)

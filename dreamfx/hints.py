@@ -36,7 +36,8 @@ def model_choice(host: Any, name: str, overrides: Sequence[tuple[str, Any]]) -> 
     for key, value in overrides:
         section, _, param = key.partition(".")
         if section != "model" or not param:
-            raise SettingsError(f"dreamfx layers only takes model.* settings, got {key!r}")
+            hint = " (choose the model with --model NAME)" if key == "model" else ""
+            raise SettingsError(f"dreamfx layers only takes model.* settings, got {key!r}{hint}")
         if param == "name":
             name = value
         else:

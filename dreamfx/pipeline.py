@@ -211,8 +211,17 @@ class Dreamer:
                 else:
                     views = self._views(level, images)
             with plugin_call(self.components["objective"], "scoring"):
-                per_view = tf.concat([self._score_views(views[i : i + chunk])
-                                      for i in range(0, int(views.shape[0]), chunk)], axis=0)
+                parts = []
+                for i in range(0, int(views.shape[0]), chunk):
+                    part = self._score_views(views[i : i + chunk])
+                    count = min(chunk, int(views.shape[0]) - i)
+                    if tuple(part.shape) != (count,):  # before the optimizer is blamed for it
+                        raise PluginError(f"{describe_component(self.components['objective'])} returned scores of "
+                                          f"shape {tuple(part.shape)} for {count} views: score(activations) must "
+                                          f"return one value per batch element, shape ({count},); reduce over "
+                                          "every axis but the first")
+                    parts.append(part)
+                per_view = tf.concat(parts, axis=0)
                 per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
                 return per_image.numpy()
 

@@ -237,6 +237,15 @@ def signature_params(factory: Callable[..., Any], where: str) -> tuple[Param, ..
                                             inspect.Parameter.POSITIONAL_OR_KEYWORD):
         raise PluginError(f"{where}: plugin API v1: the factory must take the build context first, "
                           "as factory(ctx, **params)")
+    first = values[0]
+    if first.default is not inspect.Parameter.empty:
+        raise PluginError(f"{where}: plugin API v1: the factory's first parameter, {first.name!r}, has a default, "
+                          "but the host passes the build context there: write factory(ctx, "
+                          f"{first.name}=..., ...)")
+    old_names = {"model_info": "ctx.model", "view_size": "ctx.view_size", "build": "ctx.objective(name, params, where)"}
+    if first.name in old_names:
+        raise PluginError(f"{where}: plugin API v1: the factory's first parameter is the build context, not "
+                          f"{first.name!r} as before v1; take ctx and use {old_names[first.name]}")
     params = []
     for p in values[1:]:
         if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):

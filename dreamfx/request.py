@@ -164,7 +164,9 @@ class DreamRun:
         if self.plan.report is not None:
             self.runner.write_report(self.plan.report)
         elif not self.interrupted and self.outcomes[0].status != "done":
-            raise ImageError(self.outcomes[0].reason or self.outcomes[0].status)
+            outcome = self.outcomes[0]
+            # chained: --debug shows the traceback into the plugin that failed
+            raise ImageError(outcome.reason or outcome.status) from outcome.error
 
 
 def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:

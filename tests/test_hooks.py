@@ -240,3 +240,52 @@ def test_presets_md_parameter_table_is_generated_from_the_signatures():
     shown = text[text.index(PARAMETERS_START) + len(PARAMETERS_START):text.index(PARAMETERS_END)].strip()
     assert shown == parameter_table().strip(), ("docs/presets.md's parameter table is stale: paste the output of "
                                                 "python -m dreamfx.plugin --parameters")
+
+
+# -- the mistakes a plugin author makes get errors that say what to do -----------------------------
+
+
+@pytest.mark.parametrize("factory, message", [
+    (lambda layer="conv2", map=50: None, "the factory's first parameter, 'layer', has a default"),
+    (lambda model_info, layer="conv2": None, "not 'model_info' as before v1; take ctx and use ctx.model"),
+    (lambda view_size, method="bicubic": None, "use ctx.view_size"),
+])
+def test_a_factory_without_the_build_context_is_refused_at_registration(factory, message):
+    from dreamfx.errors import PluginError
+    from dreamfx.plugins import create_host
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_objectives(self, register):
+            register("no-context", factory)
+
+    host = create_host(entry_points=False, disabled=set(), strict=True)
+    with pytest.raises(PluginError, match=re.escape(message)):
+        host.register(Plugin(), "no-context")
+        host.registries
+
+
+@pytest.mark.parametrize("reduce", ["batch", "maps"])
+def test_an_objective_whose_scores_have_the_wrong_shape_is_named_before_the_optimizer_runs(image, reduce):
+    from dreamfx.errors import PluginError
+
+    class Wrong(Objective):
+        def __init__(self, ctx: BuildContext):
+            self.layers = ("conv3",)
+
+        def score(self, activations):
+            from keras import ops
+
+            acts = activations["conv3"]
+            return ops.mean(acts) if reduce == "batch" else ops.mean(acts, axis=(1, 2))
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_objectives(self, register):
+            register("wrong-shape", Wrong)
+
+    with pytest.raises(PluginError) as info:
+        _dream(Plugin(), image, "tiling", objective="wrong-shape", steps=1, loop__rounds=1)
+    text = str(info.value)
+    assert text.startswith("objective 'wrong-shape' (plugin ") and "must return one value per batch element" in text
+    assert "optimizer" not in text

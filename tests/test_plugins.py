@@ -68,7 +68,7 @@ def test_names_must_be_kebab_case(host):
     class BadName:
         @hookimpl
         def dreamfx_register_scalers(self, register):
-            register("My_Scaler", lambda view_size: None)
+            register("My_Scaler", lambda ctx: None)
 
     host.register(BadName(), name="badname")
     assert "kebab-case" in host.plugins["badname"].error
