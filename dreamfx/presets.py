@@ -48,7 +48,16 @@ def settings_for(
 ) -> Settings:
     """Validated settings for a preset with ``--set``-style overrides and an optional seed."""
     name, data = load_preset(host, preset)
-    return resolve_settings(name, apply_overrides(data, overrides or []), host.registries, seed=seed)
+    try:
+        return resolve_settings(name, apply_overrides(data, overrides or []), host.registries, seed=seed)
+    except SettingsError as exc:
+        if preset.endswith(".toml") or Path(preset).is_file():
+            raise  # the user's own file: its errors already say where
+        try:  # a plugin's preset: its own mistake (name the plugin), or the overrides'?
+            resolve_settings(name, data, host.registries)
+        except SettingsError:
+            raise SettingsError(f"preset {name!r} (plugin {host.get('presets', name).plugin!r}): {exc}") from exc
+        raise
 
 
 def read_output_metadata(path: str | Path) -> dict[str, Any]:

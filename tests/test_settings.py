@@ -95,3 +95,22 @@ def test_switching_works_when_the_preset_table_has_no_name(host, tmp_path):
     path.write_text("[objective]\nlayer = 'conv2'\nmap = 3\n")
     settings = settings_for(host, str(path), [("objective", "whole-layer")])
     assert settings.objective.name == "whole-layer" and settings.objective.params["layer"] == "conv3"
+
+
+def test_a_mistake_in_a_plugin_preset_names_the_preset_and_its_plugin():
+    from dreamfx import hookimpl
+    from dreamfx.plugins import create_host
+
+    class Typo:
+        @hookimpl
+        def dreamfx_register_presets(self, register):
+            register("typo", lambda ctx: {"objective": {"name": "single-map", "layr": "conv2"}},
+                     description="a preset with a typo")
+
+    host = create_host(entry_points=False, disabled=set())
+    host.register(Typo(), "typo-plugin")
+    with pytest.raises(SettingsError, match=r"^preset 'typo' \(plugin 'typo-plugin'\): unknown key objective\.'layr'"):
+        settings_for(host, "typo")
+    # a mistake in the overrides is the user's: no preset named
+    with pytest.raises(SettingsError, match=r"^unknown key objective\.'mapp'"):
+        settings_for(host, "single-map", [("objective.mapp", 3)])
