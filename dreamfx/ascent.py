@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
@@ -62,7 +61,7 @@ import tensorflow as tf
 from .interrupts import check_stop
 from .loop import Round
 from .optimize import DEFAULT_CHUNK
-from .scaling import level_key, merge_views, split_views
+from .scaling import LRUCache, level_key, merge_views, split_views
 
 #: Amplitude of the fixed pattern added to what the network sees (not to the image): breaks
 #: exact ties of max pooling on flat regions the same way on every CPU. 2**-10 still let
@@ -372,30 +371,18 @@ def _freeze(part: Any) -> Any:
     return level_key(part)
 
 
-class FunctionCache:
+class FunctionCache(LRUCache):
     """Compiled functions by (function code, key), least recently used dropped beyond
     ``size``. ``fn`` is keyed by its code, not its identity: a loop builds a new closure of
     the same function per level and image, and equal keys share the first one compiled."""
 
     def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+        super().__init__(size)
 
     def get(self, fn: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Any]:
-        full = (getattr(fn, "__code__", fn), _freeze(key))
-        if full not in self._items:
-            # no autograph: a loop's functions are straight-line, and converting them costs time
-            self._items[full] = tf.function(fn, autograph=False)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        self._items.move_to_end(full)
-        return self._items[full]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def values(self) -> list[Any]:
-        return list(self._items.values())
+        # no autograph: a loop's functions are straight-line, and converting them costs time
+        return self.get_or_build((getattr(fn, "__code__", fn), _freeze(key)),
+                                 lambda: tf.function(fn, autograph=False))
 
 
 class HostRun:

@@ -167,16 +167,14 @@ def worth_compiling(dreams: int, batch: int) -> bool:
     return dreams > 1 or batch > 1
 
 
-class LevelCache:
-    """Functions built once per level (by :func:`level_key`) and extra key, least recently
-    used dropped beyond ``size``."""
+class LRUCache:
+    """Things built once per key, the least recently used dropped beyond ``size``."""
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
         self._items: OrderedDict[Any, Any] = OrderedDict()
 
-    def get(self, level: Any, extra: Any, build: Callable[[], Any]) -> Any:
-        key = (level_key(level), extra)
+    def get_or_build(self, key: Any, build: Callable[[], Any]) -> Any:
         if key not in self._items:
             self._items[key] = build()
             while len(self._items) > self.size:
@@ -189,6 +187,14 @@ class LevelCache:
 
     def values(self) -> list[Any]:
         return list(self._items.values())
+
+
+class LevelCache(LRUCache):
+    """Functions built once per level (by :func:`level_key`) and extra key, least recently
+    used dropped beyond ``size``."""
+
+    def get(self, level: Any, extra: Any, build: Callable[[], Any]) -> Any:
+        return self.get_or_build((level_key(level), extra), build)
 
 
 def reflect_pad(images: Any, pads: Sequence[Sequence[int]]) -> Any:
