@@ -12,7 +12,7 @@ EXAMPLE := plugins/examples/dreamfx-objective-example
 $(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml $(shell find $(EXAMPLE)/src -name "*.py")
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster,video]"
 	# the example third-party plugin, installed for real (not editable) so the tests
 	# exercise entry-point discovery exactly as a user's pip install would
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./$(EXAMPLE)
