@@ -118,11 +118,12 @@ def collect_jobs(
     return jobs
 
 
-def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path] = ()) -> None:
+def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path | tuple[str, Path]] = ()) -> None:
     """Refuse a plan that writes over an input, or writes two things to the same place.
 
     Written paths are each job's output and its metadata sidecar, plus ``extra_outputs``
-    (the panel, report.json); all are compared after resolving symbolic links and ``..``.
+    (the panel, report.json: a path, or ``(what, path)`` to name it in errors, e.g. "the panel");
+    all are compared after resolving symbolic links and ``..``.
     (A hard link needs no check: outputs are renamed into place, which never changes the
     content of another name of the old file.)"""
     sources: dict[Path, Path] = {}
@@ -140,11 +141,12 @@ def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path] = ()) -> None:
         if real in written:
             raise SettingsError(f"{written[real]} and {what} would both be written to {path}; "
                                 "rename one or dream them into separate folders")
-        written[real] = f"{what} {path}"
+        written[real] = what
 
     for job in jobs:
         for index, path in enumerate(written_paths(job.output)):
             claim(path, f"the output of {job.source}" if index == 0 else f"the metadata of {job.source}'s output")
-    for path in extra_outputs:
+    for extra in extra_outputs:
+        label, path = extra if isinstance(extra, tuple) else (Path(extra).name, Path(extra))
         for index, part in enumerate(written_paths(path) if path.suffix.lower() in FORMATS else [path]):
-            claim(part, f"{path.name}" if index == 0 else f"the metadata of {path.name}")
+            claim(part, label if index == 0 else f"the metadata of {label}")

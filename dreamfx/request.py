@@ -182,12 +182,12 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
         source = Path(request.inputs[0])
         target = Path(request.output) if request.output else Path.cwd() / f"{source.stem}-dream.png"
         check_output_format(target, "output", request.keep_alpha)
-        extra = [Path(request.panel)] if request.panel else []
+        extra = [("the panel", Path(request.panel))] if request.panel else []
         if request.panel:
             check_output_format(Path(request.panel), "panel", False)
         jobs = [Job(source, target, inspect_input(source))]
         check_plan(jobs, extra)
-        folders = {target.parent, *(p.parent for p in extra)}
+        folders = {target.parent, *(p.parent for _, p in extra)}
         report = None
     else:
         if request.output is None:
@@ -202,7 +202,7 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
             raise SettingsError(f"no images found in {', '.join(map(str, request.inputs))} (formats: png, jpg, tif, "
                                 f"bmp, webp, gif{'; try --recursive' if not request.recursive else ''})")
         report = out / "report.json"
-        check_plan(jobs, [report])
+        check_plan(jobs, [("the report", report)])
         if report.exists() and not request.force and not _is_report(report):
             raise SettingsError(f"{report} exists and was not written by dreamfx; it is not replaced "
                                 "(choose another output folder, or --force)")

@@ -64,8 +64,8 @@ def test_panel_or_output_onto_an_input_or_each_other_is_refused_before_dreaming(
     (tmp_path / "link.png").symlink_to(src)
     before = files(tmp_path)
     cases = [
-        (["-o", tmp_path / "dream.png", "--panel", src], "would overwrite the input"),
-        (["-o", tmp_path / "d.png", "--panel", tmp_path / "d.png"], "would both be written to"),
+        (["-o", tmp_path / "dream.png", "--panel", src], f"the panel {src} would overwrite the input"),
+        (["-o", tmp_path / "d.png", "--panel", tmp_path / "d.png"], f"the output of {src} and the panel would both be written to"),
         (["-o", tmp_path / "sub" / ".." / "photo.png"], "would overwrite the input"),  # through ..
         (["-o", tmp_path / "link.png"], "would overwrite the input"),  # through a symbolic link
         (["-o", tmp_path / "dream.png", "--panel", tmp_path / "sub" / ".." / "link.png"], "would overwrite the input"),
@@ -82,7 +82,7 @@ def test_panel_or_output_onto_an_input_or_each_other_is_refused_before_dreaming(
     fake_report = tmp_path / "out" / "report.json"
     shutil.copy(shot, fake_report)
     one_line_error(dreamfx("run", fake_report, shot, "-o", tmp_path / "out", "--glob", "*", *FAST), 2,
-                   "would overwrite the input")
+                   "the report", "would overwrite the input")
     assert fake_report.read_bytes() == shot.read_bytes()
 
 
