@@ -122,8 +122,6 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
                        help="weight of the previous dream in each frame's start, 0-1 (default 0.5; 0: independent)")
     video.add_argument("--flow", choices=("farneback", "none"), default="farneback",
                        help="warp the previous dream by optical flow (default) or blend it unwarped")
-    video.add_argument("--chains", type=int, default=1,
-                       help="segments of the clip dreamed side by side: faster, but each join flickers (default 1)")
     video.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's; 24 for a folder)")
     animation_options(video)
 
@@ -210,7 +208,7 @@ def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
 def cmd_video(args: argparse.Namespace, host: Any) -> int:
     from .video import VideoRequest, run_video
 
-    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.chains, args.fps, args.preset,
+    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, args.preset,
                            tuple(args.overrides), args.seed, args.device, args.color, args.force)
     return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))
 

@@ -25,7 +25,7 @@ from .errors import SettingsError
 
 #: Flow is computed on frames shrunk so that their longer side is at most this (then scaled
 #: back): Farneback's cost grows with the pixels, and a dream's strokes are coarse.
-FLOW_SIDE = 256
+FLOW_SIDE = 160
 VIDEO_EXTRA = 'pip install "dreamfx[video]"'
 
 

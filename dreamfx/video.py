@@ -4,16 +4,13 @@ Each frame's dream starts from the frame blended with the previous frame's dream
 it by dense optical flow, except where the forward-backward consistency check masks the
 carried-over dream out (disocclusions, motion boundaries: those pixels start from the raw
 frame): :mod:`dreamfx.flow`. Frames are outputs with provenance (:class:`~dreamfx.animation.FrameStore`);
-a rerun resumes after the last finished frame of each chain, reading it back.
+a rerun resumes after the last finished frame, reading it back.
 
-*Chains.* A frame needs the previous frame's dream, so one chain of frames is strictly
-sequential, and a dream of one small image leaves most of a batch's speed unused. The clip is
-cut into ``chains`` consecutive segments dreamed side by side, one frame of each per batch.
-A segment's first frame has no previous dream of its own; it is warmed up by dreaming the
-``WARMUP`` frames before it first (not written), so it starts from a history like its
-neighbour's. That is not enough: a chain locks in its own strokes, and each join flickers like
-independent dreams (measured in docs/animation.md), so the default is one chain, the clip
-strictly in order; ``--chains N`` trades coherence at N-1 joins for batch speed.
+The frames are dreamed strictly in order, one at a time: each needs the previous one's dream.
+Cutting the clip into segments dreamed side by side (one batch, warmed up on the frames
+before each segment) was built and measured: no faster on 2 CPU cores and 11x the flicker at
+the joins (docs/animation.md), so it is not offered. Flow is computed ahead in worker threads
+and frames are written behind, while the next frame dreams.
 
 The input is an MP4 (any video PyAV reads: frame rate, size and audio are kept) or a folder
 of same-sized images. All frames are decoded first (a bad frame or an unreadable video is one
@@ -41,8 +38,6 @@ from .animation import (AnimationRun, FrameEvent, FrameStore, animation_hash, fr
 from .errors import DreamfxError, ImageError, SettingsError
 from .imageio import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
 
-#: Frames dreamed (and not written) before a chain's first frame, so it starts with a history.
-WARMUP = 2
 #: The decoded clip is held in memory (8-bit RGB); larger clips are refused with this limit.
 MAX_CLIP_BYTES = 4 << 30
 FLOWS = ("farneback", "none")
@@ -154,7 +149,6 @@ class VideoRequest:
     output: str
     blend: float = 0.5
     flow: str = "farneback"
-    chains: int = 1
     fps: float | None = None  # a folder of frames: its frame rate (default 24); a video: overrides its own
     preset: str = "single-map"
     overrides: tuple[Any, ...] = ()
@@ -171,28 +165,10 @@ class VideoRequest:
             raise SettingsError(f"--blend must be between 0 (dream every frame afresh) and 1, got {self.blend}")
         if self.flow not in FLOWS:
             raise SettingsError(f"--flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
-        if self.chains < 1:
-            raise SettingsError(f"--chains must be at least 1, got {self.chains}")
         if self.fps is not None and not (math.isfinite(self.fps) and 0.1 <= self.fps <= 240):
             raise SettingsError(f"--fps must be between 0.1 and 240, got {self.fps}")
         if self.color not in ("gray", "luma"):
             raise SettingsError(f"color must be gray or luma, got {self.color!r}")
-
-
-def segments(count: int, chains: int) -> list[tuple[int, int]]:
-    """``count`` frames cut into at most ``chains`` consecutive segments, each at least
-    ``2 * WARMUP`` long where possible (shorter segments would spend more on warm-up than on frames)."""
-    chains = max(1, min(chains, count // max(1, 2 * WARMUP) or 1))
-    bounds = [round(i * count / chains) for i in range(chains + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(chains) if bounds[i + 1] > bounds[i]]
-
-
-@dataclass
-class _Chain:
-    start: int  # the segment's first frame
-    end: int
-    cursor: int  # the next frame to dream (before ``start`` while warming up)
-    previous: Picture | None = None  # the previous frame's dream, as written
 
 
 @dataclass
@@ -234,8 +210,7 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
         raise ImageError(f"input {source} does not exist")
     clip = read_clip(source, request.fps)
     count = len(clip.frames)
-    chains = segments(count, request.chains)
-    params = {"blend": request.blend, "flow": request.flow, "chains": len(chains), "warmup": WARMUP}
+    params = {"blend": request.blend, "flow": request.flow}
     run_hash = animation_hash(settings, request.color, "video", params)
     inputs = [source] if not source.is_dir() else [source, *(source / n for n in clip.names)]
     path, fmt, store, up_to_date = prepare_output(request.output, count, run_hash, request.force, inputs)
@@ -246,77 +221,67 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     if up_to_date:
         run.up_to_date, run.reused = True, count
         return run
-    state: list[_Chain] = []
-    outputs: dict[int, np.ndarray] = {}  # each written frame's luma (metrics)
-    for begin, end in chains:
-        cursor = begin
-        while cursor < end and store.done(cursor, clip.digests[cursor]):
-            cursor += 1
-        for index in range(cursor + 1, end):
-            store.done(index, clip.digests[index])  # refuse foreign files before any work
-        run.reused += cursor - begin
-        for index in range(begin, cursor):
-            outputs[index] = store.read(index).luma
-        chain = _Chain(begin, end, cursor)
-        if begin < cursor < end and request.blend > 0:
-            chain.previous = store.read(cursor - 1)
-        elif cursor == begin and begin > 0 and request.blend > 0:
-            chain.cursor = max(0, begin - WARMUP)
-        state.append(chain)
+    first = 0
+    while first < count and store.done(first, clip.digests[first]):
+        first += 1
+    for index in range(first + 1, count):
+        store.done(index, clip.digests[index])  # a file there that dreamfx did not write: refused before any work
+    run.reused = first
+    outputs: dict[int, np.ndarray] = {i: store.read(i).luma for i in range(first)}  # for the metrics
+    previous = store.read(first - 1) if 0 < first < count else None  # the next frame blends with it
     use_flow = request.flow == "farneback" and request.blend > 0
-    with ThreadPoolExecutor(2, thread_name_prefix="dreamfx-flow") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="dreamfx-flow") as pool, \
+            ThreadPoolExecutor(1, thread_name_prefix="dreamfx-io") as writer:
         motions = _Motions(clip, pool)
-        todo = [c for c in state if c.cursor < c.end]
-        if todo:
+        writes: list[Future[None]] = []
+        if first < count:
             event(-1, count)
-            event(run.reused, count)
+            event(first, count)
+            if use_flow:  # the first frames' flow, computed while TensorFlow loads
+                for ahead in range(first, min(first + 4, count)):
+                    motions.want(ahead)
             dreamer = make_dreamer(settings)
             started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
             colour = dreamer.channels == 3
-            for chain in todo:  # the flow the first batches need, computed while TensorFlow warms up
-                if use_flow:
-                    motions.want(chain.cursor)
             try:
-                while True:
-                    active = [c for c in state if c.cursor < c.end]
-                    if not active:
-                        break
-                    pictures, starts = [], []
-                    for chain in active:
-                        picture = clip.picture(chain.cursor)
-                        frame = picture.rgb if colour else picture.luma
-                        if chain.previous is None or request.blend <= 0:
-                            start = frame
-                        else:
-                            motion = motions.get(chain.cursor) if use_flow else None
-                            start = blend_start(frame, _state_of(chain.previous, colour), motion, request.blend)
-                        pictures.append(picture)
-                        starts.append(start)
-                    if use_flow:  # computed in the background while this batch dreams
-                        for chain in active:
-                            for ahead in range(chain.cursor + 1, min(chain.cursor + 4, chain.end)):
-                                motions.want(ahead)
+                for index in range(first, count):
+                    picture = clip.picture(index)
+                    frame = picture.rgb if colour else picture.luma
+                    if previous is None or request.blend <= 0:
+                        start = frame
+                    else:
+                        motion = motions.get(index) if use_flow else None
+                        start = blend_start(frame, _state_of(previous, colour), motion, request.blend)
+                    if use_flow:  # computed in the background while this frame dreams
+                        for ahead in range(index + 1, min(index + 4, count)):
+                            motions.want(ahead)
                     began = time.perf_counter()
-                    results = interruptible(lambda: dreamer.dream_batch(starts))
+                    result = interruptible(lambda: dreamer.dream_batch([start])[0])
                     run.dream_seconds += time.perf_counter() - began
-                    for chain, picture, result in zip(active, pictures, results):
-                        index = chain.cursor
-                        if result.problem is not None:
-                            raise ImageError(f"frame {index} of {source}: {result.problem}")
-                        composed = compose(picture, result.image, request.color)
-                        written = to_picture(composed)  # as a rerun would read it back
-                        chain.previous = written
-                        if index >= chain.start:
-                            meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash,
-                                                  kind="video", params=params, index=index, count=count,
-                                                  input_name=clip.names[index], input_digest=clip.digests[index])
-                            store.write(index, composed, meta)
-                            outputs[index] = written.luma
-                            run.dreamed += 1
-                            event(run.reused + run.dreamed, count)
-                        chain.cursor += 1
+                    if result.problem is not None:
+                        raise ImageError(f"frame {index} of {source}: {result.problem}")
+                    composed = compose(picture, result.image, request.color)
+                    previous = to_picture(composed)  # as a rerun reads it back
+                    outputs[index] = previous.luma
+                    meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="video",
+                                          params=params, index=index, count=count, input_name=clip.names[index],
+                                          input_digest=clip.digests[index])
+                    writes.append(writer.submit(store.write, index, composed, meta))
+                    while writes and writes[0].done():
+                        writes.pop(0).result()  # a write that failed ends the run with its reason
+                        run.dreamed += 1
+                        event(run.reused + run.dreamed, count)
             except KeyboardInterrupt:
                 run.interrupted = True
+            for future in writes:  # the writes under way land (each is atomic), whatever happens
+                while True:
+                    try:
+                        future.result()
+                        break
+                    except KeyboardInterrupt:
+                        run.interrupted = True
+                run.dreamed += 1
+                event(run.reused + run.dreamed, count)
         run.seconds = time.perf_counter() - started
         if not run.interrupted:
             metrics = Coherence()
