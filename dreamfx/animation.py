@@ -162,7 +162,7 @@ def output_kind(output: str) -> tuple[Path, str | None]:
     return path, fmt
 
 
-def check_final(path: Path, run_hash: str, count: int, force: bool) -> bool:
+def check_final(path: Path, run_hash: str, count: int, force: bool, input_digest: str) -> bool:
     """Whether an animated output at ``path`` is already up to date; a file there that dreamfx
     did not write is refused (a :class:`SettingsError`) unless ``force``."""
     if not path.exists() and not path.is_symlink():
@@ -176,7 +176,7 @@ def check_final(path: Path, run_hash: str, count: int, force: bool) -> bool:
         raise SettingsError(f"output {path} exists and was not written by dreamfx ({why or 'a symbolic link'}); "
                             "it is not replaced (choose another output, or --force)")
     return (not force and meta.get("run_hash") == run_hash and meta.get("frames") == count
-            and meta.get("complete") is not False)
+            and meta.get("input_sha256") == input_digest and meta.get("complete") is not False)
 
 
 def write_animation(path: Path, fmt: str, frames: Iterable[Image.Image], fps: Fraction | float,
@@ -328,15 +328,15 @@ def settings_of(host: Any, preset: str, overrides: Iterable[Any], seed: int | No
 
 
 def check_paths(inputs: Iterable[Path], outputs: Iterable[Path]) -> None:
-    """Refuse a plan that would write over an input (or into an input folder)."""
+    """Refuse a plan that would write over an input."""
     real_inputs = {p.resolve() for p in inputs}
     for out in outputs:
         if out.resolve() in real_inputs:
             raise SettingsError(f"{out} is an input; dreamfx never writes over its inputs (choose another output)")
 
 
-def prepare_output(output: str, count: int, run_hash: str, force: bool,
-                   inputs: Iterable[Path]) -> tuple[Path, str | None, FrameStore, bool]:
+def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: Iterable[Path],
+                   input_digest: str) -> tuple[Path, str | None, FrameStore, bool]:
     """Check the output of an animation run before any work: its format, that it writes over
     no input and no file dreamfx did not write, that its folder is writable. Returns the path,
     its format, the frame store and whether the animated file is already up to date."""
@@ -344,8 +344,11 @@ def prepare_output(output: str, count: int, run_hash: str, force: bool,
 
     path, fmt = output_kind(output)
     store = FrameStore(frames_folder(path, fmt is None), count, run_hash, force)
-    check_paths(inputs, [path, store.folder])
-    up_to_date = fmt is not None and check_final(path, run_hash, count, force)
+    if fmt == "MP4":
+        require_av()  # before any dream, not when the frames are done
+    written = [store.path(i) for i in range(count)]
+    check_paths(inputs, [path, sidecar_path(path), store.folder, *written])
+    up_to_date = fmt is not None and check_final(path, run_hash, count, force, input_digest)
     for folder in {store.folder, path.parent}:
         try:
             check_writable_folder(folder)
@@ -374,7 +377,8 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
     photo_digest = digest(data)
     params = {"zoom": request.zoom, "rotate": request.rotate}
     run_hash = animation_hash(settings, request.color, "zoom", params)
-    path, fmt, store, up_to_date = prepare_output(request.output, request.frames, run_hash, request.force, [source])
+    path, fmt, store, up_to_date = prepare_output(request.output, request.frames, run_hash, request.force, [source],
+                                                  photo_digest)
     run = AnimationRun(path, request.frames, folder=store.folder)
     started = time.perf_counter()
     if up_to_date:
@@ -390,9 +394,9 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
     run.reused = first
     if first < request.frames:
         event(-1, request.frames)
-        event(first, request.frames)
         dreamer = make_dreamer(settings)
         started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
+        event(first, request.frames)
         current = photo if first == 0 else zoom_picture(store.read(first - 1), request.zoom, request.rotate)
         try:
             for index in range(first, request.frames):

@@ -134,6 +134,7 @@ def _read_video(path: Path, fps: float | None) -> Clip:
         raise
     except Exception as exc:  # PyAV's errors (InvalidDataError, ...) and decoders' surprises
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = re.sub(r"^\[Errno -?\d+\] ", "", text)  # PyAV's FFmpeg error numbers say nothing to a user
         raise ImageError(f"input video {path} cannot be read: {text}") from None
     if not frames:
         raise ImageError(f"input video {path} holds no frames")
@@ -213,7 +214,8 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     params = {"blend": request.blend, "flow": request.flow}
     run_hash = animation_hash(settings, request.color, "video", params)
     inputs = [source] if not source.is_dir() else [source, *(source / n for n in clip.names)]
-    path, fmt, store, up_to_date = prepare_output(request.output, count, run_hash, request.force, inputs)
+    clip_digest = hashlib.sha256("".join(clip.digests).encode()).hexdigest()
+    path, fmt, store, up_to_date = prepare_output(request.output, count, run_hash, request.force, inputs, clip_digest)
     if fmt is not None and fmt != "MP4":
         raise SettingsError(f"dreamfx video writes .mp4 or a folder of frames, not {path.suffix}")
     run = AnimationRun(path, count, folder=store.folder)
@@ -236,12 +238,12 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
         writes: list[Future[None]] = []
         if first < count:
             event(-1, count)
-            event(first, count)
             if use_flow:  # the first frames' flow, computed while TensorFlow loads
                 for ahead in range(first, min(first + 4, count)):
                     motions.want(ahead)
             dreamer = make_dreamer(settings)
             started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
+            event(first, count)
             colour = dreamer.channels == 3
             try:
                 for index in range(first, count):
@@ -294,7 +296,7 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
         meta = {"dreamfx_version": __version__, "animation": "video", "animation_params": params,
                 "run_hash": run_hash, "frames": count, "fps": str(clip.fps), "preset": settings.preset,
                 "settings": settings.to_dict(), "seed": settings.seed, "color": request.color,
-                "input": source.name, "input_sha256": hashlib.sha256("".join(clip.digests).encode()).hexdigest(),
+                "input": source.name, "input_sha256": clip_digest,
                 "coherence": run.metrics}
         audio = source if clip.has_audio and not source.is_dir() else None
         write_animation(path, fmt, frames_of(store, count), clip.fps, meta, audio_from=audio)

@@ -142,8 +142,9 @@ def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, capsys):
     assert cli("video", str(tmp_path / "clip"), "-o", str(tmp_path / "out") + "/") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install "dreamfx[video]"' in err[0]
-    assert cli("zoom", str(SAMPLE), "--frames", "2", "-o", str(tmp_path / "z.mp4")) in (1, 2)
+    assert cli("zoom", str(SAMPLE), "--frames", "2", "-o", str(tmp_path / "z.mp4")) == 2  # before any dream
     assert 'pip install "dreamfx[video]"' in capsys.readouterr().err
+    assert not (tmp_path / "z.mp4.frames").exists() or not any((tmp_path / "z.mp4.frames").iterdir())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -170,6 +171,11 @@ def test_bad_outputs_and_inputs_are_refused_before_any_work(tmp_path, capsys):
     foreign.write_bytes(b"GIF89a my own file")
     assert cli("zoom", str(SAMPLE), "--frames", "2", "-o", str(foreign)) == 2
     assert "not written by dreamfx" in capsys.readouterr().err and foreign.read_bytes() == b"GIF89a my own file"
+    photo = tmp_path / "photos" / "frame_00000.png"  # named as the zoom's first frame would be
+    photo.parent.mkdir()
+    Image.new("L", (32, 24), 128).save(photo)
+    assert cli("zoom", str(photo), "--frames", "2", "--force", "-o", str(photo.parent) + "/") == 2
+    assert "never writes over its inputs" in capsys.readouterr().err
     out = tmp_path / "frames"
     out.mkdir()
     (out / "frame_00000.png").write_bytes(b"not mine")
@@ -261,11 +267,17 @@ def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_pa
         frames = list(container.decode(stream))
         assert stream.codec_context.name == "h264" and stream.average_rate == 10
     assert len(frames) == 3 and (frames[0].width, frames[0].height) == (64, 48)
-    # a rerun has nothing to do
+    # a rerun has nothing to do; with another photo under the same name, it dreams again
     capsys.readouterr()
     assert cli("zoom", str(small_photo_path), "--frames", "3", "--fps", "10", *FAST,
                "-o", str(tmp_path / "z.mp4")) == 0
     assert "up to date" in capsys.readouterr().out
+    other = tmp_path / "photo.png"
+    with Image.open(small_photo_path) as img:
+        img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
+    assert cli("zoom", str(other), "--frames", "3", "--fps", "10", *FAST, "-o", str(tmp_path / "z.mp4")) == 0
+    assert "3 dreamed" in capsys.readouterr().out
+
 
 
 def _mp4_with_audio(path: Path, frames: list[Path], fps: int = 12) -> None:
