@@ -17,7 +17,6 @@ import io
 import json
 import math
 import os
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from .imageio import (Picture, compose, digest, load_picture, provenance, read_i
 #: Animated outputs by suffix; anything ending in / (or an existing folder) is a folder of frames.
 ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
 VIDEO_EXTRA = 'pip install "dreamfx[video]"'
-FRAME_NAME = re.compile(r"^frame_(\d+)\.png$")
+MAX_FRAMES = 100_000
 
 
 def require_av() -> Any:
@@ -134,9 +133,6 @@ class FrameStore:
 
     def write(self, index: int, image: Image.Image, metadata: dict[str, Any]) -> None:
         write_image_atomic(self.path(index), image, metadata)
-
-    def written(self) -> list[Path]:
-        return [self.path(i) for i in range(self.count) if self.path(i).is_file()]
 
 
 def frame_metadata(settings: Any, result: Any, *, color: str, run_hash: str, kind: str, params: dict[str, Any],
@@ -307,8 +303,8 @@ class ZoomRequest:
         from .device import parse_device
 
         parse_device(self.device)
-        if self.frames < 1:
-            raise SettingsError(f"--frames must be at least 1, got {self.frames}")
+        if not 1 <= self.frames <= MAX_FRAMES:
+            raise SettingsError(f"--frames must be 1 to {MAX_FRAMES:,}, got {self.frames}")
         if not (math.isfinite(self.zoom) and 0.5 <= self.zoom <= 2.0):
             raise SettingsError(f"--zoom must be between 0.5 and 2 (1.05: 5% closer per frame), got {self.zoom}")
         if not math.isfinite(self.rotate) or abs(self.rotate) > 180:

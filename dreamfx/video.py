@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from . import __version__
-from .animation import (AnimationRun, FrameEvent, FrameStore, animation_hash, frame_metadata, frames_of,
+from .animation import (AnimationRun, FrameEvent, animation_hash, frame_metadata, frames_of,
                         prepare_output, require_av, settings_of, write_animation)
 from .errors import DreamfxError, ImageError, SettingsError
 from .imageio import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
@@ -108,8 +109,6 @@ def _read_folder(folder: Path, fps: Fraction, max_pixels: int | None) -> Clip:
 def _read_video(path: Path, fps: float | None) -> Clip:
     av = require_av()
     from .imageio import open_regular
-
-    import os
 
     os.close(open_regular(path, "input video"))  # a regular file, or the one-line reason
     frames, digests = [], []

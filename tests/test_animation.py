@@ -5,14 +5,13 @@ size), missing extras, bad inputs, and the flicker that blending buys."""
 from __future__ import annotations
 
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.errors import ImageError, SettingsError
+from dreamfx.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "dreamfx" / "data" / "coffee.png"
@@ -149,7 +148,7 @@ def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--frames", "0"], "--frames must be at least 1"),
+    (["--frames", "0"], "--frames must be 1 to 100,000"),
     (["--frames", "2", "--zoom", "nan"], "--zoom must be"),
     (["--frames", "2", "--fps", "0"], "--fps must be"),
 ])
