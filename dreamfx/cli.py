@@ -57,6 +57,14 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N (default: auto)")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
+    def animation_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-o", "--output", required=True,
+                       help="OUT.gif, OUT.webp, OUT.mp4 or FOLDER/ (numbered PNG frames)")
+        p.add_argument("--color", choices=("gray", "luma"), default="gray",
+                       help="gray (default) or luma: dream the brightness, keep the colours")
+        p.add_argument("--force", action="store_true", help="redo every frame, and replace files dreamfx did not write")
+        dream_options(p)
+
     run = sub.add_parser("run", help="dream images or folders",
                          description="Dream image files or folders with a preset. One file: -o names the output "
                          "image. Several files or a folder: -o names the output folder, whose tree mirrors the inputs'.")
@@ -95,6 +103,27 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     oip.add_argument("--rounds", type=int, default=10, help="optimizer calls (each of optimizer.steps steps; default 10)")
     oip.add_argument("-o", "--output", default="oip.png", help="the grid image (default oip.png)")
     dream_options(oip)
+
+    zoom = sub.add_parser("zoom", help="dream an endless zoom into a photo",
+                          description="Dream a photo, zoom into the dream (and turn it), dream again, N times: "
+                          "an animated GIF/WebP, an MP4 (H.264, needs dreamfx[video]) or a folder of PNG frames.")
+    zoom.add_argument("photo", help="the photo to start from")
+    zoom.add_argument("--frames", type=int, required=True, help="how many frames")
+    zoom.add_argument("--zoom", type=float, default=1.05, help="enlargement per frame (default 1.05)")
+    zoom.add_argument("--rotate", type=float, default=0.0, help="degrees turned per frame, counter-clockwise (default 0)")
+    zoom.add_argument("--fps", type=float, default=12.0, help="frames per second of a GIF/WebP/MP4 (default 12)")
+    animation_options(zoom)
+
+    video = sub.add_parser("video", help="dream a video, the dream flowing with the scene",
+                           description="Dream every frame of a video (or a folder of frames), each starting from "
+                           "the frame blended with the previous dream warped by optical flow (needs dreamfx[video]).")
+    video.add_argument("input", help="a video file (MP4, ...) or a folder of same-sized frames")
+    video.add_argument("--blend", type=float, default=0.5,
+                       help="weight of the previous dream in each frame's start, 0-1 (default 0.5; 0: independent)")
+    video.add_argument("--flow", choices=("farneback", "none"), default="farneback",
+                       help="warp the previous dream by optical flow (default) or blend it unwarped")
+    video.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's; 24 for a folder)")
+    animation_options(video)
 
     layers = sub.add_parser("layers", help="list the model's layers",
                             description="List the model's layers with output shapes and map counts.")
@@ -166,6 +195,46 @@ def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
             print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
             return EXIT_INTERRUPTED
         return EXIT_FAILED if run.runner.problems() else EXIT_OK
+
+
+def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
+    from .animation import ZoomRequest, run_zoom
+
+    request = ZoomRequest(args.photo, args.output, args.frames, args.zoom, args.rotate, args.fps, args.preset,
+                          tuple(args.overrides), args.seed, args.device, args.color, args.force)
+    return _animate(args, host, "dreamfx zoom", lambda event, make: run_zoom(request, host, make, event))
+
+
+def cmd_video(args: argparse.Namespace, host: Any) -> int:
+    from .video import VideoRequest, run_video
+
+    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, args.preset,
+                           tuple(args.overrides), args.seed, args.device, args.color, args.force)
+    return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))
+
+
+def _animate(args: argparse.Namespace, host: Any, what: str, work: Any) -> int:
+    """``zoom`` and ``video``: plan, dream with a progress bar, write, summarise; 130 on Ctrl-C."""
+    from . import interrupts
+    from .progress import FrameProgress, animation_summary
+
+    def make_dreamer(settings: Any) -> Any:
+        _quiet_tensorflow(args.debug)
+        from . import pipeline
+
+        return pipeline.Dreamer(host, settings, args.device)
+
+    console = _console()
+    with FrameProgress(console, "dreaming", quiet=args.quiet) as progress:
+        run = work(progress, make_dreamer)
+    with interrupts.shielded():
+        if run.interrupted:
+            print(f"dreamfx: interrupted; {run.reused + run.dreamed} of {run.frames} frames are complete in "
+                  f"{run.folder}, run again to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if not args.quiet:
+            console.print(animation_summary(run, what))
+    return EXIT_OK
 
 
 def cmd_oip(args: argparse.Namespace, host: Any) -> int:
@@ -241,7 +310,7 @@ def cmd_info(args: argparse.Namespace, host: Any) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "oip": cmd_oip, "layers": cmd_layers, "presets": cmd_presets,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "zoom": cmd_zoom, "video": cmd_video, "oip": cmd_oip, "layers": cmd_layers, "presets": cmd_presets,
             "plugins": cmd_plugins, "info": cmd_info}
 
 

@@ -255,3 +255,74 @@ def patterns_report(console: Any, title: str, labels: list[str], result: Any, wr
         console.print("[yellow]note:[/] the objective stayed at zero: it is silent on gray noise (no activation, so no "
                       "gradient); try another map ('dreamfx layers' lists them)")
     console.print(wrote)
+
+
+class FrameProgress:
+    """An animation run's progress (``dreamfx zoom``/``video``): a bar of frames with frames/s
+    and time left on a terminal, one plain line per frame elsewhere; nothing when ``quiet``."""
+
+    def __init__(self, console: Any, what: str, quiet: bool = False) -> None:
+        self.console, self.what, self.quiet = console, what, quiet
+        self.live = console.is_terminal and not quiet
+        self.progress: Any = None
+        self.first: int | None = None
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> "FrameProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if done < 0:  # the dreaming starts
+            if self.live:
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                           TimeRemainingColumn)
+
+                self.progress = Progress(TextColumn(f"[bold]{escape(self.what)}"), BarColumn(), MofNCompleteColumn(),
+                                         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                         TimeRemainingColumn(), console=self.console)
+                self.progress.start()
+                self.task = self.progress.add_task("frames", total=total, rate="")
+            return
+        if self.first is None:
+            self.first, self.started = done, time.perf_counter()
+            if done and not self.live:
+                self.console.print(f"{done}/{total} frames up to date; resuming", highlight=False)
+        elapsed = time.perf_counter() - self.started
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, rate=f"{rate:.2f} frames/s")
+        elif done > self.first:
+            self.console.print(f"[{done}/{total}] frame {done - 1} done", highlight=False)
+
+
+def animation_summary(run: Any, what: str) -> Any:
+    """The table printed after ``dreamfx zoom``/``video``: frames, time, frames/s, output and,
+    for video, the coherence metrics."""
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    if run.up_to_date:
+        table.add_row("frames", f"{run.frames} (up to date, nothing to do; --force to redo)")
+    else:
+        reused = f", {run.reused} up to date" if run.reused else ""
+        table.add_row("frames", f"{run.dreamed} dreamed{reused}, {run.frames} in all")
+        table.add_row("time", f"{run.seconds:.1f} s ({run.fps:.2f} frames/s; dream {run.dream_seconds:.1f} s)")
+    if run.metrics:
+        m = run.metrics
+        table.add_row("flicker", f"{m['flicker']:.4f}  (mean |out\\[t] - out\\[t-1]| {m['output_change']:.4f} "
+                                 f"minus the input's own {m['input_change']:.4f}; 0-1 scale)")
+        table.add_row("warping error", f"{m['warping_error']:.5f}  (Lai et al. 2018: mean squared difference "
+                                       "from the previous output warped, on consistent pixels)")
+    if run.folder is not None and run.folder != run.output:
+        table.add_row("frames folder", escape(str(run.folder)))
+    table.add_row("output", escape(str(run.output)))
+    table.title, table.title_justify = what, "left"
+    return table
