@@ -25,6 +25,7 @@ from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
 from .request import DreamRequest, check_output_format
+from .scaling import LRUCache
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
@@ -106,6 +107,43 @@ def make_dreamer(
     return Dreamer(host, settings_for(host, preset, pairs), device)
 
 
+#: Dreamers kept for later calls in this process (:func:`warm_dreamer`).
+_WARM = LRUCache(4)
+#: The parameter each objective (by name) can choose at run time, once one was built.
+_SELECTABLE: dict[str, str | None] = {}
+
+
+def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> tuple[Dreamer, int | None]:
+    """A :class:`Dreamer` for ``settings`` kept from an earlier call in this process when
+    one fits, so a notebook's second ``dreamfx.dream()`` reuses the model, the feature model
+    and the compiled steps. Dreamers are keyed by the settings *without* the objective's
+    ``selectable`` parameter (``map`` of ``single-map``) and by the plugins behind them;
+    that parameter is fed at run time. Returns the dreamer and the value to feed (None:
+    the dreamer's own settings)."""
+    from .device import resolve_device
+
+    name, params = settings.objective.name, settings.objective.params
+    plugins = tuple(host.get(kind, settings.component(section).name).plugin
+                    for section, kind in COMPONENT_SECTIONS.items())
+
+    def key(selectable: str | None) -> tuple[Any, ...]:
+        varied = selectable if selectable in params else None
+        base = settings if varied is None else replace(settings, objective=replace(
+            settings.objective, params={k: v for k, v in params.items() if k != varied}))
+        return base.digest(), varied, plugins, resolve_device(device)
+
+    if name in _SELECTABLE:
+        dreamer = _WARM.get_or_build(key(_SELECTABLE[name]), lambda: Dreamer(host, settings, device))
+    else:
+        built = Dreamer(host, settings, device)
+        _SELECTABLE[name] = getattr(built.objective, "selectable", None)
+        dreamer = _WARM.get_or_build(key(_SELECTABLE[name]), lambda: built)
+    selectable = _SELECTABLE[name]
+    if selectable not in params or dreamer.settings.objective.params.get(selectable) == params[selectable]:
+        return dreamer, None
+    return dreamer, params[selectable]
+
+
 def as_picture(image: Any) -> tuple[Picture, str | None]:
     """A path, PIL image or array as a :class:`~dreamfx.imageio.Picture` (decoded once: the
     luma dreamed on, the colour and alpha kept for the output) and the input's file name."""
@@ -135,9 +173,10 @@ def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color
     _, data = load_preset(host, preset)
     pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
     settings, request = replace(request, overrides=pairs).resolve(host)  # the settings `dreamfx run` would use
-    dreamer = Dreamer(host, settings, device)
+    dreamer, choice = warm_dreamer(host, settings, device)
     picture, name = as_picture(image)
-    result = dreamer(picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma)
+    pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice])[0]
     if result.problem is not None:
         raise DreamfxError(result.problem)
     return DreamResultView(result, picture, color=color, keep_alpha=keep_alpha, input_name=name)
