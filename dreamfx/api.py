@@ -182,6 +182,28 @@ def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color
     return DreamResultView(result, picture, color=color, keep_alpha=keep_alpha, input_name=name)
 
 
+def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: str | None = None,
+          device: str = "auto", on_round: Any = None, **overrides: Any) -> Any:
+    """Dream ``image`` once per map of a layer (``maps``: None for all, ``"0-9,33"`` or a
+    list), all in one batch, as ``dreamfx atlas`` does. Returns a
+    :class:`dreamfx.mapatlas.Atlas`: ``.scores`` (each map's score before and after, gain,
+    silent), ``.responding`` (maps by gain), ``.entries`` (each map's dream) and
+    ``.sheet(sort="gain")``, the labelled contact sheet as a PIL image. The dreamer is kept
+    for later calls in the process, as :func:`dream` keeps it."""
+    from .mapatlas import make_atlas
+
+    host = create_host()
+    _, data = load_preset(host, preset)
+    pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
+    if layer is not None:
+        pairs.append(("objective.layer", layer))
+    settings = settings_for(host, preset, pairs)
+    dreamer, _ = warm_dreamer(host, settings, device)
+    picture, name = as_picture(image)
+    pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    return make_atlas(dreamer, pixels, maps, on_round=on_round, input_name=name)
+
+
 class DreamResultView(DreamResult):
     """A :class:`DreamResult` with conveniences for notebooks."""
 
@@ -218,4 +240,4 @@ class DreamResultView(DreamResult):
         return render_panel(self, height)
 
 
-__all__ = ["dream", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]
+__all__ = ["dream", "atlas", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]
