@@ -1,7 +1,7 @@
 """The Python API for notebooks and scripts.
 
     >>> import dreamfx
-    >>> result = dreamfx.dream("photo.jpg", "single-map", map=12, steps=40)
+    >>> result = dreamfx.dream("photo.jpg", "single-map", map=52, steps=40)
     >>> result.save("dream.png")  # with its settings, as ``dreamfx run`` writes them
 
 Keyword overrides are ``section.key`` names written as ``section__key`` (``objective__map``)

@@ -32,7 +32,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         prog="dreamfx",
         description="DeepDream-style image filters on a tiny CNN trained on MNIST.",
         epilog="Examples:\n  dreamfx demo -o out\n  dreamfx run --preset single-map photo.jpg -o dream.png --panel panel.png\n"
-        "  dreamfx run photo.jpg --set objective.map=12 --set optimizer.steps=40\n  dreamfx presets",
+        "  dreamfx run photo.jpg --set objective.map=52 --set optimizer.steps=40\n  dreamfx presets",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dreamfx {__version__}")
@@ -52,7 +52,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     def dream_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--preset", default="single-map", help="preset name (see 'dreamfx presets') or a .toml file")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a setting, e.g. objective.map=12 or optimizer.steps=40 (repeatable)")
+                       help="override a setting, e.g. objective.map=52 or optimizer.steps=40 (repeatable)")
         p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
         p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N (default: auto)")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")

@@ -208,8 +208,8 @@ def render_sheet(atlas: Atlas, entries: Sequence[AtlasEntry], tile: int = 160, c
     draw = ImageDraw.Draw(sheet)
     responding = sum(not e.silent for e in atlas.entries)
     draw.text((pad, 6), atlas.title, fill="black", font=_font(15))
-    draw.text((pad, 20), f"{responding} of {len(atlas.entries)} {atlas.selectable}s respond; the number under a "
-              "tile is the objective's gain (after / before)", fill=(90, 90, 90), font=_font(12))
+    draw.text((pad, 20), f"{responding} of {len(atlas.entries)} {atlas.selectable}s respond; under each tile: its "
+              "gain (after / before) and the objective before -> after", fill=(90, 90, 90), font=_font(12))
 
     def thumbnail(array: np.ndarray) -> Any:
         mode = "RGB" if array.ndim == 3 else "L"
@@ -232,17 +232,19 @@ def render_sheet(atlas: Atlas, entries: Sequence[AtlasEntry], tile: int = 160, c
             draw.rectangle((x, y, x + tw - 1, y + th - 1), outline=(200, 0, 0), width=2)
             draw.text((x, y + th + 19), "silent", fill=(200, 0, 0), font=_font(13))
         else:
-            draw.text((x, y + th + 19), gain_text(entry), fill=(0, 100, 0), font=_font(12))
+            gain, scores = gain_text(entry)
+            if gain:
+                draw.text((x + tw - 2, y + th + 4), gain, fill=(0, 100, 0), font=_font(14), anchor="ra")
+            draw.text((x, y + th + 19), scores, fill=(0, 100, 0), font=_font(12))
     return sheet
 
 
-def gain_text(entry: AtlasEntry) -> str:
-    """``x3.6 (1.3 -> 4.7)``, or ``woke: 0 -> 3.9`` for a map that was zero on the photo."""
+def gain_text(entry: AtlasEntry) -> tuple[str, str]:
+    """``("x3.6", "1.3 -> 4.7")``; ``("", "woke: 0 -> 3.9")`` for a map that was zero on the photo."""
     gain = entry.gain
     if gain is None:
-        return f"{'woke: 0' if entry.score_before == 0 else f'{entry.score_before:.2g}'} -> {entry.score_after:.2g}"
-    text = f"x{gain:.1f}" if gain < 1000 else f"x{gain:.3g}"
-    return f"{text}  ({entry.score_before:.2g} -> {entry.score_after:.2g})"
+        return "", f"{'woke: 0' if entry.score_before == 0 else f'{entry.score_before:.2g}'} -> {entry.score_after:.2g}"
+    return (f"x{gain:.1f}" if gain < 100 else f"x{gain:,.0f}"), f"{entry.score_before:.2g} -> {entry.score_after:.2g}"
 
 
 def write_atlas(atlas: Atlas, output: Path, json_path: Path | None, sort: str = "map") -> None:

@@ -283,11 +283,19 @@ def test_the_docs_atlas_figures(tmp_path):
 
     atlas = dreamfx.atlas(SAMPLE)
     text = (Path(__file__).resolve().parents[1] / "docs" / "exploring-maps.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     zero = sum(e.score_before == 0 for e in atlas.entries)
     silent = sum(e.silent for e in atlas.entries)
     quoted = re.search(r"(\d+) of the 64 maps are zero on the photo; (\d+) of them stay silent", text)
     assert quoted and (int(quoted[1]), int(quoted[2])) == (zero, silent)
-    for k in (int(k) for k in re.search(r"README's examples use maps ([\d, and]+)", text)[1].replace("and", ",")
-              .split(",") if k.strip()):
+    maps = re.search(r"README's examples use maps ([\d, and]+)", text)[1].replace("and", ",").split(",")
+    for k in (int(k) for k in maps if k.strip()):
         entry = next(e for e in atlas.entries if e.map == k)
         assert entry.score_before > 0 and entry.score_after > 3 * entry.score_before, k
+        assert f"--set objective.map={k}" in readme or f"--map {k}" in readme, k
+    from dreamfx.patterns import grow_patterns
+
+    dreamer = make_dreamer("single-map", {})
+    grown = grow_patterns(dreamer, 64, 10, choices=list(range(64)))
+    quoted = re.search(r"Of conv3's maps, (\d+) rise above zero from the default noise", text)
+    assert quoted and int(quoted[1]) == int((grown.after > 0).sum())
