@@ -205,7 +205,7 @@ def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: st
     """Dream ``image`` once per map of a layer (``maps``: None for all, ``"0-9,33"`` or a
     list), all in one batch, as ``dreamfx atlas`` does. Returns a
     :class:`dreamfx.mapatlas.Atlas`: ``.scores`` (each map's score before and after, gain,
-    silent), ``.responding`` (maps by gain), ``.entries`` (each map's dream) and
+    silent), ``.responding`` (the strongest maps after the dream), ``.entries`` (each map's dream) and
     ``.sheet(sort="gain")``, the labelled contact sheet as a PIL image. The dreamer is kept
     for later calls in the process, as :func:`dream` keeps it."""
     from .mapatlas import make_atlas

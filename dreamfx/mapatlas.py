@@ -88,8 +88,8 @@ class Atlas:
 
     @property
     def responding(self) -> list[int]:
-        """The maps that are not silent on the photo, largest gain first."""
-        return [e.map for e in self.sorted("gain") if not e.silent]
+        """The maps that are not silent, strongest (the objective after the dream) first."""
+        return [e.map for e in self.sorted("after") if not e.silent]
 
     def sheet(self, sort: str = "map", tile: int = 160, columns: int = 8) -> Any:
         """The contact sheet as a PIL image (see :func:`render_sheet`)."""
