@@ -335,7 +335,9 @@ class Dreamer:
         self._dreams += 1
 
         def ascend(canvas: Any, round_index: int, level: Any) -> Any:
-            return self.ascend(canvas, round_index, level, None if choices is None else choice_tensor)
+            if choices is None:  # as before: self.ascend(canvas, round_index, level)
+                return self.ascend(canvas, round_index, level)
+            return self.ascend(canvas, round_index, level, choice_tensor)
 
         if on_round is not None:
             chosen = ascend
