@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 #: The marker for hook implementations: ``@dreamfx.hookimpl``.
 hookimpl = pluggy.HookimplMarker("dreamfx")
 
-__all__ = ["__version__", "hookimpl", "dream"]
+__all__ = ["__version__", "hookimpl", "dream", "atlas"]
 
 
 def dream(image: Any, preset: str = "single-map", **overrides: Any) -> Any:
@@ -23,3 +23,11 @@ def dream(image: Any, preset: str = "single-map", **overrides: Any) -> Any:
     from .api import dream as _dream
 
     return _dream(image, preset, **overrides)
+
+
+def atlas(image: Any, preset: str = "single-map", **options: Any) -> Any:
+    """Dream ``image`` once per map of a layer, in one batch: the sheet and each map's scores;
+    see :func:`dreamfx.api.atlas`."""
+    from .api import atlas as _atlas
+
+    return _atlas(image, preset, **options)

@@ -1,7 +1,7 @@
 """The Python API for notebooks and scripts.
 
     >>> import dreamfx
-    >>> result = dreamfx.dream("photo.jpg", "single-map", map=12, steps=40)
+    >>> result = dreamfx.dream("photo.jpg", "single-map", map=52, steps=40)
     >>> result.save("dream.png")  # with its settings, as ``dreamfx run`` writes them
 
 Keyword overrides are ``section.key`` names written as ``section__key`` (``objective__map``)
@@ -25,6 +25,7 @@ from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
 from .request import DreamRequest, check_output_format
+from .scaling import LRUCache
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
@@ -106,6 +107,61 @@ def make_dreamer(
     return Dreamer(host, settings_for(host, preset, pairs), device)
 
 
+#: The plugin host of the last :func:`dream` call, by what would change it.
+_HOSTS = LRUCache(2)
+
+
+def _host() -> PluginHost:
+    """The plugin host, found once per process (entry points are read from the installed
+    distributions, about 70 ms) unless ``DREAMFX_DISABLE_PLUGINS`` changed;
+    :func:`forget_warm` finds them again (after installing a plugin in a notebook)."""
+    return _HOSTS.get_or_build((create_host, os.environ.get("DREAMFX_DISABLE_PLUGINS", "")), create_host)
+
+
+def forget_warm() -> None:
+    """Drop the plugin host and the dreamers kept for later :func:`dream` calls."""
+    _HOSTS.clear()
+    _WARM.clear()
+    _SELECTABLE.clear()
+
+
+#: Dreamers kept for later calls in this process (:func:`warm_dreamer`).
+_WARM = LRUCache(4)
+#: The parameter each objective (by name) can choose at run time, once one was built.
+_SELECTABLE: dict[str, str | None] = {}
+
+
+def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> tuple[Dreamer, int | None]:
+    """A :class:`Dreamer` for ``settings`` kept from an earlier call in this process when
+    one fits, so a notebook's second ``dreamfx.dream()`` reuses the model, the feature model
+    and the compiled steps. Dreamers are keyed by the settings *without* the objective's
+    ``selectable`` parameter (``map`` of ``single-map``) and by the plugins behind them;
+    that parameter is fed at run time. Returns the dreamer and the value to feed (None:
+    the dreamer's own settings)."""
+    from .device import resolve_device
+
+    name, params = settings.objective.name, settings.objective.params
+    plugins = tuple(host.get(kind, settings.component(section).name).plugin
+                    for section, kind in COMPONENT_SECTIONS.items())
+
+    def key(selectable: str | None) -> tuple[Any, ...]:
+        varied = selectable if selectable in params else None
+        base = settings if varied is None else replace(settings, objective=replace(
+            settings.objective, params={k: v for k, v in params.items() if k != varied}))
+        return base.digest(), varied, host, plugins, resolve_device(device)
+
+    if name in _SELECTABLE:
+        dreamer = _WARM.get_or_build(key(_SELECTABLE[name]), lambda: Dreamer(host, settings, device))
+    else:
+        built = Dreamer(host, settings, device)
+        _SELECTABLE[name] = getattr(built.objective, "selectable", None)
+        dreamer = _WARM.get_or_build(key(_SELECTABLE[name]), lambda: built)
+    selectable = _SELECTABLE[name]
+    if selectable not in params or dreamer.settings.objective.params.get(selectable) == params[selectable]:
+        return dreamer, None
+    return dreamer, params[selectable]
+
+
 def as_picture(image: Any) -> tuple[Picture, str | None]:
     """A path, PIL image or array as a :class:`~dreamfx.imageio.Picture` (decoded once: the
     luma dreamed on, the colour and alpha kept for the output) and the input's file name."""
@@ -131,16 +187,39 @@ def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color
     :meth:`DreamResultView.to_pil` (as ``dreamfx run --color luma --keep-alpha`` does)."""
     request = DreamRequest((), preset=preset, device=device, color=color, keep_alpha=keep_alpha)
     request.check()
-    host = create_host()
+    host = _host()
     _, data = load_preset(host, preset)
     pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
     settings, request = replace(request, overrides=pairs).resolve(host)  # the settings `dreamfx run` would use
-    dreamer = Dreamer(host, settings, device)
+    dreamer, choice = warm_dreamer(host, settings, device)
     picture, name = as_picture(image)
-    result = dreamer(picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma)
+    pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice])[0]
     if result.problem is not None:
         raise DreamfxError(result.problem)
     return DreamResultView(result, picture, color=color, keep_alpha=keep_alpha, input_name=name)
+
+
+def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: str | None = None,
+          device: str = "auto", on_round: Any = None, **overrides: Any) -> Any:
+    """Dream ``image`` once per map of a layer (``maps``: None for all, ``"0-9,33"`` or a
+    list), all in one batch, as ``dreamfx atlas`` does. Returns a
+    :class:`dreamfx.mapatlas.Atlas`: ``.scores`` (each map's score before and after, gain,
+    silent), ``.responding`` (the strongest maps after the dream), ``.entries`` (each map's dream) and
+    ``.sheet(sort="gain")``, the labelled contact sheet as a PIL image. The dreamer is kept
+    for later calls in the process, as :func:`dream` keeps it."""
+    from .mapatlas import make_atlas
+
+    host = _host()
+    _, data = load_preset(host, preset)
+    pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
+    if layer is not None:
+        pairs.append(("objective.layer", layer))
+    settings = settings_for(host, preset, pairs)
+    dreamer, _ = warm_dreamer(host, settings, device)
+    picture, name = as_picture(image)
+    pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    return make_atlas(dreamer, pixels, maps, on_round=on_round, input_name=name)
 
 
 class DreamResultView(DreamResult):
@@ -179,4 +258,4 @@ class DreamResultView(DreamResult):
         return render_panel(self, height)
 
 
-__all__ = ["dream", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]
+__all__ = ["dream", "atlas", "forget_warm", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]

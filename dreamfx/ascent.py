@@ -93,15 +93,20 @@ class Ascent:
         #: Measured seconds per canvas pixel per step, which sizes the pieces.
         self.pace = Pace()
 
-    def __call__(self, canvas: Any, round_index: int, level: Any) -> Round:
+    def __call__(self, canvas: Any, round_index: int, level: Any, choices: Any = None) -> Round:
         """Run the round's ``steps`` steps on ``canvas``, cut and shifted as ``level`` (its
-        ``view_size``, None for the whole canvas, and ``roll``) says."""
+        ``view_size``, None for the whole canvas, and ``roll``) says. ``choices`` (int32,
+        one per image, or None): the objective's ``selectable`` parameter per image, a
+        run-time tensor (see :meth:`dreamfx.objectives.Objective.score_each`); each view
+        of an image gets its image's choice."""
         fns, total, pace = self._fns, self.steps, self.pace
         seeds = tf.constant([self.seed, round_index], tf.int64)
         view_size = None if level.view_size is None else tuple(int(v) for v in level.view_size)
         roll = int(getattr(level, "roll", 0) or 0)
         x = tf.convert_to_tensor(canvas, tf.float32)
         batch = int(x.shape[0])
+        if choices is not None:
+            choices = tf.convert_to_tensor(choices, tf.int32)
         state = tf.nest.map_structure(tf.convert_to_tensor, self.optimizer.start(x))
         pixels = batch * int(x.shape[1]) * int(x.shape[2])
         views = _view_count(x.shape, view_size)
@@ -115,14 +120,14 @@ class Ascent:
                 per_chunk = per_step * self.chunk / views
                 group = self.chunk * max(1, int(PIECE_SECONDS / per_chunk))
                 started, traces = time.perf_counter(), fns.traces()
-                x, state, score = fns.split_step(x, state, done, total, seeds, roll, view_size, group)
+                x, state, score = fns.split_step(x, state, done, total, seeds, roll, view_size, group, choices)
                 pace.update(time.perf_counter() - started, pixels, traces != fns.traces())
                 done += 1
                 continue
             count = min(total - done, max(1, int(PIECE_SECONDS / max(per_step, 1e-12))))
             started, traces = time.perf_counter(), fns.traces()
             position = tf.constant([done, total], tf.int32)
-            x, state, score = fns.run(x, state, tf.constant(count, tf.int32), seeds, roll, view_size, position)
+            x, state, score = fns.run(x, state, tf.constant(count, tf.int32), seeds, roll, view_size, position, choices)
             if done + count < total:  # a last piece need not wait for its result
                 _wait(x)
                 pace.update(time.perf_counter() - started, pixels * count, traces != fns.traces())
@@ -228,14 +233,16 @@ class _Compiled:
         return sum(f.experimental_get_tracing_count() for f in (self.run, self._prepare, self._gradient, self._finish))
 
     def split_step(self, x: tf.Tensor, state: Any, done: int, total: int, seeds: tf.Tensor, roll: int,
-                   view_size: tuple[int, int], group: int) -> tuple[tf.Tensor, Any, tf.Tensor]:
+                   view_size: tuple[int, int], group: int, choices: Any = None) -> tuple[tf.Tensor, Any, tf.Tensor]:
         """One step as several calls: the views' gradient ``group`` views (whole chunks) at a time."""
         k = tf.constant(done, tf.int32)
         views, shift = self._prepare(x, seeds, k, tf.constant(total), roll, view_size)
         count = int(views.shape[0])
+        per_view = None if choices is None else tf.repeat(choices, count // int(x.shape[0]))
         parts, scores = [], []
         for start in range(0, count, group):
-            part, score = self._gradient(views[start : start + group])
+            part, score = self._gradient(views[start : start + group],
+                                         None if per_view is None else per_view[start : start + group])
             _wait(part)
             parts.append(part)
             scores.append(score)
@@ -248,35 +255,38 @@ def _compile(feature_model: Any, objective: Any, update: Callable[..., Any], jit
     """Build the compiled step loop for one feature model, objective and update rule (traced
     per canvas shape and view size: ``view_size`` None means the whole canvas is one view)."""
 
-    def view_gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The gradient for ``views`` and their scores."""
+    def view_gradient(views: tf.Tensor, choices: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+        """The gradient for ``views`` and their scores (``choices``: the objective's choice per view, or None)."""
         with tf.GradientTape() as tape:
             tape.watch(views)
-            per_view = objective(feature_model(views, training=False))
+            acts = feature_model(views, training=False)
+            per_view = objective(acts) if choices is None else objective.score_each(acts, choices)
             score = tf.reduce_sum(per_view)
         return tape.gradient(score, views), tf.reshape(tf.cast(per_view, tf.float32), [-1])
 
-    def looped_gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def looped_gradient(views: tf.Tensor, choices: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
         count = tf.shape(views)[0]
         chunks = (count + chunk - 1) // chunk
         parts = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)
         scores = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)
 
         def body(i: tf.Tensor, parts: tf.TensorArray, scores: tf.TensorArray) -> tuple[Any, ...]:
-            part, score = view_gradient(views[i * chunk : tf.minimum((i + 1) * chunk, count)])
+            part, score = view_gradient(views[i * chunk : tf.minimum((i + 1) * chunk, count)],
+                                        None if choices is None else choices[i * chunk : tf.minimum((i + 1) * chunk, count)])
             return i + 1, parts.write(i, part), scores.write(i, score)
 
         _, parts, scores = tf.while_loop(lambda i, *_: i < chunks, body, (tf.constant(0), parts, scores))
         return tf.reshape(parts.concat(), tf.shape(views)), scores.concat()
 
-    def chunked_gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def chunked_gradient(views: tf.Tensor, choices: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """The gradient for all views, at most ``chunk`` of them through the network at once.
         A batch that fits in one chunk skips the chunk loop (its per-step cost matters for
         small dreams); when the count is only known at run time, a cond picks the path."""
         count = views.shape[0]
         if count is not None:
-            return view_gradient(views) if count <= chunk else looped_gradient(views)
-        return tf.cond(tf.shape(views)[0] <= chunk, lambda: view_gradient(views), lambda: looped_gradient(views))
+            return view_gradient(views, choices) if count <= chunk else looped_gradient(views, choices)
+        return tf.cond(tf.shape(views)[0] <= chunk, lambda: view_gradient(views, choices),
+                       lambda: looped_gradient(views, choices))
 
     def pattern_for(x: tf.Tensor) -> tf.Tensor:
         shape = x.shape[1:]
@@ -308,10 +318,12 @@ def _compile(feature_model: Any, objective: Any, update: Callable[..., Any], jit
 
     @tf.function(reduce_retracing=True)
     def run(canvas: tf.Tensor, state: Any, steps: tf.Tensor, seeds: tf.Tensor, roll: Any,
-            view_size: tuple[int, int] | None, position: Any = None) -> tuple[tf.Tensor, Any, tf.Tensor]:
+            view_size: tuple[int, int] | None, position: Any = None,
+            choices: Any = None) -> tuple[tf.Tensor, Any, tf.Tensor]:
         """``steps`` steps; ``position`` (start, steps per round) places them in the round
-        (None: the round's first ``steps`` steps). Returns the canvas, the optimizer's state
-        and the objective per image at the last step."""
+        (None: the round's first ``steps`` steps); ``choices`` the objective's choice per
+        image (None: its own). Returns the canvas, the optimizer's state and the objective
+        per image at the last step."""
         if position is None:
             start, total = tf.constant(0), tf.cast(steps, tf.int32)
         else:
@@ -321,10 +333,11 @@ def _compile(feature_model: Any, objective: Any, update: Callable[..., Any], jit
         shape = tf.shape(canvas)
         views = shape[0] if view_size is None else shape[0] * (shape[1] // view_size[0]) * (shape[2] // view_size[1])
         no_score = tf.fill(tf.reshape(views, [1]), math.nan)  # the views' scores: reduced per image once, at the end
+        per_view_choices = None if choices is None else tf.repeat(choices, views // shape[0])
 
         def body(i: tf.Tensor, x: tf.Tensor, state: Any, scores: tf.Tensor) -> tuple[Any, ...]:
             views, shift = shifted_views(x, pattern, seeds, start + i, total, roll, view_size)
-            grad, per_view = chunked_gradient(views)
+            grad, per_view = chunked_gradient(views, per_view_choices)
             x, state = finish_step(x, grad, shift, state, start + i, view_size)
             return i + 1, x, state, tf.ensure_shape(per_view, no_score.shape)
 
@@ -338,8 +351,8 @@ def _compile(feature_model: Any, objective: Any, update: Callable[..., Any], jit
         return views, (tf.zeros([2], tf.int32) if shift is None else shift)
 
     @tf.function(reduce_retracing=True)
-    def gradient(views: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return chunked_gradient(views)
+    def gradient(views: tf.Tensor, choices: Any = None) -> tuple[tf.Tensor, tf.Tensor]:
+        return chunked_gradient(views, choices)
 
     @tf.function(reduce_retracing=True)
     def finish(x: tf.Tensor, grad: tf.Tensor, shift: tf.Tensor, state: Any, k: tf.Tensor,

@@ -32,7 +32,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         prog="dreamfx",
         description="DeepDream-style image filters on a tiny CNN trained on MNIST.",
         epilog="Examples:\n  dreamfx demo -o out\n  dreamfx run --preset single-map photo.jpg -o dream.png --panel panel.png\n"
-        "  dreamfx run photo.jpg --set objective.map=12 --set optimizer.steps=40\n  dreamfx presets",
+        "  dreamfx run photo.jpg --set objective.map=52 --set optimizer.steps=40\n  dreamfx presets",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dreamfx {__version__}")
@@ -52,7 +52,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     def dream_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--preset", default="single-map", help="preset name (see 'dreamfx presets') or a .toml file")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a setting, e.g. objective.map=12 or optimizer.steps=40 (repeatable)")
+                       help="override a setting, e.g. objective.map=52 or optimizer.steps=40 (repeatable)")
         p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
         p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N (default: auto)")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -102,6 +102,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     oip.add_argument("-n", "--count", type=int, default=4, help="how many patterns (default 4)")
     oip.add_argument("--rounds", type=int, default=10, help="optimizer calls (each of optimizer.steps steps; default 10)")
     oip.add_argument("-o", "--output", default="oip.png", help="the grid image (default oip.png)")
+    oip.add_argument("--all", action="store_true", help="one pattern for every map of the layer, in one batch and one sheet")
     dream_options(oip)
 
     zoom = sub.add_parser("zoom", help="dream an endless zoom into a photo",
@@ -124,6 +125,18 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
                        help="warp the previous dream by optical flow (default) or blend it unwarped")
     video.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's; 24 for a folder)")
     animation_options(video)
+    atlas = sub.add_parser("atlas", help="dream a photo under every map of a layer, on one sheet",
+                           description="Dream one photo once per map (or unit) of a layer, all in one batch, and "
+                           "write a labelled contact sheet (gain under each tile, silent maps marked) and the scores.")
+    atlas.add_argument("photo", metavar="PHOTO", help="the image to dream")
+    atlas.add_argument("--layer", help="shortcut for --set objective.layer=LAYER (default: the preset's)")
+    atlas.add_argument("--maps", help="maps (or units) to dream: all (default), 0-63, 3,7,56 or 0-9,33")
+    atlas.add_argument("--sort", choices=("map", "gain", "after"), default="map",
+                       help="tile order: map index (default), gain or score after, largest first")
+    atlas.add_argument("-o", "--output", default="atlas.png", help="the sheet (default atlas.png)")
+    atlas.add_argument("--json", dest="json_path", metavar="PATH", help="also write every map's scores as JSON")
+    atlas.add_argument("--force", action="store_true", help="replace outputs that dreamfx did not write")
+    dream_options(atlas)
 
     layers = sub.add_parser("layers", help="list the model's layers",
                             description="List the model's layers with output shapes and map counts.")
@@ -243,6 +256,8 @@ def cmd_oip(args: argparse.Namespace, host: Any) -> int:
 
     if args.count < 1 or args.rounds < 1:
         raise SettingsError("--count and --rounds must be at least 1")
+    if args.all and args.map is not None:
+        raise SettingsError("--all grows every map's pattern: leave out --map")
     shortcuts = [("objective.layer", args.layer), ("objective.map", args.map)]
     overrides = [parse_override(text) for text in args.overrides] + [(k, v) for k, v in shortcuts if v is not None]
     settings = settings_for(host, args.preset, overrides, seed=args.seed)
@@ -251,14 +266,54 @@ def cmd_oip(args: argparse.Namespace, host: Any) -> int:
     from .pipeline import Dreamer
 
     console, started = _console(), time.perf_counter()
-    with console.status(f"growing {args.count} patterns ...", spinner="dots") if not args.quiet else nullcontext():
+    with console.status("growing patterns ...", spinner="dots") if not args.quiet else nullcontext():
         dreamer = Dreamer(host, settings, args.device)
-        result = grow_patterns(dreamer, args.count, args.rounds)
+        if args.all:
+            from .mapatlas import layer_of, parse_maps
+
+            choices = parse_maps(None, layer_of(dreamer)[2], layer_of(dreamer)[1])
+            result = grow_patterns(dreamer, len(choices), args.rounds, choices=choices)
+        else:
+            result = grow_patterns(dreamer, args.count, args.rounds)
     title, labels = write_grid(dreamer, result, args.rounds, Path(args.output))
     if not args.quiet:
         from .progress import patterns_report
 
         patterns_report(console, title, labels, result, f"wrote {args.output} in {time.perf_counter() - started:.1f} s")
+    return EXIT_OK
+
+
+def cmd_atlas(args: argparse.Namespace, host: Any) -> int:
+    """Thin: the work is :mod:`dreamfx.mapatlas`'s."""
+    from .imageio import load_picture
+    from .mapatlas import check_outputs, groups, make_atlas, write_atlas
+    from .presets import settings_for
+    from .settings import parse_override
+
+    overrides = [parse_override(text) for text in args.overrides]
+    if args.layer is not None:
+        overrides.append(("objective.layer", args.layer))
+    settings = settings_for(host, args.preset, overrides, seed=args.seed)
+    photo, output = Path(args.photo), Path(args.output)
+    json_path = Path(args.json_path) if args.json_path else None
+    check_outputs(photo, output, json_path, args.force)
+    picture = load_picture(photo)  # fails fast, before TensorFlow
+    _quiet_tensorflow(args.debug)
+    from .pipeline import Dreamer
+    from .progress import atlas_report, round_progress
+
+    console, started = _console(), time.perf_counter()
+    dreamer = Dreamer(host, settings, args.device)
+    image = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    from .mapatlas import layer_of, parse_maps
+
+    count = len(parse_maps(args.maps, layer_of(dreamer)[2], layer_of(dreamer)[1]))
+    total = len(groups(count, picture.luma.size)) * dreamer.rounds_for(picture.luma.shape)
+    with round_progress(console, total, f"dreaming {count} maps", quiet=args.quiet) as advance:
+        atlas = make_atlas(dreamer, image, args.maps, on_round=advance, input_name=photo.name)
+    write_atlas(atlas, output, json_path, args.sort)
+    if not args.quiet:
+        atlas_report(console, atlas, [output, *([json_path] if json_path else [])], time.perf_counter() - started)
     return EXIT_OK
 
 
@@ -310,7 +365,8 @@ def cmd_info(args: argparse.Namespace, host: Any) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "zoom": cmd_zoom, "video": cmd_video, "oip": cmd_oip, "layers": cmd_layers, "presets": cmd_presets,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "zoom": cmd_zoom, "video": cmd_video, "oip": cmd_oip, "atlas": cmd_atlas,
+            "layers": cmd_layers, "presets": cmd_presets,
             "plugins": cmd_plugins, "info": cmd_info}
 
 

@@ -73,6 +73,9 @@ class Objective:
     """
 
     layers: tuple[str, ...] = ()
+    #: The parameter a batch may choose per element at run time (``"map"`` for
+    #: ``single-map``, ``"unit"`` for ``class``), or None; see :meth:`score_each`.
+    selectable: str | None = None
 
     def score(self, activations: Mapping[str, Any]) -> Any:
         """Return a float32 tensor of shape ``(batch,)``: higher means more of the feature.
@@ -84,6 +87,15 @@ class Objective:
 
     def __call__(self, activations: Mapping[str, Any]) -> Any:
         return self.score(activations)
+
+    def score_each(self, activations: Mapping[str, Any], choices: Any) -> Any:
+        """Optional, with ``selectable``: the score of batch element ``i`` with the
+        ``selectable`` parameter set to ``choices[i]`` (an int32 tensor ``(batch,)``, a
+        run-time value: one compiled step serves every choice). Must equal :meth:`score`
+        of the objective built with that value. The atlas (``dreamfx atlas``) dreams one
+        photo under many maps in one batch this way, and a warm ``dreamfx.dream()`` reuses
+        its compiled step for another map."""
+        raise NotImplementedError(f"{type(self).__name__} cannot choose its {self.selectable or 'parameter'} per element")
 
     def describe(self) -> str:
         return type(self).__name__

@@ -77,11 +77,12 @@ def render_panel(result: "DreamResult", height: int = 256, title: str | None = N
     return panel
 
 
-def render_grid(patterns: np.ndarray, labels: list[str], title: str, size: int = 196) -> Image.Image:
+def render_grid(patterns: np.ndarray, labels: list[str], title: str, size: int = 196,
+                columns: int = 4) -> Image.Image:
     """Patterns side by side in viridis (each stretched to its own range), labelled."""
     pad, label_h, title_h = 12, 24, 30
     count = len(patterns)
-    columns = min(count, 4)
+    columns = min(count, columns)
     rows = -(-count // columns)
     width = pad + columns * (size + pad)
     grid = Image.new("RGB", (max(width, 420), title_h + rows * (label_h + size + pad)), "white")
@@ -90,6 +91,6 @@ def render_grid(patterns: np.ndarray, labels: list[str], title: str, size: int =
     for i, (pattern, label) in enumerate(zip(patterns, labels)):
         x = pad + (i % columns) * (size + pad)
         y = title_h + (i // columns) * (label_h + size + pad)
-        draw.text((x, y + 4), label, fill="black", font=_font(14))
+        draw.text((x, y + 4), label, fill="black", font=_font(14 if size >= 150 else 12))
         grid.paste(_tile(viridis(stretch(pattern)), size, Image.Resampling.NEAREST), (x, y + label_h))
     return grid

@@ -20,10 +20,14 @@ class PatternResult:
     patterns: np.ndarray  # (n, h, w) in [0, 1]
     before: np.ndarray  # (n,): objective on the noise
     after: np.ndarray  # (n,): objective on the pattern
+    choices: list[int] | None = None  # the map (or unit) of each pattern, when they differ
 
 
-def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2) -> PatternResult:
-    """Run ``rounds`` optimizer calls on ``count`` noise images (grey 0.5 +- ``noise``)."""
+def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2,
+                  choices: list[int] | None = None) -> PatternResult:
+    """Run ``rounds`` optimizer calls on ``count`` noise images (grey 0.5 +- ``noise``).
+    ``choices``: the objective's map (or unit) per pattern, all grown in one batch
+    (``dreamfx oip --all``); None: the objective's own for all."""
     import tensorflow as tf
 
     h, w = dreamer.model_info.input_size
@@ -33,10 +37,18 @@ def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2)
             minval=0.5 - noise, maxval=0.5 + noise,
         )
         views = start
+        chosen = None
+        if choices is not None:
+            dreamer.choices(choices)
+            chosen = tf.constant(choices, tf.int32)
         for round_index in range(rounds):
-            views = dreamer.ascend(views, round_index, Geometry((h, w))).canvas
-        score = lambda v: dreamer.objective(dreamer.features(v, training=False)).numpy()  # noqa: E731
-        return PatternResult(views.numpy()[..., 0], score(start), score(views))
+            views = dreamer.ascend(views, round_index, Geometry((h, w)), chosen).canvas
+
+        def score(v: tf.Tensor) -> np.ndarray:
+            acts = dreamer.features(v, training=False)
+            return (dreamer.objective(acts) if chosen is None else dreamer.objective.score_each(acts, chosen)).numpy()
+
+        return PatternResult(views.numpy()[..., 0], score(start), score(views), choices)
 
 
 def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path) -> tuple[str, list[str]]:
@@ -47,10 +59,22 @@ def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path)
     from .panel import render_grid
 
     settings = dreamer.settings
-    labels = [f"#{i + 1}: {after:.3g} (noise {before:.2g})" for i, (before, after) in enumerate(zip(result.before, result.after))]
-    title = (f"{dreamer.objective.describe()}: {rounds} x {getattr(dreamer.optimizer, 'steps', '?')} steps from noise, "
-             f"seed {settings.seed}")
+    steps = f"{rounds} x {getattr(dreamer.optimizer, 'steps', '?')} steps from noise, seed {settings.seed}"
+    if result.choices is None:
+        labels = [f"#{i + 1}: {after:.3g} (noise {before:.2g})"
+                  for i, (before, after) in enumerate(zip(result.before, result.after))]
+        title = f"{dreamer.objective.describe()}: {steps}"
+        image = render_grid(result.patterns, labels, title)
+    else:
+        what = dreamer.objective.selectable
+        labels = [f"{what} {k}: {after:.3g}" if after > 0 else f"{what} {k}: silent"
+                  for k, after in zip(result.choices, result.after)]
+        layer = settings.objective.params.get("layer", "")
+        title = f"every {what} of {layer}: {steps}"
+        image = render_grid(result.patterns, labels, title, size=96, columns=8)
     metadata = {"dreamfx_version": __version__, "command": "oip", "settings": settings.to_dict(),
                 "settings_hash": settings.digest(), "scores": [float(a) for a in result.after]}
-    write_image_atomic(path, render_grid(result.patterns, labels, title), metadata)
+    if result.choices is not None:
+        metadata["maps"] = [int(k) for k in result.choices]
+    write_image_atomic(path, image, metadata)
     return title, labels

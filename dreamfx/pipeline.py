@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .device import resolve_device
-from .errors import DreamfxError, ImageError, PluginError
+from .errors import DreamfxError, ImageError, PluginError, SettingsError
 from .features import feature_model
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
@@ -192,13 +192,35 @@ class Dreamer:
             self.compiled = FunctionCache()
             self._score_views = tf.function(lambda views: self.objective(self.features(views, training=False)),
                                             reduce_retracing=True)
+            self._score_each = tf.function(
+                lambda views, choices: self.objective.score_each(self.features(views, training=False), choices),
+                reduce_retracing=True)
+        self._objectives = host.registry("objectives")
         self._views_of = LevelCache()  # compiled "images -> the level's views", per level
         self._dreams = 0
 
-    def score(self, images: Any, chunk: int = 512) -> np.ndarray:
+    def choices(self, values: Sequence[int]) -> list[str]:
+        """Check that the objective can take ``values`` of its ``selectable`` parameter per
+        batch element (``dream_batch(..., choices=values)``); returns each value's
+        objective description. A :class:`SettingsError` when it cannot or a value is out of
+        range (the objective built with that value says why)."""
+        name, params = self.settings.objective.name, self.settings.objective.params
+        selectable = getattr(self.objective, "selectable", None)
+        if not selectable or selectable not in params:
+            raise SettingsError(f"objective {name!r} cannot be dreamed for several maps or units in one batch; "
+                                "use single-map (objective.map) or class (objective.unit)")
+        described = {}
+        for value in dict.fromkeys(int(v) for v in values):
+            with plugin_call(self.components["objective"], "being built"):
+                objective = build_objective(self._objectives, self.model_info, name, {**params, selectable: value})
+                described[value] = str(objective.describe())[:MAX_STRING]
+        return [described[int(v)] for v in values]
+
+    def score(self, images: Any, chunk: int = 512, choices: Any = None) -> np.ndarray:
         """The objective per image: the mean over the views of the scaler's finest level,
         computed ``chunk`` views at a time so a huge image's thousands of tiles never hold
-        all their activations at once."""
+        all their activations at once. ``choices``: the objective's ``selectable``
+        parameter per image (None: its own)."""
         import tensorflow as tf
 
         with tf.device(self.device):
@@ -212,8 +234,12 @@ class Dreamer:
                     views = self._views(level, images)
             with plugin_call(self.components["objective"], "scoring"):
                 parts = []
+                if choices is not None:
+                    per_view = tf.repeat(tf.constant(np.asarray(choices, np.int32)),
+                                         int(views.shape[0]) // int(images.shape[0]))
                 for i in range(0, int(views.shape[0]), chunk):
-                    part = self._score_views(views[i : i + chunk])
+                    part = (self._score_views(views[i : i + chunk]) if choices is None
+                            else self._score_each(views[i : i + chunk], per_view[i : i + chunk]))
                     count = min(chunk, int(views.shape[0]) - i)
                     if tuple(part.shape) != (count,):  # before the optimizer is blamed for it
                         raise PluginError(f"{describe_component(self.components['objective'])} returned scores of "
@@ -230,11 +256,11 @@ class Dreamer:
         canvas = level.to_canvas(images)
         return canvas if level.view_size is None else split_views(canvas, level.view_size)
 
-    def ascend(self, canvas: Any, round_index: int, level: Any) -> Any:
+    def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.loop.Round`); a failure
-        names the optimizer's plugin."""
+        names the optimizer's plugin. ``choices``: as for :meth:`dream_batch`."""
         with plugin_call(self.components["optimizer"], f"running round {round_index + 1}"):
-            return self.ascent(canvas, round_index, level)
+            return self.ascent(canvas, round_index, level, choices)
 
     def rounds_for(self, image_size: tuple[int, int]) -> int:
         """How many rounds (``on_round`` calls, at most) a dream of ``image_size`` makes."""
@@ -279,7 +305,8 @@ class Dreamer:
         return image if want == 1 else np.repeat(image, want, axis=-1)
 
     def dream_batch(
-        self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None
+        self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None,
+        choices: Sequence[int] | None = None,
     ) -> list[DreamResult]:
         """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
@@ -288,17 +315,35 @@ class Dreamer:
         ``on_round(round_index)`` is called after each round (for progress displays).
         Results are (H, W) for a 1-channel model and (H, W, 3) for a 3-channel one. An image
         whose score or result is not finite gets a result with ``problem`` set.
+
+        ``choices`` (one int per image, or None): the value of the objective's
+        ``selectable`` parameter (``map`` of ``single-map``) for each image, fed at run
+        time, so one batch dreams one photo under many maps and a new map reuses the
+        compiled step. Each result equals the dream with that value in the settings; its
+        ``settings`` and ``objective`` say so.
         """
         import tensorflow as tf
 
         batch_array = self.model_input(images)
+        described = None
+        if choices is not None:
+            if len(choices) != len(images):
+                raise ValueError(f"dream_batch got {len(choices)} choices for {len(images)} images")
+            described = self.choices(choices)
+            choice_tensor = tf.constant(np.asarray(choices, np.int32))
         started = time.perf_counter()
         self._dreams += 1
-        ascend = self.ascend
+
+        def ascend(canvas: Any, round_index: int, level: Any) -> Any:
+            if choices is None:  # as before: self.ascend(canvas, round_index, level)
+                return self.ascend(canvas, round_index, level)
+            return self.ascend(canvas, round_index, level, choice_tensor)
+
         if on_round is not None:
+            chosen = ascend
 
             def ascend(canvas: Any, round_index: int, level: Any) -> Any:
-                out = self.ascend(canvas, round_index, level)
+                out = chosen(canvas, round_index, level)
                 try:
                     on_round(round_index)
                 except _CAUGHT as exc:
@@ -312,11 +357,11 @@ class Dreamer:
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with tf.device(self.device):
             batch = tf.constant(batch_array, tf.float32)
-            before = self.score(batch)
+            before = self.score(batch, choices=choices)
             with plugin_call(self.components["loop"], "dreaming"):
                 out = self.loop(batch, self.scaler, run)
                 result_images = out.image
-            after = self.score(result_images)
+            after = self.score(result_images, choices=choices)
             output = squeeze(widen(result_images[..., keep], self.settings.output["contrast"]).numpy())
             dream = np.clip(squeeze(out.dream.numpy()[..., keep]), 0.0, 1.0)
             detail = squeeze(out.detail.numpy()[..., keep])
@@ -325,12 +370,22 @@ class Dreamer:
         return [
             DreamResult(
                 image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i],
-                score_before=float(before[i]), score_after=float(after[i]), settings=self.settings,
-                objective=self.objective_description, device=self.device, seconds=seconds,
+                score_before=float(before[i]), score_after=float(after[i]),
+                settings=self.settings if choices is None else self.settings_with(int(choices[i])),
+                objective=self.objective_description if described is None else described[i],
+                device=self.device, seconds=seconds,
                 problem=self._problem(float(before[i]), float(after[i]), output[i]),
             )
             for i in range(len(images))
         ]
+
+    def settings_with(self, choice: int) -> Settings:
+        """This dreamer's settings with the objective's ``selectable`` parameter set to ``choice``."""
+        from dataclasses import replace
+
+        objective = self.settings.objective
+        return replace(self.settings, objective=replace(objective, params={**objective.params,
+                                                                           self.objective.selectable: choice}))
 
     def _problem(self, before: float, after: float, image: np.ndarray) -> str | None:
         """Why one image's dream must not be written, naming the plugin to blame, or None."""

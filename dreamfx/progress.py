@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from rich.markup import escape
 
@@ -249,6 +250,13 @@ def patterns_report(console: Any, title: str, labels: list[str], result: Any, wr
     """What ``dreamfx oip`` prints: the grid's title, each pattern's score (with its gain over
     the noise, a ratio only between positive scores), a note when all stayed at zero."""
     console.print(f"[bold]{title}[/]")
+    if getattr(result, "choices", None) is not None:  # oip --all: one line, not one per map
+        live = int((result.after > 0).sum())
+        best = sorted(zip(result.after, result.choices), reverse=True)[:8]
+        console.print(f"  {live} of {len(result.choices)} patterns rose above zero; strongest: "
+                      + ", ".join(f"{k} ({a:.3g})" for a, k in best if a > 0))
+        console.print(wrote)
+        return
     for label, before, after in zip(labels, result.before, result.after):
         console.print(f"  {label}{f'  x{after / before:.1f}' if before > 1e-6 and after > 0 else ''}")
     if not result.after.any():
@@ -326,3 +334,40 @@ def animation_summary(run: Any, what: str) -> Any:
     table.add_row("output", escape(str(run.output)))
     table.title, table.title_justify = what, "left"
     return table
+@contextmanager
+def round_progress(console: Any, total: int, what: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """A bar over ``total`` rounds on a terminal (nothing elsewhere, or when ``quiet``);
+    yields the ``on_round`` callback that advances it."""
+    if quiet or not console.is_terminal:
+        yield lambda _round: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TextColumn("rounds"),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda _round: progress.advance(task)
+
+
+def atlas_report(console: Any, atlas: Any, written: list[Any], elapsed: float) -> None:
+    """What ``dreamfx atlas`` prints: the title, how many maps respond, the strongest by gain,
+    the silent ones, the time and the files written."""
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(atlas.title)}[/]")
+    entries = atlas.sorted("gain")
+    live = [e for e in entries if not e.silent]
+    silent = sorted(e.map for e in entries if e.silent)
+    what = atlas.selectable
+    console.print(f"  {len(live)} of {len(entries)} {what}s respond to the photo")
+    if live:
+        best = ", ".join(f"{e.map} ({e.score_after:.2g})" for e in atlas.sorted("after")[:8])
+        console.print(f"  strongest after the dream: {best}")
+    woke = sorted(e.map for e in entries if e.score_before == 0 and not e.silent)
+    if woke:
+        console.print(f"  zero on the photo but woken by the jitter: {', '.join(map(str, woke))}")
+    if silent:
+        console.print(f"  silent (zero before and after: the dream cannot start): {', '.join(map(str, silent))}")
+    console.print(f"  time {elapsed:.2f} s (dream {atlas.seconds:.2f} s)")
+    console.print("wrote " + ", ".join(escape(str(p)) for p in written))

@@ -185,6 +185,9 @@ class LRUCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def clear(self) -> None:
+        self._items.clear()
+
     def values(self) -> list[Any]:
         return list(self._items.values())
 

@@ -18,9 +18,17 @@ class ClassUnit(Objective):
         model_info.check_unit(layer, unit, what="unit", spatial=False)
         self.layer, self.unit = layer, unit
         self.layers = (layer,)
+        self.selectable = "unit"
 
     def score(self, activations: Mapping[str, Any]) -> Any:
         return activations[self.layer][:, self.unit]
+
+    def score_each(self, activations: Mapping[str, Any], choices: Any) -> Any:
+        """Element ``i``'s unit ``choices[i]`` (a one-hot product: the same values as :meth:`score`)."""
+        from keras import ops
+
+        acts = activations[self.layer]
+        return ops.sum(acts * ops.one_hot(choices, acts.shape[-1], dtype=acts.dtype), axis=-1)
 
     def describe(self) -> str:
         return f"{self.layer} unit {self.unit}"

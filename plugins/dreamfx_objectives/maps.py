@@ -16,9 +16,18 @@ class SingleMap(Objective):
         model_info.check_unit(layer, map, what="map", spatial=True)
         self.layer, self.map = layer, map
         self.layers = (layer,)
+        self.selectable = "map"
 
     def score(self, activations: Mapping[str, Any]) -> Any:
         return ops.mean(activations[self.layer][..., self.map], axis=(1, 2))
+
+    def score_each(self, activations: Mapping[str, Any], choices: Any) -> Any:
+        """Element ``i``'s map ``choices[i]``: a one-hot product picks it (``x * 1 + 0`` is
+        exactly ``x``, and the gradient is the one-hot, as the slice's), so the values are
+        the same bits as :meth:`score`'s."""
+        acts = activations[self.layer]
+        pick = ops.one_hot(choices, acts.shape[-1], dtype=acts.dtype)[:, None, None, :]
+        return ops.mean(ops.sum(acts * pick, axis=-1), axis=(1, 2))
 
     def describe(self) -> str:
         return f"{self.layer} map {self.map}"

@@ -1,0 +1,105 @@
+"""Benchmarks of issue #15 (the map atlas, warm dreams): ratios against plain reference runs
+measured in the same run, printed with their targets.
+
+    python benchmarks/atlas.py [--repeats 3] [--only A1,A2] [--json results.json]
+
+A1  `dreamfx atlas PHOTO` (all 64 maps of conv3, one batch) vs one `dreamfx run PHOTO`: wall
+    time of each command, start-up included (the bundled 600x400 photo, single-map preset)
+A2  a warm `dreamfx.dream(photo, "single-map", map=k)` (the same process, a new map each call)
+    vs benchmarks/run.py's eager reference of the article's recipe (per-step GradientTape,
+    PIL bicubic resizing) on the same photo; A2b a kept `Dreamer` for context
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import PHOTO, dreamfx_command, eager_reference, gray, single_map_dreamer, timed  # noqa: E402
+
+#: Maps the warm dreams cycle through (each call a map the previous call did not use).
+WARM_MAPS = (33, 28, 56, 60, 13, 7, 52, 61)
+
+
+def wall(args: list[str], repeats: int) -> float:
+    """Median wall time of a command (a new process each time)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_a1(repeats: int) -> dict[str, Any]:
+    cmd = dreamfx_command()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = wall([*cmd, "run", str(PHOTO), "-o", f"{tmp}/dream.png", "-q", "--force"], repeats)
+        atlas = wall([*cmd, "atlas", str(PHOTO), "-o", f"{tmp}/atlas.png", "-q", "--force"], repeats)
+    return {"run_s": run, "atlas_s": atlas, "ratio": atlas / run}
+
+
+def bench_a2(repeats: int) -> dict[str, Any]:
+    import dreamfx
+
+    photo = gray(PHOTO)
+    calls = iter(WARM_MAPS * (repeats + 2))
+    dreamfx.dream(str(PHOTO), "single-map", map=56)  # the first call builds and traces
+
+    def warm() -> None:
+        dreamfx.dream(str(PHOTO), "single-map", map=next(calls))
+
+    ours = timed(warm, max(repeats, 5))
+    dreamer = single_map_dreamer()
+    kept = timed(lambda: dreamer(photo), max(repeats, 5))
+    p = dreamer.settings.objective.params
+    ref = timed(lambda: eager_reference(dreamer.features, p["layer"], p["map"], photo, 4, 20,
+                                        dreamer.settings.optimizer.params["step_size"]), repeats)
+    return {"warm_s": ours, "kept_dreamer_s": kept, "reference_s": ref, "ratio": ref / ours,
+            "ratio_kept": ref / kept}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median reported)")
+    parser.add_argument("--only", help="comma-separated subset, e.g. A2")
+    parser.add_argument("--json", help="also write the raw figures to this file")
+    args = parser.parse_args(argv)
+    chosen = set((args.only or "A1,A2").upper().split(","))
+    results: dict[str, Any] = {}
+    for name, bench in {"A1": bench_a1, "A2": bench_a2}.items():
+        if name in chosen:
+            start = time.perf_counter()
+            results[name] = bench(args.repeats)
+            print(f"{name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    rows = []
+    if "A1" in results:
+        r = results["A1"]
+        rows.append(("A1", "atlas of 64 maps vs one dreamfx run", f"{r['ratio']:.2f}x ({r['atlas_s']:.2f} s / "
+                     f"{r['run_s']:.2f} s)", "<= 3x", r["ratio"] <= 3))
+    if "A2" in results:
+        r = results["A2"]
+        rows.append(("A2", "warm dreamfx.dream() vs eager recipe", f"{r['ratio']:.1f}x ({r['reference_s']:.3f} s / "
+                     f"{r['warm_s']:.3f} s)", ">= 15x", r["ratio"] >= 15))
+        rows.append(("A2b", "kept Dreamer vs eager recipe", f"{r['ratio_kept']:.1f}x ({r['reference_s']:.3f} s / "
+                     f"{r['kept_dreamer_s']:.3f} s)", "(no target)", True))
+    width = max(len(r[2]) for r in rows) if rows else 10
+    print(f"\n{'id':4} {'benchmark':38} {'figure':{width}} {'target':10} ok")
+    for rid, what, figure, target, ok in rows:
+        print(f"{rid:4} {what:38} {figure:{width}} {target:10} {'yes' if ok else 'NO'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if all(r[4] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

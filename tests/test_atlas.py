@@ -1,0 +1,301 @@
+"""Issue #15: the map atlas (one batch, a map per copy of the photo), `oip --all`, and warm
+`dreamfx.dream()` calls that reuse their Dreamer with the map fed at run time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamfx.api import make_dreamer
+from dreamfx.cli import main
+from dreamfx.errors import SettingsError
+from dreamfx.mapatlas import AtlasEntry, groups, parse_maps
+
+from .conftest import CHELSEA, SAMPLE
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """An 84x56 copy of the bundled photo."""
+    path = tmp_path / "photo.png"
+    with Image.open(SAMPLE) as img:
+        img.convert("L").resize((84, 56), Image.Resampling.LANCZOS).save(path)
+    return path
+
+
+def gray(path: Path) -> np.ndarray:
+    from dreamfx.api import as_gray_array
+
+    return as_gray_array(path)
+
+
+# -- fast: parsing, grouping, entries -----------------------------------------------------------
+
+
+def test_parse_maps_ranges_lists_and_all():
+    assert parse_maps("0-3,7,2", 64) == [0, 1, 2, 3, 7]
+    assert parse_maps(None, 4) == [0, 1, 2, 3]
+    assert parse_maps("all", 3) == [0, 1, 2]
+    assert parse_maps([5, 5, 1], 10) == [5, 1]
+
+
+@pytest.mark.parametrize("text, why", [("64", "does not exist"), ("3-1", "indices and ranges"), ("a", "indices"),
+                                       ("", "indices"), ("-1", "indices"), ("0-5000", "at most")])
+def test_parse_maps_refuses_what_is_not_a_map(text, why):
+    with pytest.raises(SettingsError, match=why):
+        parse_maps(text, 64)
+
+
+def test_groups_fit_the_budget_and_cover_every_copy():
+    assert groups(64, 240_000, 24_000_000) == [range(0, 64)]
+    parts = groups(10, 12_000_000, 24_000_000)
+    assert [len(p) for p in parts] == [2] * 5
+    assert groups(3, 10**9, 24_000_000) == [range(0, 1), range(1, 2), range(2, 3)]  # one copy always fits
+
+
+def test_entries_silent_woken_and_gain():
+    image = np.zeros((2, 2), np.float32)
+    assert AtlasEntry(1, 0.0, 0.0, image).silent and AtlasEntry(1, 0.0, 0.0, image).gain is None
+    woke = AtlasEntry(2, 0.0, 3.0, image)
+    assert not woke.silent and woke.gain is None and woke.as_dict()["gain"] is None
+    assert AtlasEntry(3, 0.5, 2.0, image).gain == 4.0
+    assert not AtlasEntry(4, -2.0, 1.0, image).silent  # a logit below zero is not a silent map
+
+
+def test_score_each_equals_score_bit_for_bit():
+    """The one-hot choice gives the same values as the objective built with that map/unit."""
+    import keras
+
+    from dreamfx.objectives import ModelInfo
+    from dreamfx_objectives.dense import ClassUnit
+    from dreamfx_objectives.maps import SingleMap
+
+    info = ModelInfo("m", (28, 28, 1), {"conv3": (3, 3, 8), "logits": (10,)})
+    rng = np.random.default_rng(0)
+    acts = {"conv3": keras.ops.convert_to_tensor(np.maximum(rng.normal(size=(5, 3, 3, 8)), 0).astype(np.float32)),
+            "logits": keras.ops.convert_to_tensor(rng.normal(size=(5, 10)).astype(np.float32))}
+    choices = np.array([0, 7, 3, 3, 5], np.int32)
+    each = np.asarray(SingleMap(info, "conv3", 0).score_each(acts, keras.ops.convert_to_tensor(choices)))
+    alone = [np.asarray(SingleMap(info, "conv3", int(k)).score(acts))[i] for i, k in enumerate(choices)]
+    assert each.tolist() == alone
+    each = np.asarray(ClassUnit(info, 0, "logits").score_each(acts, keras.ops.convert_to_tensor(choices)))
+    alone = [np.asarray(ClassUnit(info, int(k), "logits").score(acts))[i] for i, k in enumerate(choices)]
+    assert each.tolist() == alone
+
+
+def test_an_objective_without_a_choice_is_refused_clearly(photo):
+    dreamer = make_dreamer("single-map", {"objective": "whole-layer"})
+    with pytest.raises(SettingsError, match="cannot be dreamed for several maps"):
+        dreamer.dream_batch([gray(photo)], choices=[3])
+    from dreamfx.mapatlas import make_atlas
+
+    with pytest.raises(SettingsError, match="atlas needs single-map"):
+        make_atlas(dreamer, gray(photo))
+
+
+# -- a batch of maps equals the single dreams -----------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["single-map", "tiling", "hybrid"])
+def test_choices_in_one_batch_equal_dreams_built_with_each_map(photo, preset):
+    """Every copy of the batch, with its own map, is the dream of the settings with that map
+    (fed at run time instead of traced in: the same bits alone, and batched within 2/255;
+    batches of one image are compared bit for bit)."""
+    image = gray(photo)
+    maps = [33, 28, 12]
+    shared = make_dreamer(preset, {"map": 56, "steps": 5, "rounds": 2})
+    batch = shared.dream_batch([image] * 3, choices=maps)
+    for k, result in zip(maps, batch):
+        own = make_dreamer(preset, {"map": k, "steps": 5, "rounds": 2})
+        alone = own(image)
+        assert np.abs(result.image - alone.image).max() <= 2 / 255, (preset, k)
+        assert result.score_before == pytest.approx(alone.score_before, rel=1e-6, abs=1e-7)
+        assert result.settings == own.settings and result.objective == f"conv3 map {k}"
+        single = shared.dream_batch([image], choices=[k])[0]
+        assert np.array_equal(single.image, alone.image), (preset, k)
+
+
+def test_atlas_tile_equals_dreamfx_run_of_that_map(photo, tmp_path):
+    """The lead's invariant: the atlas tile of map k is `dreamfx run --set objective.map=k`."""
+    import dreamfx
+    from dreamfx.imageio import to_uint8
+
+    atlas = dreamfx.atlas(photo, maps="33,28,56")
+    assert [e.map for e in atlas.entries] == [33, 28, 56]
+    for entry in atlas.entries:
+        out = tmp_path / f"run-{entry.map}.png"
+        assert main(["run", str(photo), "--set", f"objective.map={entry.map}", "-o", str(out), "-q"]) == 0
+        with Image.open(out) as img:
+            written = np.asarray(img.convert("L"), np.int16)
+        assert np.abs(to_uint8(entry.image).astype(np.int16) - written).max() <= 2, entry.map
+    assert atlas.scores[0]["map"] == 33 and atlas.scores[0]["score_after"] > atlas.scores[0]["score_before"] > 0
+    sheet = atlas.sheet(sort="gain")
+    assert sheet.mode == "RGB" and sheet.width >= 480
+
+
+def test_atlas_of_dense_units(photo):
+    """Units of the logits layer, through the class objective."""
+    import dreamfx
+
+    atlas = dreamfx.atlas(photo, objective="class", layer="logits", maps="0-2", steps=3, rounds=1)
+    assert atlas.layer == "logits" and atlas.selectable == "unit"
+    assert [e.map for e in atlas.entries] == [0, 1, 2]
+    assert all(e.score_after > e.score_before for e in atlas.entries)
+
+
+# -- warm dreams ----------------------------------------------------------------------------------
+
+
+def test_warm_dreams_reuse_the_dreamer_and_its_compiled_step(photo):
+    import dreamfx
+    from dreamfx import api
+
+    api.forget_warm()
+    first = dreamfx.dream(photo, "single-map", map=56, steps=4, rounds=2)
+    assert len(api._WARM) == 1
+    dreamer = api._WARM.values()[0]
+    models = (dreamer.model, dreamer.features, dreamer.ascent)
+    second = dreamfx.dream(photo, "single-map", map=33, steps=4, rounds=2)
+    third = dreamfx.dream(photo, "single-map", map=28, steps=4, rounds=2)
+    fourth = dreamfx.dream(photo, "single-map", map=60, steps=4, rounds=2)
+    assert len(api._WARM) == 1 and api._WARM.values()[0] is dreamer
+    assert (dreamer.model, dreamer.features, dreamer.ascent) == models
+    fresh = make_dreamer("single-map", {"map": 33, "steps": 4, "rounds": 2})(gray(photo))
+    assert np.array_equal(second.image, fresh.image)
+    assert second.settings.objective.params["map"] == 33 and second.objective == "conv3 map 33"
+    assert first.settings.objective.params["map"] == 56 and third.objective == "conv3 map 28"
+    assert fourth.score_after > 0
+    dreamfx.dream(photo, "single-map", map=33, steps=5, rounds=2)  # other settings: another dreamer
+    assert len(api._WARM) == 2
+
+
+def test_warm_dreams_do_not_retrace_for_another_map(photo):
+    import dreamfx
+    from dreamfx import api
+
+    api.forget_warm()
+    dreamfx.dream(photo, "single-map", map=56, steps=3, rounds=1)
+    dreamfx.dream(photo, "single-map", map=33, steps=3, rounds=1)  # first run-time choice: traces once
+    dreamer = api._WARM.values()[0]
+    traces = dreamer.ascent._fns.traces()
+    for k in (28, 60, 7):
+        dreamfx.dream(photo, "single-map", map=k, steps=3, rounds=1)
+    assert dreamer.ascent._fns.traces() == traces
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+def test_cli_atlas_writes_the_sheet_and_the_scores(photo, tmp_path, capsys):
+    from dreamfx.imageio import read_metadata
+
+    out, scores = tmp_path / "atlas.png", tmp_path / "atlas.json"
+    code = main(["atlas", str(photo), "--maps", "0-3,33", "--sort", "gain", "-o", str(out), "--json", str(scores),
+                 "--set", "optimizer.steps=4", "--set", "loop.rounds=2"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "of 5 maps respond" in printed and "atlas.png" in printed
+    data = json.loads(scores.read_text())
+    assert sorted(m["map"] for m in data["maps"]) == [0, 1, 2, 3, 33]
+    assert "map" not in data["settings"]["objective"] and data["layer"] == "conv3"
+    assert all(set(m) == {"map", "score_before", "score_after", "gain", "silent"} for m in data["maps"])
+    meta = read_metadata(out)
+    assert meta["command"] == "atlas" and len(meta["maps"]) == 5
+    with Image.open(out) as sheet:
+        assert sheet.width > 400 and sheet.height > 100
+    # a rerun replaces its own outputs
+    assert main(["atlas", str(photo), "--maps", "33", "-o", str(out), "--json", str(scores), "-q",
+                 "--set", "optimizer.steps=1", "--set", "loop.rounds=1"]) == 0
+    assert [m["map"] for m in json.loads(scores.read_text())["maps"]] == [33]
+
+
+def test_cli_atlas_refuses_before_any_work(photo, tmp_path, capsys):
+    before = photo.read_bytes()
+    assert main(["atlas", str(photo), "-o", str(photo)]) == 2  # its own input
+    assert "would overwrite the input" in capsys.readouterr().err
+    theirs = tmp_path / "theirs.png"
+    Image.new("L", (8, 8)).save(theirs)
+    assert main(["atlas", str(photo), "-o", str(theirs)]) == 2
+    assert "was not written by dreamfx" in capsys.readouterr().err
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}')
+    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--json", str(notes)]) == 2
+    assert notes.read_text() == '{"mine": 1}'
+    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--maps", "70"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--set", "objective=whole-layer"]) == 2
+    assert "atlas needs single-map" in capsys.readouterr().err
+    assert main(["atlas", str(tmp_path / "missing.png"), "-o", str(tmp_path / "a.png")]) == 1
+    assert photo.read_bytes() == before and not (tmp_path / "a.png").exists()
+
+
+def test_cli_atlas_interrupted_writes_nothing(photo, tmp_path, monkeypatch, capsys):
+    import dreamfx.mapatlas
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dreamfx.mapatlas, "make_atlas", stop)
+    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--json", str(tmp_path / "a.json")]) == 130
+    assert not list(tmp_path.glob("a.*"))
+
+
+def test_cli_oip_all_grows_every_map_in_one_sheet(tmp_path, capsys):
+    from dreamfx.imageio import read_metadata
+
+    out = tmp_path / "sheet.png"
+    assert main(["oip", "--layer", "conv2", "--all", "--rounds", "1", "--set", "optimizer.steps=3", "-o", str(out)]) == 0
+    assert "patterns rose above zero" in capsys.readouterr().out
+    meta = read_metadata(out)
+    count = make_dreamer("single-map", {}).model_info.layers["conv2"][-1]
+    assert meta["maps"] == list(range(count)) and len(meta["scores"]) == count
+    assert main(["oip", "--all", "--map", "3", "-o", str(out)]) == 2
+
+
+def test_oip_all_patterns_equal_each_maps_own_pattern_from_the_same_noise():
+    """One batch with a map per pattern grows what each map's own dreamer grows from that noise."""
+    import tensorflow as tf
+
+    from dreamfx.patterns import grow_patterns
+    from dreamfx.scaling import Geometry
+
+    shared = make_dreamer("single-map", {"steps": 5})
+    result = grow_patterns(shared, 3, 2, choices=[33, 28, 56])
+    start = tf.random.stateless_uniform([3, 28, 28, 1], seed=[0, 7919], minval=0.3, maxval=0.7)
+    for i, k in enumerate([33, 28, 56]):
+        own = make_dreamer("single-map", {"steps": 5, "map": k})
+        views = start[i : i + 1]
+        for r in range(2):
+            views = own.ascend(views, r, Geometry((28, 28))).canvas
+        assert np.abs(views.numpy()[0, ..., 0] - result.patterns[i]).max() <= 2 / 255
+
+
+@pytest.mark.slow
+def test_the_docs_atlas_figures(tmp_path):
+    """docs/exploring-maps.md quotes how many conv3 maps respond to the bundled photo."""
+    import re
+
+    import dreamfx
+
+    atlas = dreamfx.atlas(SAMPLE)
+    text = (Path(__file__).resolve().parents[1] / "docs" / "exploring-maps.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    zero = sum(e.score_before == 0 for e in atlas.entries)
+    silent = sum(e.silent for e in atlas.entries)
+    quoted = re.search(r"(\d+) of the 64 maps are zero on the photo; (\d+) of them stay silent", text)
+    assert quoted and (int(quoted[1]), int(quoted[2])) == (zero, silent)
+    maps = re.search(r"README's examples use maps ([\d, and]+)", text)[1].replace("and", ",").split(",")
+    for k in (int(k) for k in maps if k.strip()):
+        entry = next(e for e in atlas.entries if e.map == k)
+        assert entry.score_before > 0 and entry.score_after > 3 * entry.score_before, k
+        assert f"--set objective.map={k}" in readme or f"--map {k}" in readme, k
+    from dreamfx.patterns import grow_patterns
+
+    dreamer = make_dreamer("single-map", {})
+    grown = grow_patterns(dreamer, 64, 10, choices=list(range(64)))
+    quoted = re.search(r"Of conv3's maps, (\d+) rise above zero from the default noise", text)
+    assert quoted and int(quoted[1]) == int((grown.after > 0).sum())
