@@ -135,14 +135,21 @@ def _resize_by_matmul(images: Any, size: tuple[int, int], method: str, antialias
     rows = tf.constant(axis_filter(height, size[0], method, antialias))  # (H', H)
     cols = tf.constant(axis_filter(width, size[1], method, antialias))  # (W', W)
     x = images if channels == 1 else tf.transpose(images, [0, 3, 1, 2])
-    x = tf.reshape(x, [batch * channels, height, width])
+    planes = batch * channels
+    x = tf.reshape(x, [planes, height, width])
+    # Both products are batched, one same-shaped product per image plane: a single 2-D
+    # product over every row of the batch let the matrix kernel pick its blocking by the
+    # batch's size, so an image enlarged in a batch of 3 differed from the same image alone
+    # in the last bit (28x28 -> 400x600), and a long dream amplified it (test_scaling).
+    row_filter = tf.broadcast_to(rows, [planes, size[0], height])
+    col_filter = tf.broadcast_to(cols, [planes, size[1], width])
     # do first the axis that leaves less work for the second product
     if size[0] * width * (height + size[1]) <= size[1] * height * (width + size[0]):
-        x = tf.matmul(tf.broadcast_to(rows, [batch * channels, size[0], height]), x)
-        x = tf.reshape(tf.matmul(tf.reshape(x, [-1, width]), cols, transpose_b=True), [-1, size[0], size[1]])
+        x = tf.matmul(row_filter, x)
+        x = tf.matmul(x, col_filter, transpose_b=True)
     else:
-        x = tf.reshape(tf.matmul(tf.reshape(x, [-1, width]), cols, transpose_b=True), [-1, height, size[1]])
-        x = tf.matmul(tf.broadcast_to(rows, [batch * channels, size[0], height]), x)
+        x = tf.matmul(x, col_filter, transpose_b=True)
+        x = tf.matmul(row_filter, x)
     if channels == 1:
         return tf.reshape(x, [batch, size[0], size[1], 1])
     return tf.transpose(tf.reshape(x, [batch, channels, size[0], size[1]]), [0, 2, 3, 1])

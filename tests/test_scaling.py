@@ -170,6 +170,23 @@ def test_matrix_resize_equals_tensorflow_resize(method, shape, size):
     assert float(tf.reduce_max(tf.abs(got - expected))) <= 1e-5
 
 
+@pytest.mark.parametrize("shape, size", [((8, 28, 28, 1), (400, 600)), ((8, 28, 28, 1), (384, 512)),
+                                         ((5, 56, 37, 1), (1000, 1500)), ((4, 28, 28, 3), (300, 200)),
+                                         ((6, 60, 40, 1), (30, 20))])
+def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
+    """A batch must equal its images dreamed one by one, so resizing an image must not
+    depend on what else is in its batch: the same bits alone, in a batch of 3 and of all
+    (a single 2-D product over the batch's rows differed in the last bit at 28x28 -> 400x600)."""
+    from dreamfx.scaling import resize
+
+    x = tf.random.stateless_uniform(shape, seed=[7, 3])
+    whole = resize(x, size).numpy()
+    for count in (1, 3):
+        part = resize(x[:count], size).numpy()
+        assert np.array_equal(part, whole[:count]), count
+    assert np.array_equal(resize(x[-1:], size).numpy()[0], whole[-1])
+
+
 def test_matrix_resize_works_inside_a_compiled_function_with_unknown_batch():
     from dreamfx.scaling import resize
 
