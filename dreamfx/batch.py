@@ -88,7 +88,7 @@ class Outcome:
 
 #: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of "skipped",
 #: "refused", "failed", "done", "round" (detail: round index), "batch" (detail: (batch
-#: size, rounds the batch will take)).
+#: size, rounds the batch will take)), "status" (detail: an executor's news, a line of text).
 EventFn = Callable[[str, "Outcome | None", Any], None]
 
 #: Statuses that make a run exit 1.
@@ -276,7 +276,12 @@ class BatchRunner:
             else:
                 from .executors import FolderWork
 
-                self.executor.run(FolderWork(self, todo, self.host, device=self.device, debug=self.debug))
+                try:
+                    self.executor.run(FolderWork(self, todo, self.host, device=self.device, debug=self.debug))
+                except DreamfxError:
+                    raise  # it could not start (no engine, a worker that cannot dream): one line, no work done
+                except Exception as exc:  # an executor's bug, or its engine's: the report says so
+                    self.stopped = f"the executor failed: {type(exc).__name__}: {str(exc).strip()[:300]}"
         except KeyboardInterrupt:
             self.interrupted = True
             self._settle(self._pending)

@@ -81,6 +81,8 @@ class DreamTask:
     min_size: int | None
     png_level: int
     device: str
+    #: Checked once per worker process before its first task (a worker that joined late).
+    requirements: Requirements | None = None
 
     @property
     def nbytes(self) -> int:
@@ -110,6 +112,7 @@ class FolderWork:
         self.settings = runner.settings
         self.stopped: str | None = None
         self.lookahead_bytes = LOOKAHEAD_BYTES
+        self._requirements: Requirements | None = None
 
     def __len__(self) -> int:
         return len(self.todo)
@@ -184,8 +187,10 @@ class FolderWork:
 
     def _task(self, items: list[TaskItem]) -> DreamTask:
         o = self.runner.options
+        if self._requirements is None:
+            self._requirements = self.requirements
         return DreamTask(self.settings, items, o.color, o.keep_alpha, o.max_pixels, o.min_size, o.png_level,
-                         self.device)
+                         self.device, self._requirements)
 
     def finish(self, task: DreamTask, results: list[ImageResult]) -> None:
         """Write what a worker returned for ``task`` (atomically, with its provenance); an
@@ -224,6 +229,10 @@ class FolderWork:
             if outcome.status == "pending":
                 self.runner._fail(outcome, reason, 0.0)
 
+    def status(self, text: str) -> None:
+        """Show ``text`` as the run's current activity (where the dreams happen)."""
+        self.runner.event("status", None, text)
+
     def stop(self, message: str) -> None:
         """End the run early (the engine was lost): what is not done stays pending, the
         report is written and says why, and a rerun resumes."""
@@ -251,6 +260,7 @@ _HOST: Any = None
 _DREAMERS: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
 _LOCK = threading.Lock()
 _THREADS: int | None = None
+_CHECKED: list[Requirements] = []
 THREADS_ENV = "DREAMFX_WORKER_THREADS"
 
 
@@ -292,12 +302,30 @@ def _start_tensorflow() -> None:
         import atexit
 
         atexit.register(os._exit, 0)
+    _large_arrays_from_the_heap()
     threads = _THREADS or (int(os.environ[THREADS_ENV]) if os.environ.get(THREADS_ENV) else None)
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
         except RuntimeError:  # already initialised by someone else in this process
             pass
+
+
+def _large_arrays_from_the_heap() -> None:
+    """Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_`` set, which turns off
+    glibc's adaptive mmap threshold: every image-sized array is then a fresh mmap, zeroed
+    page by page, and a dream ran 2-3x slower than in the client (measured, docs/cluster.md).
+    Raise the mmap threshold again (64 MiB) in this process; Linux with glibc only."""
+    import sys
+
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_") or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
 
 
 def _dreamer_for(settings: "Settings", device: str) -> tuple[Any, threading.Lock]:
@@ -340,6 +368,11 @@ def dream_task(task: DreamTask) -> list[ImageResult]:
     from .batch import output_metadata
     from .imageio import compose, decode_picture, encode_image
 
+    if task.requirements is not None and task.requirements not in _CHECKED:
+        problem = check_worker(task.requirements)
+        if problem is not None:  # raised: Dask tries the task on another worker
+            raise ExecutorError(f"this worker {problem}")
+        _CHECKED.append(task.requirements)
     dreamer, lock = _dreamer_for(task.settings, task.device)
     results: list[ImageResult] = []
     groups: dict[tuple[int, int], list[tuple[TaskItem, Any]]] = {}

@@ -220,9 +220,11 @@ class DaskProcesses:
     def __init__(self, tmp_path: Path) -> None:
         self.port, self.tmp = _free_port(), tmp_path
         self.address = f"tcp://127.0.0.1:{self.port}"
+        self.scheduler_file = tmp_path / "scheduler.json"
         self.procs: list[subprocess.Popen] = []
         self.scheduler = self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
-                                      str(self.port), "--dashboard-address", ":0", "--no-show"], "scheduler")
+                                      str(self.port), "--dashboard-address", ":0", "--no-show", "--scheduler-file",
+                                      str(self.scheduler_file)], "scheduler")
 
     def _start(self, cmd: list[str], name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.tmp / f"{name}-{len(self.procs)}.log", "w")
@@ -295,8 +297,9 @@ def test_a_worker_without_the_plugin_is_named_before_any_work(tmp_path, dask_pro
     dask_processes.worker(DREAMFX_DISABLE_PLUGINS="spotlight")  # as if the plugin were not installed there
     dask_processes.wait_for_workers(2)
     started = time.monotonic()
-    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster", dask_processes.address,
-                   "--set", "objective=spotlight-map", *FAST, timeout=120)
+    # the scheduler file that `dask scheduler --scheduler-file` wrote, as on SLURM
+    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster",
+                   str(dask_processes.scheduler_file), "--set", "objective=spotlight-map", *FAST, timeout=120)
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr

@@ -67,10 +67,16 @@ class DaskExecutor:
         with _quiet(not work.debug):
             import distributed
 
+            work.status(f"starting a local Dask cluster of {self.workers} workers" if self.workers
+                        else f"connecting to the Dask scheduler at {self.address}")
             client, cluster = self._connect(distributed, quiet=not work.debug)
             pending: dict[Any, Any] = {}
             try:
                 workers = self._check(client, work)
+                threads = sum(int(info["nthreads"]) for info in workers.values())
+                where = f"local:{self.workers}" if self.workers else self.address
+                work.status(f"on {len(workers)} Dask worker{'s' if len(workers) != 1 else ''} "
+                            f"({threads} thread{'s' if threads != 1 else ''}) at {where}")
                 self._dream(distributed, client, work, pending, workers)
             except KeyboardInterrupt:
                 with _shielded():
@@ -88,9 +94,14 @@ class DaskExecutor:
                 env = {"DREAMFX_WORKER_THREADS": str(threads), "DREAMFX_LOCAL_WORKER": "1"}
                 if quiet:  # the workers share this terminal: TensorFlow's native start-up lines off
                     env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "DREAMFX_WORKER_QUIET": "1"})
-                cluster = distributed.LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=":0", silence_logs=logging.ERROR if quiet else logging.INFO, env=env)
+                import dask
+
+                # no MALLOC_TRIM_THRESHOLD_ for our workers: it made every dream 2-3x slower
+                # (glibc's adaptive mmap threshold off; see dreamfx.executors)
+                with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                    cluster = distributed.LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=":0", silence_logs=logging.ERROR if quiet else logging.INFO, env=env)
                 client = distributed.Client(cluster, timeout=self.connect_timeout)
             elif self.address.endswith(".json") and "://" not in self.address:
                 if not Path(self.address).is_file():
@@ -116,7 +127,11 @@ class DaskExecutor:
         """Every worker can dream these settings, or one line saying which cannot and why;
         each worker's TensorFlow threads: its machine's cores shared among its workers."""
         workers = client.scheduler_info(n_workers=-1)["workers"]
-        answers = client.run(work.check_function, work.requirements, on_error="return")
+        try:
+            answers = client.run(work.check_function, work.requirements, on_error="return")
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker that cannot unpickle dreamfx's function
+            raise ExecutorError(f"a Dask worker at {self.address} cannot run dreamfx: {_line(exc)}; install the "
+                                "client's dreamfx and plugins on every worker (docs/cluster.md)") from exc
         problems = []
         for address, answer in sorted(answers.items()):
             if isinstance(answer, BaseException):
