@@ -33,9 +33,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from run import dreamfx_command, make_photos  # noqa: E402  (benchmarks/run.py)
 
 COUNT = 64
 
@@ -88,6 +85,7 @@ def warm(src: Path, tmp: Path, repeats: int) -> dict[str, Any]:
 
 
 def cold(src: Path, tmp: Path, repeats: int) -> dict[str, Any]:
+    from run import dreamfx_command
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("DREAMFX_CLUSTER", None)
     results: dict[str, list[float]] = {"in_process_s": [], "local1_s": [], "local2_s": []}
@@ -102,11 +100,40 @@ def cold(src: Path, tmp: Path, repeats: int) -> dict[str, Any]:
     return results
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The table docs/cluster.md quotes, from this script's --json output (a test checks the
+    page against benchmarks/cluster-results.json)."""
+    m, c1, c2 = results["medians"], results["c1"], results["c2"]
+    cold1, cold2 = m["cold_local1_s"] / m["cold_in_process_s"], m["cold_local2_s"] / m["cold_in_process_s"]
+    rows = [
+        "| id | measurement | figure | target | met |",
+        "| --- | --- | --- | --- | --- |",
+        f"| C1 | warm: `local:1` vs in-process, 64 photos | **{c1:.2f}x** ({m['warm_local1_s']:.2f} s / "
+        f"{m['warm_in_process_s']:.2f} s) | <= 1.15x | {'yes' if c1 <= 1.15 else 'no'} |",
+        f"| C2 | warm: `local:2` vs `local:1` | **{c2:.2f}x** ({m['warm_local2_s']:.2f} s / "
+        f"{m['warm_local1_s']:.2f} s) | <= 1.0x | {'yes' if c2 <= 1.0 else 'no'} |",
+        f"| C3 | cold command: `--cluster local:1` vs in-process | **{cold1:.2f}x** ({m['cold_local1_s']:.1f} s / "
+        f"{m['cold_in_process_s']:.1f} s) | (none) | |",
+        f"| C3 | cold command: `--cluster local:2` vs in-process | **{cold2:.2f}x** ({m['cold_local2_s']:.1f} s / "
+        f"{m['cold_in_process_s']:.1f} s) | (none) | |",
+        f"| | images/s per worker, warm: in-process / `local:1` / `local:2` | {COUNT / m['warm_in_process_s']:.1f} / "
+        f"{COUNT / m['warm_local1_s']:.1f} / {COUNT / m['warm_local2_s'] / 2:.1f} | | |",
+    ]
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--markdown", metavar="JSON", help="print docs/cluster.md's table from an earlier --json")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())), end="")
+        return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import make_photos  # benchmarks/run.py: the same 64 photos as its B3
+
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         src = tmp / "photos"

@@ -12,7 +12,7 @@ filesystem is needed and resume, ``--force`` and the report work as in a local r
 Client side: :class:`FolderWork` (what an executor's ``run(work)`` receives). Worker side,
 module-level functions a worker imports by name: :func:`dream_task` (a task to its
 results), :func:`check_worker` (whether this worker can dream these settings: same dreamfx,
-same plugins) and :func:`set_worker_threads`. Nothing here imports TensorFlow or an
+same plugins). Nothing here imports TensorFlow or an
 engine's library at module level.
 """
 
@@ -259,7 +259,6 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 _HOST: Any = None
 _DREAMERS: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
 _LOCK = threading.Lock()
-_THREADS: int | None = None
 _CHECKED: list[Requirements] = []
 THREADS_ENV = "DREAMFX_WORKER_THREADS"
 
@@ -271,15 +270,6 @@ def _worker_host() -> Any:
 
         _HOST = create_host()
     return _HOST
-
-
-def set_worker_threads(threads: int) -> int | None:
-    """Cap TensorFlow's intra-op threads in this worker process (several workers share a
-    machine's cores); effective if TensorFlow has not started yet. ``DREAMFX_WORKER_THREADS``
-    overrides. Returns this machine's CPU count."""
-    global _THREADS
-    _THREADS = int(os.environ.get(THREADS_ENV) or threads)
-    return os.cpu_count()
 
 
 def _start_tensorflow() -> None:
@@ -303,7 +293,7 @@ def _start_tensorflow() -> None:
 
         atexit.register(os._exit, 0)
     _large_arrays_from_the_heap()
-    threads = _THREADS or (int(os.environ[THREADS_ENV]) if os.environ.get(THREADS_ENV) else None)
+    threads = int(os.environ[THREADS_ENV]) if os.environ.get(THREADS_ENV, "").isdigit() else None
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from . import hookimpl
 from .commands import console, quiet_tensorflow
 from .errors import DreamfxError, PluginError, SettingsError
-from .executors import Executor, ExecutorError, FolderWork, set_worker_threads
+from .executors import Executor, ExecutorError, FolderWork
 from .hookspecs import Register
 from .loop import DreamLoop, LoopResult, LoopRun, Round
 from .models import load_keras_file
@@ -83,7 +83,6 @@ __all__ = [
     "Executor",
     "FolderWork",
     "ExecutorError",
-    "set_worker_threads",
     # for commands (dreamfx_register_commands)
     "console",
     "quiet_tensorflow",

@@ -362,3 +362,16 @@ def test_ctrl_c_cancels_writes_the_report_and_leaves_no_dask_process(tmp_path):
     assert report["interrupted"] is True and report["counts"]["done"] >= 1 and report["counts"]["pending"] >= 1
     assert not _leftovers(out)
     assert not _gone(children), "a Dask process outlived the run"
+
+
+def test_the_measured_table_is_the_benchmarks_output():
+    """docs/cluster.md quotes benchmarks/cluster.py's figures as its --markdown prints them
+    from the committed run (benchmarks/cluster-results.json)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("cluster_benchmark", root / "benchmarks" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = json.loads((root / "benchmarks" / "cluster-results.json").read_text())
+    assert module.markdown(results) in (root / "docs" / "cluster.md").read_text()

@@ -3,8 +3,9 @@
 ``local:N`` starts a ``LocalCluster`` of N single-threaded worker processes (closed at the
 end); anything else is a running scheduler (``tcp://host:8786``, or a scheduler file
 ``*.json`` as ``dask scheduler --scheduler-file`` writes). Before any work every worker is
-checked (the same dreamfx, the same plugins at the same versions: one line if not) and
-told how many TensorFlow threads to use (the machine's cores shared among its workers).
+checked (the same dreamfx, the same plugins at the same versions: one line if not).
+Each worker's TensorFlow uses all of its machine's cores (measured faster than dividing
+them among the workers there, docs/cluster.md); ``DREAMFX_WORKER_THREADS`` caps it.
 Tasks are submitted as results come back, at most ``tasks_per_worker`` per worker thread
 and ``max_megabytes`` of input bytes in flight. A task that raises is retried on another
 worker (``retries``); a worker that dies has its tasks rerun by the scheduler. Losing the
@@ -24,7 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-from dreamfx.plugin import DreamfxError, ExecutorError, SettingsError, set_worker_threads
+from dreamfx.plugin import DreamfxError, ExecutorError, SettingsError
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 INSTALL = 'pip install "dreamfx[cluster]"'
@@ -56,42 +57,48 @@ class DaskExecutor:
         self.address, self.retries = address, retries
         self.tasks_per_worker, self.max_bytes = tasks_per_worker, max_megabytes << 20
         self.connect_timeout = connect_timeout
-        #: Filled by a run: worker address -> TensorFlow threads it was given.
-        self.worker_threads: dict[str, int] = {}
 
     def describe(self) -> str:
         return f"dask {self.address}"
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, work: Any) -> None:
-        with _quiet(not work.debug):
-            import distributed
+        environ = dict(os.environ)  # a nanny sets OMP_NUM_THREADS & co. in this process: put back after
+        try:
+            with _quiet(not work.debug):
+                self._run(work)
+        finally:
+            for key in set(os.environ) - set(environ):
+                del os.environ[key]
+            os.environ.update(environ)
 
-            work.status(f"starting a local Dask cluster of {self.workers} workers" if self.workers
-                        else f"connecting to the Dask scheduler at {self.address}")
-            client, cluster = self._connect(distributed, quiet=not work.debug)
-            pending: dict[Any, Any] = {}
-            try:
-                workers = self._check(client, work)
-                threads = sum(int(info["nthreads"]) for info in workers.values())
-                where = f"local:{self.workers}" if self.workers else self.address
-                work.status(f"on {len(workers)} Dask worker{'s' if len(workers) != 1 else ''} "
-                            f"({threads} thread{'s' if threads != 1 else ''}) at {where}")
-                self._dream(distributed, client, work, pending, workers)
-            except KeyboardInterrupt:
-                with _shielded():
-                    _cancel(client, pending)
-                raise
-            finally:
-                with _shielded():
-                    _close(client, cluster)
+    def _run(self, work: Any) -> None:
+        import distributed
+
+        work.status(f"starting a local Dask cluster of {self.workers} workers" if self.workers
+                    else f"connecting to the Dask scheduler at {self.address}")
+        client, cluster = self._connect(distributed, quiet=not work.debug)
+        pending: dict[Any, Any] = {}
+        try:
+            workers = self._check(client, work)
+            threads = sum(int(info["nthreads"]) for info in workers.values())
+            where = f"local:{self.workers}" if self.workers else self.address
+            work.status(f"on {len(workers)} Dask worker{'s' if len(workers) != 1 else ''} "
+                        f"({threads} thread{'s' if threads != 1 else ''}) at {where}")
+            self._dream(distributed, client, work, pending, workers)
+        except KeyboardInterrupt:
+            with _shielded():
+                _cancel(client, pending)
+            raise
+        finally:
+            with _shielded():
+                _close(client, cluster)
 
     def _connect(self, distributed: Any, quiet: bool) -> tuple[Any, Any]:
         cluster = None
         try:
             if self.workers:
-                threads = max(1, (os.cpu_count() or 1) // self.workers)
-                env = {"DREAMFX_WORKER_THREADS": str(threads), "DREAMFX_LOCAL_WORKER": "1"}
+                env = {"DREAMFX_LOCAL_WORKER": "1"}
                 if quiet:  # the workers share this terminal: TensorFlow's native start-up lines off
                     env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "DREAMFX_WORKER_QUIET": "1"})
                 import dask
@@ -111,12 +118,20 @@ class DaskExecutor:
                 client = distributed.Client(self.address, timeout=self.connect_timeout)
         except DreamfxError:
             raise
+        except KeyboardInterrupt:
+            with _shielded():
+                _close(None, cluster)
+            raise
         except (OSError, TimeoutError, ValueError) as exc:
             if cluster is not None:
                 _close(None, cluster)
             raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {_line(exc)}") from exc
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)
+        except KeyboardInterrupt:
+            with _shielded():
+                _close(client, cluster)
+            raise
         except (OSError, TimeoutError) as exc:
             _close(client, cluster)
             raise ExecutorError(f"no Dask worker joined the scheduler at {self.address} within "
@@ -124,8 +139,7 @@ class DaskExecutor:
         return client, cluster
 
     def _check(self, client: Any, work: Any) -> dict[str, Any]:
-        """Every worker can dream these settings, or one line saying which cannot and why;
-        each worker's TensorFlow threads: its machine's cores shared among its workers."""
+        """Every worker can dream these settings, or one line saying which cannot and why."""
         workers = client.scheduler_info(n_workers=-1)["workers"]
         try:
             answers = client.run(work.check_function, work.requirements, on_error="return")
@@ -142,16 +156,6 @@ class DaskExecutor:
             more = f" (and {len(problems) - 1} more workers)" if len(problems) > 1 else ""
             raise ExecutorError(f"{problems[0]}{more}; install the client's dreamfx and plugins on every worker "
                                 "(docs/cluster.md)")
-        cores = client.run(os.cpu_count, on_error="return")
-        per_host: dict[str, int] = {}
-        for address, info in workers.items():
-            per_host[info.get("host", address)] = per_host.get(info.get("host", address), 0) + int(info["nthreads"])
-        for address, info in workers.items():
-            count = cores.get(address)
-            if isinstance(count, int) and count > 0:
-                threads = max(1, count // max(1, per_host[info.get("host", address)]))
-                client.run(set_worker_threads, threads, workers=[address], on_error="ignore")
-                self.worker_threads[address] = threads
         return workers
 
     def _dream(self, distributed: Any, client: Any, work: Any, pending: dict[Any, Any],
