@@ -310,6 +310,22 @@ def test_a_worker_without_the_plugin_is_named_before_any_work(tmp_path, dask_pro
 
 
 @pytest.mark.slow
+def test_a_worker_that_cannot_import_dreamfx_is_named_before_any_work(tmp_path, dask_processes):
+    _photos(tmp_path / "in", [(40, 30)])
+    broken = tmp_path / "broken" / "dreamfx"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('simulated: no dreamfx on this worker')\n")
+    dask_processes.worker(PYTHONPATH=str(broken.parent))  # its `import dreamfx` fails
+    dask_processes.wait_for_workers(1)
+    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster", dask_processes.address,
+                   *FAST, timeout=120)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot run dreamfx" in lines[0] and "simulated: no dreamfx" in lines[0], run.stderr
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+@pytest.mark.slow
 def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, dask_processes):
     photos = _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(6)])
     dask_processes.worker()
