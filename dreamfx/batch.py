@@ -88,7 +88,7 @@ class Outcome:
 
 #: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of "skipped",
 #: "refused", "failed", "done", "round" (detail: round index), "batch" (detail: (batch
-#: size, rounds the batch will take)).
+#: size, rounds the batch will take)), "status" (detail: an executor's news, a line of text).
 EventFn = Callable[[str, "Outcome | None", Any], None]
 
 #: Statuses that make a run exit 1.
@@ -190,8 +190,13 @@ class BatchRunner:
 
     def __init__(self, settings: "Settings", jobs: Sequence[Job], options: BatchOptions,
                  make_dreamer: Callable[[], "Dreamer"], event: EventFn | None = None,
-                 pictures: dict[Path, Picture] | None = None) -> None:
+                 pictures: dict[Path, Picture] | None = None, executor: Any = None, host: Any = None,
+                 device: str = "auto", debug: bool = False) -> None:
         self.settings, self.options, self.make_dreamer = settings, options, make_dreamer
+        #: Who dreams (``dreamfx.executors``): None, or the ``local`` executor, in this process.
+        self.executor, self.host, self.device, self.debug = executor, host, device, debug
+        #: Why the run ended before its end (its engine was lost), or None.
+        self.stopped: str | None = None
         #: Inputs already decoded (a single-image run checks its input before TensorFlow
         #: loads): used instead of decoding them again.
         self.pictures = dict(pictures or {})
@@ -261,22 +266,37 @@ class BatchRunner:
     def run(self) -> list[Outcome]:
         """Plan, then dream what is to do; on Ctrl-C finish the writes under way and stop
         (``interrupted``)."""
-        pending_writes: list[Future[None]] = []
+        self._pending: list[Future[None]] = []
         try:
             todo = self.plan()
             if not todo:
                 return self.outcomes
-            self.dreamer = self.make_dreamer()
-            with ThreadPoolExecutor(self.options.workers, thread_name_prefix="dreamfx-io") as pool:
+            if self.executor is None:
+                self.run_here(todo)
+            else:
+                from .executors import FolderWork
+
                 try:
-                    for group in self._groups(pool, todo):
-                        self._dream_group(group, pool, pending_writes)
-                finally:
-                    self._settle(pending_writes)
+                    self.executor.run(FolderWork(self, todo, self.host, device=self.device, debug=self.debug))
+                except DreamfxError:
+                    raise  # it could not start (no engine, a worker that cannot dream): one line, no work done
+                except Exception as exc:  # an executor's bug, or its engine's: the report says so
+                    self.stopped = f"the executor failed: {type(exc).__name__}: {str(exc).strip()[:300]}"
         except KeyboardInterrupt:
             self.interrupted = True
-            self._settle(pending_writes)
+            self._settle(self._pending)
         return self.outcomes
+
+    def run_here(self, todo: list[Outcome]) -> None:
+        """Dream ``todo`` in this process (the ``local`` executor)."""
+        pending_writes = self._pending = getattr(self, "_pending", [])
+        self.dreamer = self.make_dreamer()
+        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="dreamfx-io") as pool:
+            try:
+                for group in self._groups(pool, todo):
+                    self._dream_group(group, pool, pending_writes)
+            finally:
+                self._settle(pending_writes)
 
     @staticmethod
     def _settle(writes: list[Future[None]]) -> None:
@@ -431,6 +451,7 @@ class BatchRunner:
             "settings": self.settings.to_dict(),
             "run_hash": self.hash,
             "interrupted": self.interrupted,
+            "stopped": self.stopped,
             "seconds": round(time.perf_counter() - self.started, 3),
             "counts": self.counts(),
             "files": [o.as_dict(self.hash) for o in self.outcomes],

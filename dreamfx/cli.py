@@ -87,6 +87,10 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     run.add_argument("--batch-size", type=int, default=16, help="images of one size dreamed together (default 16)")
     run.add_argument("--from", dest="from_output", metavar="OUTPUT",
                      help="repeat the settings stored in a dreamfx output (then --set overrides them)")
+    run.add_argument("--cluster", metavar="ADDRESS", help="folders: dream on a Dask cluster: local:N (N local worker "
+                     "processes) or a scheduler's address, tcp://host:8786 (default: $DREAMFX_CLUSTER; docs/cluster.md)")
+    run.add_argument("--executor", metavar="NAME", help="folders: a registered executor (default: dask with --cluster, "
+                     "else local)")
     dream_options(run)
 
     demo = sub.add_parser("demo", help="dream the bundled sample photo",
@@ -162,7 +166,11 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
 def cmd_run(args: argparse.Namespace, host: Any) -> int:
     from .request import DreamRequest
 
-    return _dream(args, host, DreamRequest(**{f.name: getattr(args, f.name) for f in fields(DreamRequest)}))
+    request = DreamRequest(**{f.name: getattr(args, f.name) for f in fields(DreamRequest)})
+    if request.cluster is None and os.environ.get("DREAMFX_CLUSTER") and not request.single:
+        request = DreamRequest(**{**{f.name: getattr(request, f.name) for f in fields(DreamRequest)},
+                                  "cluster": os.environ["DREAMFX_CLUSTER"]})
+    return _dream(args, host, request)
 
 
 def cmd_demo(args: argparse.Namespace, host: Any) -> int:
@@ -207,6 +215,9 @@ def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
         if run.interrupted:
             print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
             return EXIT_INTERRUPTED
+        if run.runner.stopped:
+            print(f"dreamfx: error: {run.runner.stopped}", file=sys.stderr)
+            return EXIT_FAILED
         return EXIT_FAILED if run.runner.problems() else EXIT_OK
 
 

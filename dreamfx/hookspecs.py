@@ -354,6 +354,59 @@ def dreamfx_register_presets(register: Register) -> None:
     """
 
 
+@hookspec
+def dreamfx_register_executors(register: Register) -> None:
+    """Registers executors: the engines that dream a folder run's images (`--executor`,
+    `--cluster`).
+
+    Called once when the plugin host is built. `factory(ctx, **params)` returns an
+    `Executor`, an object with `run(work)`. The host plans the run first (which inputs,
+    which outputs are up to date) and stays the only writer; `work` is the `FolderWork` to
+    do. An in-process executor calls `work.run_here()`. A distributed one sends
+    `work.tasks()` (groups of same-sized inputs as encoded bytes, picklable) to
+    `work.worker_function` on its workers, hands each task's returned results to
+    `work.finish(task, results)` (or `work.fail(task, reason)`) as they come back, checks its
+    workers first with `work.check_function(work.requirements)` (None, or what is wrong
+    there), may say what it is doing with `work.status(text)` (the progress line shows it),
+    and ends early with `work.stop(message)` when it loses its engine. Ctrl-C
+    arrives as `KeyboardInterrupt`: cancel what is in flight and raise it again. A parameter
+    called `address` receives `--cluster`. Import the engine's library inside the factory
+    or `run`, never at module level: the default run must not import it. Optional:
+    `describe()`.
+
+    Example:
+
+    ```python
+    from typing import Annotated
+
+    from dreamfx.plugin import BuildContext, PluginError, hookimpl
+
+
+    class InOrder:
+        \"\"\"Each task through the worker function, one at a time, in this process: what a
+        distributed executor does on its workers, without the network.\"\"\"
+
+        def __init__(self, ctx: BuildContext, address: Annotated[str, "Not used"] = ""):
+            self.address = address
+
+        def run(self, work):
+            problem = work.check_function(work.requirements)
+            if problem is not None:
+                raise PluginError(f"this process cannot dream: {problem}")
+            for task in work.tasks():
+                work.finish(task, work.worker_function(task))
+
+
+    @hookimpl
+    def dreamfx_register_executors(register):
+        register("in-order", InOrder, description="Tasks one by one through the worker function")
+    ```
+
+    Built-ins: `local` (the default: in this process), `dask` (Dask distributed: `--cluster
+    local:N` or a scheduler's address; docs/cluster.md).
+    """
+
+
 class RegisterCommand(Protocol):
     """The callback ``dreamfx_register_commands`` receives."""
 

@@ -251,8 +251,15 @@ def write_image_atomic(path: str | os.PathLike[str], image: Image.Image,
     compression level, 0-9 (lossless at every level; higher is smaller and slower).
     """
     path = Path(path)
-    fmt = format_for(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    data = encode_image(image, format_for(path), metadata, png_level)
+    return write_encoded_atomic(path, data, metadata)
+
+
+def encode_image(image: Image.Image, fmt: str, metadata: Mapping[str, Any] | None = None,
+                 png_level: int = PNG_LEVEL) -> bytes:
+    """The bytes of ``image`` in format ``fmt`` (``FORMATS``' values); a PNG carries
+    ``metadata`` in its text chunk (other formats get a sidecar from
+    :func:`write_encoded_atomic`). Cluster workers encode with this, the client writes."""
     options: dict[str, Any] = {}
     blob = json.dumps(dict(metadata), sort_keys=True, default=str) if metadata else None
     if fmt == "PNG":
@@ -269,17 +276,28 @@ def write_image_atomic(path: str | os.PathLike[str], image: Image.Image,
             image = image.convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
-    if fmt != "PNG" and blob:
+    return buffer.getvalue()
+
+
+def write_encoded_atomic(path: str | os.PathLike[str], data: bytes,
+                         metadata: Mapping[str, Any] | None = None) -> Path:
+    """Move an image encoded by :func:`encode_image` into place at ``path`` atomically;
+    for formats without a PNG text chunk, ``metadata`` goes to the sidecar."""
+    path = Path(path)
+    fmt = format_for(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt != "PNG" and metadata:
+        blob = json.dumps(dict(metadata), sort_keys=True, default=str)
         # The sidecar says "being written" until the image is in place: a run killed in
         # between leaves an output that is recognised as dreamfx's, and redone, never one
         # that carries the new provenance over old pixels.
         sidecar = sidecar_path(path)
-        write_bytes_atomic(sidecar, json.dumps({**dict(metadata or {}), "complete": False}, sort_keys=True,
+        write_bytes_atomic(sidecar, json.dumps({**dict(metadata), "complete": False}, sort_keys=True,
                                                default=str).encode())
-        write_bytes_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, data)
         write_bytes_atomic(sidecar, blob.encode())
     else:
-        write_bytes_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, data)
     return path
 
 

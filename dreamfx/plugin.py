@@ -34,6 +34,7 @@ from __future__ import annotations
 from . import hookimpl
 from .commands import console, quiet_tensorflow
 from .errors import DreamfxError, PluginError, SettingsError
+from .executors import Executor, ExecutorError, FolderWork
 from .hookspecs import Register
 from .loop import DreamLoop, LoopResult, LoopRun, Round
 from .models import load_keras_file
@@ -78,6 +79,10 @@ __all__ = [
     "Round",
     "LoopResult",
     "load_keras_file",
+    # executors (dreamfx_register_executors)
+    "Executor",
+    "FolderWork",
+    "ExecutorError",
     # for commands (dreamfx_register_commands)
     "console",
     "quiet_tensorflow",

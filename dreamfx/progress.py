@@ -83,7 +83,7 @@ class BatchProgress:
         return self.finished / elapsed if elapsed > 0 else 0.0
 
     def __call__(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
-        if kind not in ("batch", "round"):
+        if kind not in ("batch", "round", "status"):
             self.finished += 1
         if self.quiet:
             if kind in ("failed", "refused") and outcome is not None and self.errors is not None:
@@ -98,6 +98,13 @@ class BatchProgress:
             return
         if kind == "round":
             self._update(f"{self.current} round {min(detail + 2, self.rounds)}/{self.rounds}")
+            return
+        if kind == "status":  # an executor's news (dreamfx/executors.py): where the dreams happen
+            self.current = str(detail)
+            if self.live:
+                self._update(self.current)
+            else:
+                self.console.print(escape(self.current), soft_wrap=True, highlight=False)
             return
         if self.live:
             self._update(self.current)

@@ -108,7 +108,8 @@ def render() -> str:
               "What each kind's factory returns. The host checks a component against its kind's protocol "
               "when it is built; a mismatch is a `PluginError` naming the plugin. Import them from "
               "`dreamfx.plugin`.", ""]
-    for cls in (plugin.Objective, plugin.Scaler, plugin.Level, plugin.Optimizer, plugin.DreamLoop, plugin.LoopResult):
+    for cls in (plugin.Objective, plugin.Scaler, plugin.Level, plugin.Optimizer, plugin.DreamLoop, plugin.LoopResult,
+                plugin.Executor, plugin.FolderWork):
         lines += _protocol(cls)
     text = "\n".join(lines)
     while "\n\n\n" in text:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .objectives import ModelInfo, Objective
 
 #: The kinds of component, each filled by one registration hook ``dreamfx_register_<kind>``.
-KINDS: tuple[str, ...] = ("models", "objectives", "scalers", "optimizers", "loops", "presets")
+KINDS: tuple[str, ...] = ("models", "objectives", "scalers", "optimizers", "loops", "presets", "executors")
 
 #: Parameter types the host validates (settings are TOML-like data); anything else is
 #: checked against the default's type, and a default of None accepts any value.
@@ -165,6 +165,10 @@ def _model_problem(obj: Any) -> str | None:
     return None
 
 
+def _executor_problem(obj: Any) -> str | None:
+    return None if callable(getattr(obj, "run", None)) else "it has no run(work) method"
+
+
 def _preset_problem(obj: Any) -> str | None:
     return None if isinstance(obj, Mapping) else f"it is not a table of settings: {_short(obj)}"
 
@@ -177,6 +181,7 @@ PROTOCOL_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "optimizers": _optimizer_problem,
     "loops": _loop_problem,
     "presets": _preset_problem,
+    "executors": _executor_problem,
 }
 
 

@@ -52,6 +52,9 @@ class DreamRequest:
     png_level: int | None = None  # default: PNG_LEVEL
     batch_size: int = 16
     from_output: str | None = None  # repeat the settings stored in this output (overrides apply on top)
+    cluster: str | None = None  # folders: the executor's address, e.g. local:4 or tcp://host:8786 (docs/cluster.md)
+    executor: str | None = None  # folders: a registered executor (default: dask with a cluster, else local)
+    debug: bool = False  # show an engine's own log (Dask's)
 
     def check(self) -> None:
         """Every option mistake, found before any file is read."""
@@ -116,6 +119,7 @@ class DreamPlan:
     report: Path | None
     options: BatchOptions
     pictures: dict[Path, Picture] = field(default_factory=dict)  # inputs already decoded
+    executor: Any = None  # who dreams (dreamfx.executors); None: this process
 
     @property
     def single(self) -> bool:
@@ -130,7 +134,8 @@ class DreamPlan:
         """Dream the jobs (Ctrl-C ends the run as ``interrupted``, with the finished writes kept)."""
         started = time.perf_counter()
         runner = BatchRunner(self.settings, self.jobs, self.options, make_dreamer or self.make_dreamer, event,
-                             pictures=self.pictures)
+                             pictures=self.pictures, executor=self.executor, host=self.host,
+                             device=self.request.device, debug=self.request.debug)
         self.pictures = {}
         try:
             runner.run()
@@ -216,11 +221,38 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
     if report is None and jobs[0].problem is None:  # fail fast, before TensorFlow loads; decoded once
         pictures[jobs[0].source] = load_picture(jobs[0].source, max_pixels=max_pixels)
     single = report is None
+    executor = build_executor(request, host)
     options = BatchOptions(force=request.force, redo=single, keep_results=single, color=request.color,
                            keep_alpha=request.keep_alpha, max_pixels=max_pixels, min_size=request.min_size,
                            batch_size=request.batch_size, panel=Path(request.panel) if request.panel else None,
                            png_level=PNG_LEVEL if request.png_level is None else request.png_level)
-    return DreamPlan(request, host, settings, jobs, report, options, pictures)
+    return DreamPlan(request, host, settings, jobs, report, options, pictures, executor)
+
+
+def build_executor(request: DreamRequest, host: Any) -> Any:
+    """The executor of a folder run (``--executor``, ``--cluster``), built; None for the
+    in-process default. One image is always dreamed in this process."""
+    name = request.executor or ("dask" if request.cluster else "local")
+    if request.single:
+        if request.cluster or name != "local":
+            raise SettingsError("--cluster and --executor dream folders; one image is dreamed in this process "
+                                "(give several inputs, a folder, or -o ending in / to use them)")
+        return None
+    component = host.get("executors", name)
+    params = {}
+    if request.cluster:
+        if not any(p.name == "address" for p in component.parameters):
+            raise SettingsError(f"executor {name!r} takes no --cluster address")
+        params["address"] = request.cluster
+    try:
+        return component.build(**params)
+    except DreamfxError:
+        raise
+    except Exception as exc:  # a plugin's bug: one line naming it (pipeline.plugin_call would import TensorFlow)
+        from .errors import PluginError
+
+        raise PluginError(f"executor {name!r} (plugin {component.plugin!r}) failed while being built: "
+                          f"{type(exc).__name__}: {exc}") from exc
 
 
 def run_request(request: DreamRequest, host: Any = None, event: EventFn | None = None) -> DreamRun:

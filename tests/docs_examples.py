@@ -45,6 +45,19 @@ SKIPPED = {
     "make bench": "minutes of benchmarks; benchmarks/run.py checks its own figures against targets",
     "pip install ./spotlight": "would change the test environment; make test installs the example the same way",
     ".venv/bin/python benchmarks/profile_ops.py --preset tiling --size 560x560": "a profiler (tens of seconds); nothing to check",
+    # docs/cluster.md: a real cluster's commands; tests/test_cluster.py starts `dask scheduler`
+    # and `dask worker` on 127.0.0.1 and runs `dreamfx run --cluster tcp://127.0.0.1:PORT`
+    'pip install "dreamfx[cluster]"': "would change the test environment; make test installs the cluster extra",
+    "dask scheduler --port 8786": "a server on a fixed port; tests/test_cluster.py starts one on a free loopback port",
+    "ssh node1 dask worker tcp://scheduler:8786 --nthreads 1": "needs other machines; tests/test_cluster.py starts "
+                                                               "`dask worker` processes on 127.0.0.1",
+    "dreamfx run photos/ -r -o dreams/ --cluster tcp://scheduler:8786": "needs a running cluster; tests/test_cluster.py "
+                                                                        "runs the same against one on 127.0.0.1",
+    "helm repo add dask https://helm.dask.org": "needs the network and Kubernetes",
+    "helm install dreamfx-dask dask/dask --set worker.image.repository=you/dreamfx --set worker.replicas=8 "
+    "--set jupyter.image.repository=you/dreamfx": "needs Kubernetes",
+    "dreamfx run /data/photos -r -o /data/dreams --cluster tcp://dreamfx-dask-scheduler:8786": "needs a cluster on "
+        "Kubernetes; tests/test_cluster.py runs the same against one on 127.0.0.1",
 }
 
 #: Rewrites that keep a command fast or point it at data a clone has, with the reason.

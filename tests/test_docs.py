@@ -28,7 +28,7 @@ def _hooks() -> list[str]:
 
 
 def test_every_hookspec_has_a_docstring_with_an_example():
-    assert len(_hooks()) == 7
+    assert len(_hooks()) == 8
     for name in _hooks():
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert "Called" in doc and "Example" in doc, name

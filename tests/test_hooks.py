@@ -206,6 +206,61 @@ def test_hook_dreamfx_register_presets(image):
     assert result.score_after > result.score_before
 
 
+def test_hook_dreamfx_register_executors(tmp_path, small_photo):
+    """An executor that runs each task through the worker function in this process (what a
+    distributed one does on its workers): the outputs equal the in-process run's within
+    2/255, with the same provenance, and a failed input keeps its reason."""
+    from PIL import Image
+
+    from dreamfx.plugin import PluginError
+    from dreamfx.plugins import create_host
+    from dreamfx.request import DreamRequest, run_request
+
+    seen = []
+
+    class InOrder:
+        def __init__(self, ctx: BuildContext, address: Annotated[str, "Not used"] = "") -> None:
+            assert ctx.kind == "executors" and ctx.model is None
+            self.address = address
+
+        def run(self, work):
+            problem = work.check_function(work.requirements)
+            if problem is not None:
+                raise PluginError(problem)
+            for task in work.tasks():
+                seen.append(len(task.items))
+                work.finish(task, work.worker_function(task))
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_executors(self, register):
+            register("contract-in-order", InOrder, description="Tasks one by one through the worker function")
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, size in enumerate([(48, 40), (48, 40), (40, 32)]):
+        Image.fromarray((np.roll(small_photo, 9 * i, axis=1) * 255).astype(np.uint8)).resize(size).save(folder / f"{i}.png")
+    (folder / "bad.png").write_bytes(b"GIF89a")
+    host = create_host(entry_points=False, disabled=set())
+    host.register(Plugin(), name="contract")
+    assert host.plugins["contract"].status == "ok", host.plugins["contract"].error
+    overrides = ["optimizer.steps=3", "loop.rounds=2"]
+    here = run_request(DreamRequest([str(folder)], str(tmp_path / "here"), overrides=overrides), host)
+    there = run_request(DreamRequest([str(folder)], str(tmp_path / "there"), overrides=overrides,
+                                     executor="contract-in-order", cluster="anywhere"), host)
+    assert sorted(seen) == [1, 1, 2]  # same-size inputs together; the unreadable one alone
+    statuses = {o.job.source.name: (o.status, o.reason) for o in there.outcomes}
+    assert statuses["bad.png"][0] == "failed" and "not a readable image" in statuses["bad.png"][1]
+    assert statuses["bad.png"] == {o.job.source.name: (o.status, o.reason) for o in here.outcomes}["bad.png"]
+    for name in ("0.png", "1.png", "2.png"):
+        assert statuses[name] == ("done", None)
+        with Image.open(tmp_path / "here" / name) as a, Image.open(tmp_path / "there" / name) as b:
+            diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+            assert diff.max() <= 2, name
+            meta_a, meta_b = a.text["dreamfx"], b.text["dreamfx"]
+        assert meta_a == meta_b  # the same provenance, input digest and scores included
+
+
 # -- every hook is documented and has its contract test -----------------------------------------
 
 

@@ -20,7 +20,7 @@ def test_wheel_contains_builtins_model_and_presets(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert tops == {"dreamfx", "dreamfx_mnist", "dreamfx_oip", "dreamfx_reinject", "dreamfx_objectives",
-                    "dreamfx_scaling", "dreamfx_presets"}
+                    "dreamfx_scaling", "dreamfx_presets", "dreamfx_executors"}
     assert "plugins" not in tops  # never an importable top-level package called "plugins"
     assert "dreamfx_mnist/mnist_cnn.keras" in names
     assert "dreamfx_presets/single-map.toml" in names

@@ -1,0 +1,393 @@
+"""Folder runs on Dask distributed (``--cluster``, the ``dask`` executor; docs/cluster.md).
+
+Fast tests: the executors' wiring, the client's tasks (grouping, look-ahead, unreadable
+inputs), the worker check, and that the default run never imports Dask. Slow tests, on
+loopback only, each starting and stopping its own cluster: ``--cluster local:2`` against
+the in-process run (within 2/255); a cluster started with Dask's own command line
+(``dask scheduler`` and ``dask worker``) with a worker SIGKILLed mid-run; a worker that
+lacks a plugin; Ctrl-C; the scheduler lost mid-run, then a rerun that resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamfx.errors import SettingsError
+from dreamfx.request import DreamRequest, plan_dream
+
+from .conftest import SAMPLE
+
+BIN = Path(sys.executable).parent
+FAST = ["--set", "optimizer.steps=2", "--set", "loop.rounds=2"]
+
+
+def _photos(folder: Path, sizes: list[tuple[int, int]]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with Image.open(SAMPLE) as img:
+        rgb = img.convert("RGB")
+        for i, size in enumerate(sizes):
+            path = folder / f"p{i:02d}.png"
+            rgb.rotate(7 * i).resize(size).save(path)
+            paths.append(path)
+    return paths
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+    env.pop("DREAMFX_CLUSTER", None)
+    return env
+
+
+def _dreamfx(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "dreamfx"), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env or _env())
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+# -- wiring ---------------------------------------------------------------------------------------
+
+def test_executors_are_a_plugin_kind_with_local_and_dask_built_in(host):
+    assert {c.name: c.plugin for c in host.registry("executors")} == {"local": "executors", "dask": "executors"}
+    assert [p.name for p in host.get("executors", "dask").parameters][0] == "address"
+
+
+def test_the_request_picks_the_executor(host, tmp_path):
+    _photos(tmp_path / "in", [(40, 30)])
+    local = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out")), host)
+    assert type(local.executor).__name__ == "Local"
+    dask = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:3"), host)
+    assert (type(dask.executor).__name__, dask.executor.workers) == ("DaskExecutor", 3)
+    remote = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="tcp://10.0.0.1:8786"),
+                        host)
+    assert remote.executor.address == "tcp://10.0.0.1:8786" and remote.executor.workers == 0
+    with pytest.raises(SettingsError, match="local:N"):
+        plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="scheduler"), host)
+    with pytest.raises(SettingsError, match="at least 1 worker"):
+        plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:0"), host)
+    with pytest.raises(SettingsError, match="takes no --cluster"):
+        plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:2", executor="local"),
+                   host)
+    with pytest.raises(SettingsError, match="unknown executor 'ray'"):
+        plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), executor="ray"), host)
+    with pytest.raises(SettingsError, match="one image is dreamed in this process"):
+        plan_dream(DreamRequest([str(tmp_path / "in" / "p00.png")], str(tmp_path / "o.png"), cluster="local:2"), host)
+
+
+def test_without_distributed_the_error_says_what_to_install(host, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    _photos(tmp_path / "in", [(40, 30)])
+    with pytest.raises(SettingsError, match=r'pip install "dreamfx\[cluster\]"'):
+        plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:2"), host)
+
+
+def test_the_default_run_and_planning_import_no_dask(tmp_path):
+    _photos(tmp_path / "in", [(40, 30)])
+    code = ("import sys\nfrom dreamfx.plugins import create_host\nfrom dreamfx.request import DreamRequest, plan_dream\n"
+            "import dreamfx.cli, dreamfx.plugin\n"
+            f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}), create_host())\n"
+            f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, cluster='local:2'), "
+            "create_host())\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'tensorflow')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def _work(host, tmp_path, inputs: list[Path], **request):
+    from dreamfx.batch import BatchRunner
+    from dreamfx.executors import FolderWork
+
+    plan = plan_dream(DreamRequest([str(p) for p in inputs], str(tmp_path / "out") + "/", **request), host)
+    runner = BatchRunner(plan.settings, plan.jobs, plan.options, plan.make_dreamer, host=host)
+    return runner, FolderWork(runner, runner.plan(), host)
+
+
+def test_tasks_group_same_sized_inputs_and_fail_unreadable_ones(host, tmp_path):
+    photos = _photos(tmp_path / "in", [(40, 30), (50, 30), (40, 30), (40, 30), (50, 30)])
+    empty = tmp_path / "in" / "empty.png"
+    empty.write_bytes(b"")
+    junk = tmp_path / "in" / "junk.png"
+    junk.write_bytes(b"not an image at all")
+    runner, work = _work(host, tmp_path, [*photos, empty, junk], batch_size=2)
+    tasks = list(work.tasks())
+    groups = sorted(sorted(Path(i.path).name for i in t.items) for t in tasks)
+    # same size together, at most batch_size; the junk alone (its header cannot be read)
+    assert groups == [["junk.png"], ["p00.png", "p02.png"], ["p01.png", "p04.png"], ["p03.png"]]
+    assert all(i.data == Path(i.path).read_bytes() and len(i.digest) == 64 for t in tasks for i in t.items)
+    failed = {o.job.source.name: o.reason for o in runner.outcomes if o.status == "failed"}
+    assert list(failed) == ["empty.png"] and "empty" in failed["empty.png"]
+
+
+def test_the_look_ahead_bounds_the_bytes_held(host, tmp_path):
+    photos = _photos(tmp_path / "in", [(40, 30)] * 6)
+    _, work = _work(host, tmp_path, photos, batch_size=16)
+    work.lookahead_bytes = 1  # every input is flushed as soon as it is read
+    assert [len(t.items) for t in work.tasks()] == [1] * 6
+
+
+def test_the_worker_check_names_what_is_missing(host):
+    from dreamfx.executors import Requirements, check_worker
+
+    good = {"objective": ("objectives", "single-map", "objectives", host.plugins["objectives"].version)}
+    assert check_worker(Requirements(__import__("dreamfx").__version__, good)) is None
+    assert "has dreamfx" in check_worker(Requirements("9.9.9", good))
+    missing = {"objective": ("objectives", "nowhere-map", "nowhere", "0.1.0")}
+    assert check_worker(Requirements(__import__("dreamfx").__version__, missing)) == (
+        "lacks objective 'nowhere-map': plugin 'nowhere' is not installed")
+    other = {"objective": ("objectives", "single-map", "objectives", "0.0.1")}
+    assert "has plugin 'objectives'" in check_worker(Requirements(__import__("dreamfx").__version__, other))
+
+
+# -- end to end, on loopback -----------------------------------------------------------------------
+
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L"), np.int16)
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _gone(pids: list[int], wait: float = 20.0) -> list[int]:
+    import psutil
+
+    deadline = time.monotonic() + wait
+    alive = [p for p in pids if psutil.pid_exists(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    return alive
+
+
+@pytest.mark.slow
+def test_local_cluster_dreams_like_the_in_process_run(tmp_path):
+    photos = _photos(tmp_path / "in", [(48, 36), (48, 36), (56, 40), (56, 40), (56, 40)])
+    (tmp_path / "in" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    here = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "here"), *FAST)
+    assert here.returncode == 1, here.stderr
+    there = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "there"), "--cluster", "local:2", *FAST)
+    assert there.returncode == 1, there.stderr
+    assert "distributed" not in there.stderr and "Traceback" not in there.stderr  # Dask's log stays quiet
+    report = json.loads((tmp_path / "there" / "report.json").read_text())
+    assert report["counts"] == {"done": 5, "skipped": 0, "refused": 0, "failed": 1, "pending": 0}
+    bad = next(f for f in report["files"] if f["input"].endswith("bad.png"))
+    assert "not a readable image" in bad["reason"]
+    for photo in photos:
+        a, b = _pixels(tmp_path / "here" / photo.name), _pixels(tmp_path / "there" / photo.name)
+        assert np.abs(a - b).max() <= 2, photo.name
+        meta = json.loads(Image.open(tmp_path / "there" / photo.name).text["dreamfx"])
+        assert meta["input_sha256"] == __import__("hashlib").sha256(photo.read_bytes()).hexdigest()
+    assert not _leftovers(tmp_path / "there")
+    # resume: nothing to do, so no cluster is started
+    (tmp_path / "in" / "bad.png").unlink()
+    again = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "there"), "--cluster", "local:2", *FAST)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "there" / "report.json").read_text())["counts"]["skipped"] == 5
+
+
+class DaskProcesses:
+    """A scheduler and workers started with Dask's own command line, on 127.0.0.1."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port, self.tmp = _free_port(), tmp_path
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.scheduler_file = tmp_path / "scheduler.json"
+        self.procs: list[subprocess.Popen] = []
+        self.scheduler = self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                                      str(self.port), "--dashboard-address", ":0", "--no-show", "--scheduler-file",
+                                      str(self.scheduler_file)], "scheduler")
+
+    def _start(self, cmd: list[str], name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env or _env(), cwd=self.tmp)
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, **env: str) -> subprocess.Popen:
+        return self._start([str(BIN / "dask"), "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1",
+                            "--no-nanny", "--no-dashboard", "--death-timeout", "60"], "worker",
+                           _env(DREAMFX_WORKER_THREADS="1", **env))
+
+    def wait_for_workers(self, n: int, timeout: float = 120) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(n, timeout=timeout)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    processes = DaskProcesses(tmp_path)
+    yield processes
+    processes.close()
+    assert all(p.poll() is not None for p in processes.procs)
+
+
+def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_dask_cli_cluster_survives_a_killed_worker(tmp_path, dask_processes):
+    photos = _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(8)])  # 8 sizes: 8 tasks
+    workers = [dask_processes.worker(), dask_processes.worker()]
+    dask_processes.wait_for_workers(2)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
+                             dask_processes.address, "--set", "optimizer.steps=40", "--set", "loop.rounds=2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
+        workers[0].send_signal(signal.SIGKILL)  # mid-run: its task runs again on the other
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["done"] == 8 and not report["interrupted"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in photos] + ["report.json"])
+    assert all(_pixels(out / p.name).shape == _pixels(p).shape for p in photos)
+    assert sum(line.startswith("[") and " done " in line for line in stdout.splitlines()) == 8  # each once
+
+
+@pytest.mark.slow
+def test_a_worker_without_the_plugin_is_named_before_any_work(tmp_path, dask_processes):
+    _photos(tmp_path / "in", [(40, 30)] * 2)
+    dask_processes.worker()
+    dask_processes.worker(DREAMFX_DISABLE_PLUGINS="spotlight")  # as if the plugin were not installed there
+    dask_processes.wait_for_workers(2)
+    started = time.monotonic()
+    # the scheduler file that `dask scheduler --scheduler-file` wrote, as on SLURM
+    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster",
+                   str(dask_processes.scheduler_file), "--set", "objective=spotlight-map", *FAST, timeout=120)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "lacks objective 'spotlight-map': plugin 'spotlight' is disabled" in lines[0]
+    assert lines[0].startswith("dreamfx: error: Dask worker tcp://127.0.0.1:")
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_import_dreamfx_is_named_before_any_work(tmp_path, dask_processes):
+    _photos(tmp_path / "in", [(40, 30)])
+    broken = tmp_path / "broken" / "dreamfx"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('simulated: no dreamfx on this worker')\n")
+    dask_processes.worker(PYTHONPATH=str(broken.parent))  # its `import dreamfx` fails
+    dask_processes.wait_for_workers(1)
+    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster", dask_processes.address,
+                   *FAST, timeout=120)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot run dreamfx" in lines[0] and "simulated: no dreamfx" in lines[0], run.stderr
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, dask_processes):
+    photos = _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(6)])
+    dask_processes.worker()
+    dask_processes.wait_for_workers(1)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
+                             dask_processes.address, "--set", "optimizer.steps=60", "--set", "loop.rounds=2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
+        dask_processes.scheduler.send_signal(signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stderr[-3000:]
+    assert "lost the Dask scheduler" in stderr and "run again to resume" in stderr
+    report = json.loads((out / "report.json").read_text())
+    assert "lost the Dask scheduler" in report["stopped"]
+    done = report["counts"]["done"]
+    assert 1 <= done < 6 and report["counts"]["pending"] == 6 - done
+    assert not _leftovers(out)
+    rerun = _dreamfx("run", str(tmp_path / "in"), "-o", str(out), "--set", "optimizer.steps=60",
+                     "--set", "loop.rounds=2", "--cluster", "local:1")
+    assert rerun.returncode == 0, rerun.stderr
+    counts = json.loads((out / "report.json").read_text())["counts"]
+    assert (counts["skipped"], counts["done"]) == (done, 6 - done)
+    assert len(list(out.glob("p*.png"))) == len(photos)
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_writes_the_report_and_leaves_no_dask_process(tmp_path):
+    _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(6)])
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
+                             "local:1", "--set", "optimizer.steps=60", "--set", "loop.rounds=2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
+        children = _children(proc.pid)
+        assert children, "the local cluster's worker processes"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "interrupted" in stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["interrupted"] is True and report["counts"]["done"] >= 1 and report["counts"]["pending"] >= 1
+    assert not _leftovers(out)
+    assert not _gone(children), "a Dask process outlived the run"
+
+
+def test_the_measured_table_is_the_benchmarks_output():
+    """docs/cluster.md quotes benchmarks/cluster.py's figures as its --markdown prints them
+    from the committed run (benchmarks/cluster-results.json)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("cluster_benchmark", root / "benchmarks" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = json.loads((root / "benchmarks" / "cluster-results.json").read_text())
+    assert module.markdown(results) in (root / "docs" / "cluster.md").read_text()
