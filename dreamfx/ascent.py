@@ -56,12 +56,24 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import tensorflow as tf
 
+from . import backend
 from .interrupts import check_stop
 from .loop import Round
 from .optimize import DEFAULT_CHUNK
 from .scaling import LRUCache, level_key, merge_views, split_views
+
+
+class _TensorFlow:
+    """``tensorflow``, imported when first used: the JAX backend never imports it."""
+
+    def __getattr__(self, name: str) -> Any:
+        import tensorflow
+
+        return getattr(tensorflow, name)
+
+
+tf: Any = _TensorFlow()
 
 #: Amplitude of the fixed pattern added to what the network sees (not to the image): breaks
 #: exact ties of max pooling on flat regions the same way on every CPU. 2**-10 still let
@@ -87,11 +99,21 @@ class Ascent:
         self.jitter = _count(optimizer, "jitter", 0)
         self.chunk = max(1, _count(optimizer, "chunk", DEFAULT_CHUNK))
         self.seed = int(seed)
-        self._fns = _compile(feature_model, objective, optimizer.update, self.jitter, self.chunk)
+        if backend.is_jax():
+            from .jax_ascent import JaxCompiled
+
+            self._fns: Any = JaxCompiled(feature_model, objective, optimizer.update, self.jitter, self.chunk,
+                                         TIE_BREAK, WEYL)
+        else:
+            self._fns = _compile(feature_model, objective, optimizer.update, self.jitter, self.chunk)
         #: The compiled step loop (traced once per canvas shape and view size).
         self.compiled = self._fns.run
         #: Measured seconds per canvas pixel per step, which sizes the pieces.
         self.pace = Pace()
+
+    def traces(self) -> int:
+        """How many times the compiled pieces were traced (once per canvas shape)."""
+        return self._fns.traces()
 
     def __call__(self, canvas: Any, round_index: int, level: Any, choices: Any = None) -> Round:
         """Run the round's ``steps`` steps on ``canvas``, cut and shifted as ``level`` (its
@@ -100,14 +122,11 @@ class Ascent:
         run-time tensor (see :meth:`dreamfx.objectives.Objective.score_each`); each view
         of an image gets its image's choice."""
         fns, total, pace = self._fns, self.steps, self.pace
-        seeds = tf.constant([self.seed, round_index], tf.int64)
         view_size = None if level.view_size is None else tuple(int(v) for v in level.view_size)
         roll = int(getattr(level, "roll", 0) or 0)
-        x = tf.convert_to_tensor(canvas, tf.float32)
+        x, ctx = fns.begin(canvas, choices, self.seed, round_index, total, roll, view_size)
         batch = int(x.shape[0])
-        if choices is not None:
-            choices = tf.convert_to_tensor(choices, tf.int32)
-        state = tf.nest.map_structure(tf.convert_to_tensor, self.optimizer.start(x))
+        state = fns.start_state(self.optimizer, x)
         pixels = batch * int(x.shape[1]) * int(x.shape[2])
         views = _view_count(x.shape, view_size)
         score: Any = np.full(batch, np.nan, np.float32)  # no steps, no score
@@ -120,16 +139,16 @@ class Ascent:
                 per_chunk = per_step * self.chunk / views
                 group = self.chunk * max(1, int(PIECE_SECONDS / per_chunk))
                 started, traces = time.perf_counter(), fns.traces()
-                x, state, score = fns.split_step(x, state, done, total, seeds, roll, view_size, group, choices)
+                x, state, score = fns.split_step(ctx, x, state, done, group)
+                fns.wait(x)
                 pace.update(time.perf_counter() - started, pixels, traces != fns.traces())
                 done += 1
                 continue
             count = min(total - done, max(1, int(PIECE_SECONDS / max(per_step, 1e-12))))
             started, traces = time.perf_counter(), fns.traces()
-            position = tf.constant([done, total], tf.int32)
-            x, state, score = fns.run(x, state, tf.constant(count, tf.int32), seeds, roll, view_size, position, choices)
+            x, state, score = fns.piece(ctx, x, state, done, count)
             if done + count < total:  # a last piece need not wait for its result
-                _wait(x)
+                fns.wait(x)
                 pace.update(time.perf_counter() - started, pixels * count, traces != fns.traces())
             done += count
         return Round(x, score)
@@ -224,17 +243,39 @@ def _per_image(per_view: tf.Tensor, batch: Any) -> tf.Tensor:
 
 
 class _Compiled:
-    """The compiled pieces of one ascent."""
+    """The compiled pieces of one ascent on TensorFlow."""
 
     def __init__(self, run: Any, prepare: Any, gradient: Any, finish: Any) -> None:
         self.run, self._prepare, self._gradient, self._finish = run, prepare, gradient, finish
 
+    @staticmethod
+    def begin(canvas: Any, choices: Any, seed: int, round_index: int, total: int, roll: int,
+              view_size: tuple[int, int] | None) -> tuple[Any, Any]:
+        """The canvas as a tensor and the round's context (seeds, roll, view size, choices, steps)."""
+        x = tf.convert_to_tensor(canvas, tf.float32)
+        if choices is not None:
+            choices = tf.convert_to_tensor(choices, tf.int32)
+        return x, (tf.constant([seed, round_index], tf.int64), roll, view_size, choices, total)
+
+    @staticmethod
+    def start_state(optimizer: Any, x: Any) -> Any:
+        return tf.nest.map_structure(tf.convert_to_tensor, optimizer.start(x))
+
+    def piece(self, ctx: Any, x: Any, state: Any, done: int, count: int) -> tuple[Any, Any, Any]:
+        seeds, roll, view_size, choices, total = ctx
+        position = tf.constant([done, total], tf.int32)
+        return self.run(x, state, tf.constant(count, tf.int32), seeds, roll, view_size, position, choices)
+
+    @staticmethod
+    def wait(x: Any) -> None:
+        _wait(x)
+
     def traces(self) -> int:
         return sum(f.experimental_get_tracing_count() for f in (self.run, self._prepare, self._gradient, self._finish))
 
-    def split_step(self, x: tf.Tensor, state: Any, done: int, total: int, seeds: tf.Tensor, roll: int,
-                   view_size: tuple[int, int], group: int, choices: Any = None) -> tuple[tf.Tensor, Any, tf.Tensor]:
+    def split_step(self, ctx: Any, x: tf.Tensor, state: Any, done: int, group: int) -> tuple[tf.Tensor, Any, tf.Tensor]:
         """One step as several calls: the views' gradient ``group`` views (whole chunks) at a time."""
+        seeds, roll, view_size, choices, total = ctx
         k = tf.constant(done, tf.int32)
         views, shift = self._prepare(x, seeds, k, tf.constant(total), roll, view_size)
         count = int(views.shape[0])
@@ -394,8 +435,7 @@ class FunctionCache(LRUCache):
 
     def get(self, fn: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Any]:
         # no autograph: a loop's functions are straight-line, and converting them costs time
-        return self.get_or_build((getattr(fn, "__code__", fn), _freeze(key)),
-                                 lambda: tf.function(fn, autograph=False))
+        return self.get_or_build((getattr(fn, "__code__", fn), _freeze(key)), lambda: backend.compile_function(fn))
 
 
 class HostRun:

@@ -124,6 +124,7 @@ def output_metadata(settings: "Settings", result: "DreamResult", *, color: str, 
         "objective": result.objective,
         "score_before": result.score_before,
         "score_after": result.score_after,
+        "backend": getattr(result, "backend", "tensorflow"),
     }
 
 

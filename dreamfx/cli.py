@@ -41,6 +41,10 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         # accepted before or after the command: dreamfx --debug run ... or dreamfx run --debug ...
         target.add_argument("--debug", action="store_true", default=default, help="show tracebacks and TensorFlow's log")
         target.add_argument("--strict", action="store_true", default=default, help="make a broken third-party plugin fatal")
+        target.add_argument("--backend", default=default if default is argparse.SUPPRESS else None,
+                            metavar="{tensorflow,jax}",
+                            help="the Keras backend to compute on (default: KERAS_BACKEND, else ~/.keras/keras.json's, "
+                            "else tensorflow)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_parser = sub.add_parser
 
@@ -381,6 +385,20 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "zoom": cmd_zoom, "video": cmd_vid
             "plugins": cmd_plugins, "info": cmd_info}
 
 
+def _early_option(argv: Sequence[str], name: str) -> str | None:
+    """The value of option ``name`` (``--name VALUE`` or ``--name=VALUE``), read before
+    parsing: the backend must be set before plugins or commands import Keras."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from . import interrupts
     from .commands import collect_commands, run_command
@@ -389,6 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = argparse.Namespace(debug="--debug" in argv)
     try:
+        from . import backend
+
+        backend.request(_early_option(argv, "--backend"))  # before anything imports Keras
         host = create_host(strict="--strict" in argv)  # plugins add commands: known before parsing
         commands = collect_commands(host)
         parser = build_parser(commands)

@@ -132,7 +132,16 @@ def quiet_tensorflow(debug: bool = False) -> None:
     retracing warnings of a folder of many sizes) and Python warnings from TensorFlow and
     Keras are raised to errors-only. ``debug`` shows all of it.
     """
-    if debug or "tensorflow" in sys.modules:
+    if debug or "tensorflow" in sys.modules or "keras" in sys.modules:
+        return
+    from .backend import planned
+
+    if planned() != "tensorflow":  # Keras on JAX: no TensorFlow to start or quieten
+        import warnings
+
+        warnings.filterwarnings("ignore", module=r"keras(\.|$)")
+        import keras  # noqa: F401
+
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import logging

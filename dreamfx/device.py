@@ -1,4 +1,4 @@
-"""Choosing the TensorFlow device a dream runs on."""
+"""Choosing the device a dream runs on."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def parse_device(spec: str) -> tuple[str, int]:
 
 
 def resolve_device(spec: str = "auto") -> str:
+    """Map ``auto|cpu|gpu|gpu:N`` to the active backend's device name (``/GPU:0`` for
+    TensorFlow, ``cuda:0`` for JAX: :func:`dreamfx.backend.resolve_device`)."""
+    from .backend import resolve_device as on_backend
+
+    return on_backend(spec)
+
+
+def tensorflow_device(spec: str = "auto") -> str:
     """Map ``auto|cpu|gpu|gpu:N`` to a TensorFlow device name such as ``/GPU:0``.
 
     ``auto`` is the first GPU when TensorFlow sees one, else the CPU; asking for a GPU that

@@ -26,7 +26,18 @@ def feature_model(model: Any, layers: Sequence[str], *, any_size: bool = False) 
     key = (tuple(sorted(set(layers))), any_size)
     per_model = _CACHE.setdefault(model, {})
     if key not in per_model:
-        per_model[key] = _any_size(model, key[0]) if any_size else _fixed_size(model, key[0])
+        from .backend import is_jax
+
+        built = None
+        if is_jax():  # TensorFlow's max-pooling gradient, at its speed (dreamfx.jax_pooling)
+            from .jax_pooling import chain_features
+
+            if any_size:
+                _check_any_size(model, key[0])
+            built = chain_features(model, key[0], any_size)
+        if built is None:
+            built = _any_size(model, key[0]) if any_size else _fixed_size(model, key[0])
+        per_model[key] = built
     return per_model[key]
 
 
@@ -50,9 +61,7 @@ def any_size_layers(model: Any) -> list[str]:
     return names
 
 
-def _any_size(model: Any, layers: tuple[str, ...]) -> Any:
-    import keras
-
+def _check_any_size(model: Any, layers: tuple[str, ...]) -> None:
     usable = any_size_layers(model)
     outside = [name for name in layers if name not in usable]
     if outside:
@@ -60,6 +69,12 @@ def _any_size(model: Any, layers: tuple[str, ...]) -> Any:
             f"layer {outside[0]!r} needs the model's fixed {tuple(model.inputs[0].shape[1:3])} input, so it cannot "
             f"run on a whole image; the octaves scaler works with objectives on: {', '.join(usable)}"
         )
+
+
+def _any_size(model: Any, layers: tuple[str, ...]) -> Any:
+    import keras
+
+    _check_any_size(model, layers)
     inputs = keras.Input(shape=(None, None, model.inputs[0].shape[-1]), name="any_size_input")
     x, outputs = inputs, {}
     for layer in model.layers:

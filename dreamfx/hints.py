@@ -101,18 +101,19 @@ def strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) ->
     """The map of ``layer`` whose mean response to the (H, W) ``image``, seen through
     ``scaler``'s finest level, is largest; None when every map is zero."""
     import numpy as np
-    import tensorflow as tf
+    from keras import ops
 
     from .features import feature_model
     from .scaling import split_views
 
-    batch = tf.tile(tf.constant(np.asarray(image, np.float32)[None, :, :, None]), [1, 1, 1, int(info.input_shape[2])])
+    batch = ops.tile(ops.convert_to_tensor(np.asarray(image, np.float32)[None, :, :, None]),
+                     [1, 1, 1, int(info.input_shape[2])])
     level = scaler.levels(tuple(image.shape[:2]))[-1]
     canvas = level.to_canvas(batch)
     views = canvas if level.view_size is None else split_views(canvas, level.view_size)
     any_size = bool(getattr(scaler, "fully_convolutional", False))
     acts = feature_model(model, (layer,), any_size=any_size)(views, training=False)[layer]
-    means = np.asarray(tf.reduce_mean(acts, axis=[0, 1, 2]))
+    means = np.asarray(ops.mean(acts, axis=[0, 1, 2]))
     return int(np.argmax(means)) if means.max() > 0 else None
 
 

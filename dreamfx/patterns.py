@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,27 +29,27 @@ def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2,
     """Run ``rounds`` optimizer calls on ``count`` noise images (grey 0.5 +- ``noise``).
     ``choices``: the objective's map (or unit) per pattern, all grown in one batch
     (``dreamfx oip --all``); None: the objective's own for all."""
-    import tensorflow as tf
+    from . import backend, stateless
 
     h, w = dreamer.model_info.input_size
-    with tf.device(dreamer.device):
-        start = tf.random.stateless_uniform(
-            [count, h, w, dreamer.channels], seed=[dreamer.settings.seed, 7919],
-            minval=0.5 - noise, maxval=0.5 + noise,
-        )
+    # TensorFlow's stateless_uniform, computed the same on every backend (dreamfx.stateless)
+    noise_images = stateless.uniform_float32([count, h, w, dreamer.channels], (dreamer.settings.seed, 7919),
+                                             0.5 - noise, 0.5 + noise)
+    with backend.on_device(dreamer.device):
+        start = backend.tensor(noise_images)
         views = start
         chosen = None
         if choices is not None:
             dreamer.choices(choices)
-            chosen = tf.constant(choices, tf.int32)
+            chosen = backend.tensor(np.asarray(choices, np.int32), "int32")
         for round_index in range(rounds):
             views = dreamer.ascend(views, round_index, Geometry((h, w)), chosen).canvas
 
-        def score(v: tf.Tensor) -> np.ndarray:
+        def score(v: Any) -> np.ndarray:
             acts = dreamer.features(v, training=False)
-            return (dreamer.objective(acts) if chosen is None else dreamer.objective.score_each(acts, chosen)).numpy()
+            return np.asarray(dreamer.objective(acts) if chosen is None else dreamer.objective.score_each(acts, chosen))
 
-        return PatternResult(views.numpy()[..., 0], score(start), score(views), choices)
+        return PatternResult(np.asarray(views)[..., 0], score(start), score(views), choices)
 
 
 def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path) -> tuple[str, list[str]]:

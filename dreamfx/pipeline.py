@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import backend
 from .device import resolve_device
 from .errors import DreamfxError, ImageError, PluginError, SettingsError
 from .features import feature_model
@@ -111,12 +112,14 @@ class DreamResult:
     seconds: float
     #: Why this image must not be written (a non-finite score or image, naming the plugin), or None.
     problem: str | None = None
+    #: The Keras backend that dreamed it.
+    backend: str = "tensorflow"
 
     @property
     def contrast(self) -> np.ndarray:
         """The result with ``output.panel_contrast`` applied (the panel's last view), shaped as ``image``."""
         image = self.image if self.image.ndim == 3 else self.image[..., None]
-        widened = widen(image[None], self.settings.output["panel_contrast"]).numpy()[0]
+        widened = np.asarray(widen(image[None], self.settings.output["panel_contrast"]))[0]
         return widened if self.image.ndim == 3 else widened[..., 0]
 
     @property
@@ -127,6 +130,14 @@ class DreamResult:
 
 def widen(images: Any, factor: float) -> Any:
     """Scale the width of each image's value distribution around its mean by ``factor``."""
+    if backend.is_jax():
+        import jax.numpy as jnp
+
+        images = jnp.asarray(images, jnp.float32)
+        if factor == 1.0:
+            return images
+        mean = jnp.mean(images, axis=(1, 2, 3), keepdims=True)
+        return jnp.clip(mean + (images - mean) * factor, 0.0, 1.0)
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
@@ -140,16 +151,16 @@ class Dreamer:
     """Components built once for one :class:`Settings`, ready to dream images."""
 
     def __init__(self, host: PluginHost, settings: Settings, device: str = "auto") -> None:
-        import tensorflow as tf
-
         self.settings = settings
-        self.device = resolve_device(device)
+        #: The Keras backend the dreams run on (``tensorflow`` or ``jax``).
+        self.backend = backend.active()
+        self.device = backend.resolve_device(device)
         #: The registered component behind each section (for naming the plugin in errors).
         self.components: dict[str, Component] = {
             section: host.get(kind, settings.component(section).name) for section, kind in COMPONENT_SECTIONS.items()
         }
         parts = self.components
-        with tf.device(self.device):
+        with backend.on_device(self.device):
             model_choice = settings.model
             with plugin_call(parts["model"], "loading the model"):
                 self.model = cached_model(model_choice.name, model_choice.params,
@@ -190,11 +201,11 @@ class Dreamer:
                 self.ascent = Ascent(self.features, self.objective, self.optimizer, settings.seed)
             #: Functions loops hand to ``run.compile``, compiled once per key.
             self.compiled = FunctionCache()
-            self._score_views = tf.function(lambda views: self.objective(self.features(views, training=False)),
-                                            reduce_retracing=True)
-            self._score_each = tf.function(
+            self._score_views = backend.compile_function(
+                lambda views: self.objective(self.features(views, training=False)), retrace_less=True)
+            self._score_each = backend.compile_function(
                 lambda views, choices: self.objective.score_each(self.features(views, training=False), choices),
-                reduce_retracing=True)
+                retrace_less=True)
         self._objectives = host.registry("objectives")
         self._views_of = LevelCache()  # compiled "images -> the level's views", per level
         self._dreams = 0
@@ -221,22 +232,22 @@ class Dreamer:
         computed ``chunk`` views at a time so a huge image's thousands of tiles never hold
         all their activations at once. ``choices``: the objective's ``selectable``
         parameter per image (None: its own)."""
-        import tensorflow as tf
+        from keras import ops
 
-        with tf.device(self.device):
+        with backend.on_device(self.device):
             with plugin_call(self.components["scaler"], "cutting images into views for scoring"):
                 level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
                 if worth_compiling(self._dreams, int(images.shape[0])):
                     # traced per image size (resizing needs static sizes); no autograph: straight-line
-                    views = self._views_of.get(level, None, lambda: tf.function(
-                        lambda batch: self._views(level, batch), autograph=False))(images)
+                    views = self._views_of.get(level, None, lambda: backend.compile_function(
+                        lambda batch: self._views(level, batch)))(images)
                 else:
                     views = self._views(level, images)
             with plugin_call(self.components["objective"], "scoring"):
                 parts = []
                 if choices is not None:
-                    per_view = tf.repeat(tf.constant(np.asarray(choices, np.int32)),
-                                         int(views.shape[0]) // int(images.shape[0]))
+                    per_view = ops.repeat(backend.tensor(np.asarray(choices, np.int32), "int32"),
+                                          int(views.shape[0]) // int(images.shape[0]))
                 for i in range(0, int(views.shape[0]), chunk):
                     part = (self._score_views(views[i : i + chunk]) if choices is None
                             else self._score_each(views[i : i + chunk], per_view[i : i + chunk]))
@@ -247,9 +258,9 @@ class Dreamer:
                                           f"return one value per batch element, shape ({count},); reduce over "
                                           "every axis but the first")
                     parts.append(part)
-                per_view = tf.concat(parts, axis=0)
-                per_image = tf.reduce_mean(tf.reshape(per_view, [images.shape[0], -1]), axis=1)
-                return per_image.numpy()
+                per_view = ops.concatenate(parts, axis=0)
+                per_image = ops.mean(ops.reshape(per_view, [int(images.shape[0]), -1]), axis=1)
+                return np.asarray(per_image)
 
     @staticmethod
     def _views(level: Any, images: Any) -> Any:
@@ -322,15 +333,13 @@ class Dreamer:
         compiled step. Each result equals the dream with that value in the settings; its
         ``settings`` and ``objective`` say so.
         """
-        import tensorflow as tf
-
         batch_array = self.model_input(images)
         described = None
         if choices is not None:
             if len(choices) != len(images):
                 raise ValueError(f"dream_batch got {len(choices)} choices for {len(images)} images")
             described = self.choices(choices)
-            choice_tensor = tf.constant(np.asarray(choices, np.int32))
+            choice_tensor = backend.tensor(np.asarray(choices, np.int32), "int32")
         started = time.perf_counter()
         self._dreams += 1
 
@@ -355,17 +364,17 @@ class Dreamer:
         run = HostRun(ascend, self.compiled, worth_compiling(self._dreams, len(images)))
         keep = slice(0, 3) if self.channels == 3 else slice(0, 1)
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
-        with tf.device(self.device):
-            batch = tf.constant(batch_array, tf.float32)
+        with backend.on_device(self.device):
+            batch = backend.tensor(batch_array)
             before = self.score(batch, choices=choices)
             with plugin_call(self.components["loop"], "dreaming"):
                 out = self.loop(batch, self.scaler, run)
                 result_images = out.image
             after = self.score(result_images, choices=choices)
-            output = squeeze(widen(result_images[..., keep], self.settings.output["contrast"]).numpy())
-            dream = np.clip(squeeze(out.dream.numpy()[..., keep]), 0.0, 1.0)
-            detail = squeeze(out.detail.numpy()[..., keep])
-            pattern = squeeze(out.pattern.numpy()[..., keep])
+            output = squeeze(np.asarray(widen(result_images[..., keep], self.settings.output["contrast"])))
+            dream = np.clip(squeeze(np.asarray(out.dream)[..., keep]), 0.0, 1.0)
+            detail = squeeze(np.asarray(out.detail)[..., keep])
+            pattern = squeeze(np.asarray(out.pattern)[..., keep])
         seconds = (time.perf_counter() - started) / len(images)
         return [
             DreamResult(
@@ -374,7 +383,7 @@ class Dreamer:
                 settings=self.settings if choices is None else self.settings_with(int(choices[i])),
                 objective=self.objective_description if described is None else described[i],
                 device=self.device, seconds=seconds,
-                problem=self._problem(float(before[i]), float(after[i]), output[i]),
+                problem=self._problem(float(before[i]), float(after[i]), output[i]), backend=self.backend,
             )
             for i in range(len(images))
         ]

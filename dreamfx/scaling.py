@@ -98,13 +98,17 @@ def resize(images: Any, size: Sequence[int], method: str = "bicubic") -> Any:
     to unit vectors. Shrinking a photo keeps TensorFlow's kernel: its matrix would take
     longer to build (a resize per input pixel) than a whole dream of one image.
     """
-    import tensorflow as tf
+    from .backend import is_jax
 
     size = (int(size[0]), int(size[1]))
     height, width = int(images.shape[1]), int(images.shape[2])
     if (height, width) == size:
         return images
     shrinking = size[0] < height or size[1] < width
+    if is_jax():
+        return _jax_resize(images, size, method, shrinking)
+    import tensorflow as tf
+
     if height <= MATMUL_MAX_SIDE and width <= MATMUL_MAX_SIDE:
         return _resize_by_matmul(tf.convert_to_tensor(images, tf.float32), size, method, shrinking)
     return tf.image.resize(images, size, method=method, antialias=shrinking)
@@ -153,6 +157,99 @@ def _resize_by_matmul(images: Any, size: tuple[int, int], method: str, antialias
     if channels == 1:
         return tf.reshape(x, [batch, size[0], size[1], 1])
     return tf.transpose(tf.reshape(x, [batch, channels, size[0], size[1]]), [0, 2, 3, 1])
+
+
+#: The resize methods of the JAX backend (``jax.image.resize``'s kernels are TensorFlow's
+#: ``ScaleAndTranslate`` kernels; "area", "mitchellcubic" and "gaussian" have none).
+JAX_RESIZE_METHODS: tuple[str, ...] = ("bicubic", "bilinear", "lanczos3", "lanczos5")
+
+
+def _check_jax_method(method: str) -> None:
+    from .errors import SettingsError
+
+    if method not in JAX_RESIZE_METHODS:
+        raise SettingsError(f"resize method {method!r} has no JAX kernel; on the jax backend choose one of "
+                            f"{', '.join(JAX_RESIZE_METHODS)} (or use --backend tensorflow)")
+
+
+#: TensorFlow's bicubic kernel without antialiasing (``resize_bicubic`` with half-pixel
+#: centres) reads its weights from a table of this many fractional positions per pixel.
+_CUBIC_TABLE = 1024
+
+
+def keys_cubic_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """TensorFlow's ``resize_bicubic`` (half-pixel centres, Keys a=-0.5) along one axis:
+    for each output position the 4 input indices and their weights, as TensorFlow computes
+    them (fractional positions rounded to 1/1024, samples outside the image weighted 0 and
+    the rest renormalised). ``jax.image.resize`` evaluates the kernel exactly instead, which
+    differs by up to 7e-4."""
+    a = np.float32(-0.5)
+    x = np.arange(_CUBIC_TABLE + 1, dtype=np.float32) / np.float32(_CUBIC_TABLE)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * (x + 1) - 5 * a) * (x + 1) + 8 * a) * (x + 1) - 4 * a
+    scale = np.float32(n_in) / np.float32(n_out)
+    loc = (np.arange(n_out, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    floor = np.floor(loc).astype(np.int64)
+    offset = np.rint((loc - floor) * _CUBIC_TABLE).astype(np.int64)
+    index = floor[:, None] + np.arange(-1, 3)[None, :]
+    weight = np.stack([far[offset], near[offset], near[_CUBIC_TABLE - offset], far[_CUBIC_TABLE - offset]], axis=1)
+    inside = (index >= 0) & (index < n_in)
+    weight = np.where(inside, weight, np.float32(0)).astype(np.float32)
+    total = weight.sum(axis=1, keepdims=True, dtype=np.float32)
+    weight = np.where(np.abs(total) >= 1000 * np.finfo(np.float32).tiny, weight * (np.float32(1) / total), weight)
+    return np.clip(index, 0, n_in - 1), weight.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def jax_axis_filter(n_in: int, n_out: int, method: str, antialias: bool) -> np.ndarray:
+    """:func:`axis_filter` on the JAX backend: ``jax.image.resize`` of each unit vector
+    (TensorFlow's table-driven bicubic kernel when enlarging without antialiasing)."""
+    import jax
+
+    _check_jax_method(method)
+    if method == "bicubic" and not antialias:
+        index, weight = keys_cubic_weights(n_in, n_out)
+        matrix = np.zeros((n_out, n_in), np.float32)
+        for k in range(4):
+            np.add.at(matrix, (np.arange(n_out), index[:, k]), weight[:, k])
+        return matrix
+    with jax.ensure_compile_time_eval(), jax.default_device(jax.devices("cpu")[0]):
+        basis = np.eye(n_in, dtype=np.float32)[:, :, None]
+        out = np.asarray(jax.image.resize(basis, (n_in, n_out, 1), method=method, antialias=antialias))
+    return np.ascontiguousarray(out[:, :, 0].T)
+
+
+def _jax_resize(images: Any, size: tuple[int, int], method: str, shrinking: bool) -> Any:
+    """:func:`resize` on the JAX backend: two batched matrix products for small images (as
+    on TensorFlow), ``jax.image.resize`` otherwise."""
+    import jax
+    import jax.numpy as jnp
+
+    _check_jax_method(method)
+    images = jnp.asarray(images, jnp.float32)
+    batch, height, width, channels = (int(d) for d in images.shape)
+    if height > MATMUL_MAX_SIDE or width > MATMUL_MAX_SIDE:
+        if method == "bicubic" and not shrinking:  # TensorFlow's kernel, one axis at a time
+            for axis, (n_in, n_out) in ((1, (height, size[0])), (2, (width, size[1]))):
+                if n_in != n_out:
+                    index, weight = keys_cubic_weights(n_in, n_out)
+                    parts = [jnp.take(images, jnp.asarray(index[:, k]), axis=axis) for k in range(4)]
+                    shape = [1, 1, 1, 1]
+                    shape[axis] = n_out
+                    images = sum(p * jnp.asarray(weight[:, k]).reshape(shape) for k, p in enumerate(parts))
+            return images
+        return jax.image.resize(images, (batch, size[0], size[1], channels), method=method, antialias=shrinking)
+    rows = jnp.asarray(jax_axis_filter(height, size[0], method, shrinking))
+    cols = jnp.asarray(jax_axis_filter(width, size[1], method, shrinking))
+    planes = batch * channels
+    x = jnp.reshape(jnp.transpose(images, (0, 3, 1, 2)), (planes, height, width))
+    row_filter = jnp.broadcast_to(rows, (planes, size[0], height))
+    col_filter = jnp.broadcast_to(cols, (planes, size[1], width))
+    if size[0] * width * (height + size[1]) <= size[1] * height * (width + size[0]):
+        x = jnp.matmul(jnp.matmul(row_filter, x), jnp.swapaxes(col_filter, 1, 2))
+    else:
+        x = jnp.matmul(row_filter, jnp.matmul(x, jnp.swapaxes(col_filter, 1, 2)))
+    return jnp.transpose(jnp.reshape(x, (batch, channels, size[0], size[1])), (0, 2, 3, 1))
 
 
 def level_key(level: Any) -> Any:
@@ -231,6 +328,10 @@ def tile_grid(size: Sequence[int], view_size: Sequence[int]) -> tuple[int, int]:
 
 def split_views(canvas: Any, view_size: Sequence[int]) -> Any:
     """Cut a canvas ``(B, a*h, b*w, C)`` into views ``(B*a*b, h, w, C)``, image-major."""
+    from .backend import is_jax
+
+    if is_jax():
+        return jax_split_views(canvas, view_size)
     import tensorflow as tf
 
     h, w = view_size
@@ -243,6 +344,10 @@ def split_views(canvas: Any, view_size: Sequence[int]) -> Any:
 
 def merge_views(views: Any, canvas_shape: Any, view_size: Sequence[int]) -> Any:
     """The inverse of :func:`split_views` for a canvas of ``canvas_shape``."""
+    from .backend import is_jax
+
+    if is_jax():
+        return jax_merge_views(views, canvas_shape, view_size)
     import tensorflow as tf
 
     h, w = view_size
@@ -250,6 +355,27 @@ def merge_views(views: Any, canvas_shape: Any, view_size: Sequence[int]) -> Any:
     x = tf.reshape(views, [bsz, a, b, h, w, c])
     x = tf.transpose(x, [0, 1, 3, 2, 4, 5])
     return tf.reshape(x, [bsz, a * h, b * w, c])
+
+
+def jax_split_views(canvas: Any, view_size: Sequence[int]) -> Any:
+    """:func:`split_views` in ``jax.numpy`` (static shapes)."""
+    import jax.numpy as jnp
+
+    h, w = (int(v) for v in view_size)
+    bsz, height, width, c = (int(d) for d in canvas.shape)
+    x = jnp.reshape(canvas, (bsz, height // h, h, width // w, w, c))
+    return jnp.reshape(jnp.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, h, w, c))
+
+
+def jax_merge_views(views: Any, canvas_shape: Any, view_size: Sequence[int]) -> Any:
+    """:func:`merge_views` in ``jax.numpy`` (static shapes)."""
+    import jax.numpy as jnp
+
+    h, w = (int(v) for v in view_size)
+    bsz, a, b, c = (int(canvas_shape[0]), int(canvas_shape[1]) // h, int(canvas_shape[2]) // w,
+                    int(canvas_shape[3]))
+    x = jnp.reshape(views, (bsz, a, b, h, w, c))
+    return jnp.reshape(jnp.transpose(x, (0, 1, 3, 2, 4, 5)), (bsz, a * h, b * w, c))
 
 
 def periodicity(image: Any, period: int = 28) -> tuple[float, float]:

@@ -1,0 +1,188 @@
+"""The Keras backend a dream runs on: TensorFlow (the default) or JAX.
+
+Plugins compute with ``keras.ops`` only, so they run on either. What Keras leaves to the
+host is here, per backend: which one is active, device placement, converting arrays,
+compiling a function (``tf.function`` or ``jax.jit``) and waiting for a result. The step
+loop itself (gradient of the objective with respect to the input, the compiled loop, the
+stateless random shifts) is :mod:`dreamfx.ascent` for TensorFlow and
+:mod:`dreamfx.jax_ascent` for JAX; :mod:`dreamfx.scaling` resizes on either.
+
+Keras picks its backend once, when it is first imported, from ``KERAS_BACKEND`` or from
+the ``"backend"`` of ``~/.keras/keras.json`` (Keras's own configuration file, independent
+of presets). ``dreamfx --backend NAME`` sets ``KERAS_BACKEND`` before anything imports
+Keras; in a notebook, set the variable before importing dreamfx. A backend asked for
+after Keras has started on another one is an error that says so, never a silent switch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any, Callable, Iterator
+
+from .errors import DreamfxError, SettingsError
+
+#: The backends dreamfx runs on. Keras's torch backend is not one: see docs/performance.md.
+BACKENDS: tuple[str, ...] = ("tensorflow", "jax")
+#: What installs each backend beyond dreamfx's own requirements.
+INSTALL = {"tensorflow": "pip install dreamfx", "jax": 'pip install "dreamfx[jax]"'}
+
+
+def check_name(name: str) -> str:
+    """A backend name checked (a :class:`SettingsError` naming the choices otherwise)."""
+    name = str(name).strip().lower()
+    if name not in BACKENDS:
+        raise SettingsError(f"unknown backend {name!r}; choose {' or '.join(BACKENDS)}"
+                            + (" (Keras's torch backend is not supported: docs/performance.md says why)"
+                               if name == "torch" else ""))
+    return name
+
+
+def request(name: str | None) -> str:
+    """Ask for backend ``name`` (None: keep what Keras would choose) before Keras starts.
+    Returns the backend that will run. Sets ``KERAS_BACKEND`` when Keras has not been
+    imported yet; an error when it already runs on another backend."""
+    if name is None:
+        return planned()
+    name = check_name(name)
+    if "keras" in sys.modules:
+        current = active()
+        if current != name:
+            raise DreamfxError(f"Keras already runs on the {current} backend in this process; "
+                               f"set KERAS_BACKEND={name} before importing dreamfx or keras")
+        return name
+    os.environ["KERAS_BACKEND"] = name
+    return name
+
+
+def planned() -> str:
+    """The backend Keras will use (or uses), without importing it: ``KERAS_BACKEND``, else
+    ``~/.keras/keras.json``, else TensorFlow."""
+    if "keras" in sys.modules:
+        return active()
+    name = os.environ.get("KERAS_BACKEND")
+    if not name:
+        import json
+
+        config = os.path.join(os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")),
+                              "keras.json")
+        try:
+            with open(config, encoding="utf-8") as f:
+                name = json.load(f).get("backend")
+        except (OSError, ValueError, AttributeError):
+            name = None
+    return check_name(name or "tensorflow")
+
+
+def active() -> str:
+    """The backend Keras runs on (imports Keras)."""
+    try:
+        import keras
+    except ImportError as exc:  # e.g. KERAS_BACKEND=jax without JAX installed
+        name = os.environ.get("KERAS_BACKEND", "tensorflow")
+        raise DreamfxError(f"the {name} backend is not installed ({exc}); {INSTALL.get(name, 'pip install keras')}") \
+            from exc
+    name = keras.backend.backend()
+    if name not in BACKENDS:
+        raise DreamfxError(f"Keras runs on the {name} backend, which dreamfx does not support; "
+                           f"set KERAS_BACKEND to {' or '.join(BACKENDS)}")
+    return name
+
+
+def is_jax() -> bool:
+    return active() == "jax"
+
+
+# -- what the host needs of a backend -------------------------------------------------------------
+
+
+def resolve_device(spec: str = "auto") -> str:
+    """``auto|cpu|gpu|gpu:N`` as the backend's device name: ``/CPU:0``, ``/GPU:0`` for
+    TensorFlow; ``cpu:0``, ``cuda:0`` for JAX. ``auto`` is the first GPU when the backend
+    sees one, else the CPU."""
+    if not is_jax():
+        from .device import tensorflow_device
+
+        return tensorflow_device(spec)
+    from .device import parse_device
+
+    kind, index = parse_device(spec)
+    gpus = jax_gpus()
+    if kind == "cpu" or (kind == "auto" and not gpus):
+        return "cpu:0"
+    if index >= len(gpus):
+        found = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
+        raise DreamfxError(f"--device {spec.strip().lower()}: JAX sees {found}; install JAX's CUDA build "
+                           '(pip install "jax[cuda13]") or use --device cpu')
+    return f"cuda:{index}"
+
+
+def jax_gpus() -> list[Any]:
+    """The GPUs JAX sees (none when its CUDA plugin is missing)."""
+    import jax
+
+    try:
+        return list(jax.devices("gpu"))
+    except RuntimeError:  # no GPU platform in this JAX
+        return []
+
+
+def _jax_device(name: str) -> Any:
+    import jax
+
+    kind, _, index = name.partition(":")
+    return jax_gpus()[int(index)] if kind == "cuda" else jax.devices("cpu")[int(index or 0)]
+
+
+@contextlib.contextmanager
+def on_device(name: str) -> Iterator[None]:
+    """Place the work inside on device ``name`` (from :func:`resolve_device`)."""
+    if not is_jax():
+        import tensorflow as tf
+
+        with tf.device(name):
+            yield
+        return
+    import jax
+
+    with jax.default_device(_jax_device(name)):
+        yield
+
+
+def tensor(value: Any, dtype: str = "float32") -> Any:
+    """``value`` as a tensor of the active backend."""
+    if is_jax():
+        import jax.numpy as jnp
+
+        return jnp.asarray(value, dtype)
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(value, getattr(tf, dtype))
+
+
+def compile_function(fn: Callable[..., Any], *, retrace_less: bool = False) -> Callable[..., Any]:
+    """``fn`` compiled: ``jax.jit``, or ``tf.function`` without autograph (straight-line
+    code; ``retrace_less``: TensorFlow's ``reduce_retracing``, for batch-size changes)."""
+    if is_jax():
+        import jax
+
+        return jax.jit(fn)
+    import tensorflow as tf
+
+    if retrace_less:
+        return tf.function(fn, reduce_retracing=True)
+    return tf.function(fn, autograph=False)
+
+
+def wait(value: Any) -> None:
+    """Block until ``value`` is computed (JAX dispatches asynchronously, also on a CPU;
+    TensorFlow's eager ops are synchronous on a CPU but not on a GPU)."""
+    if hasattr(value, "block_until_ready"):
+        value.block_until_ready()
+    elif "GPU" in getattr(value, "device", ""):
+        value.numpy()
+
+
+__all__ = ["BACKENDS", "active", "check_name", "compile_function", "is_jax", "on_device", "planned", "request",
+           "resolve_device", "tensor", "wait"]
