@@ -12,7 +12,7 @@ EXAMPLE := plugins/examples/dreamfx-objective-example
 $(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml $(shell find $(EXAMPLE)/src -name "*.py")
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,cluster,video]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster,video,jax]"
 	# the example third-party plugin, installed for real (not editable) so the tests
 	# exercise entry-point discovery exactly as a user's pip install would
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./$(EXAMPLE)
@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml $(shell find $(EXAMPLE)/src -
 demo: $(STAMP)
 	$(BIN)/dreamfx demo -o out
 
+# the suite's core (recipe, objectives, optimizers and loops), run again on Keras's JAX backend
+CORE_TESTS := tests/test_dream.py tests/test_objectives.py tests/test_optimizers_and_loops.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -m "not slow" $(CORE_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -105,7 +105,12 @@ def test_stateful_optimizer_pieces_and_split_steps_give_the_unsplit_result(page_
             monkeypatch.setattr(ascent.Pace, "update", lambda *args: None)
         results[mode] = dreamer(image).image
     assert np.array_equal(results["pieces"], results["whole"])
-    assert np.array_equal(results["split"], results["whole"])
+    if dreamer.backend == "jax":
+        # XLA compiles a split step's three calls apart and fuses (and rounds) the update
+        # differently from the loop's body: equal to the last bit or so (measured 6e-8)
+        assert np.abs(results["split"] - results["whole"]).max() <= 1e-6
+    else:
+        assert np.array_equal(results["split"], results["whole"])
 
 
 def test_a_round_returns_the_canvas_and_the_score_per_image(small_photo):
