@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from . import __version__
 from .errors import DreamfxError, ImageError
@@ -352,9 +352,14 @@ def check_worker(requirements: Requirements) -> str | None:
     return None
 
 
-def dream_task(task: DreamTask) -> list[ImageResult]:
+def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) -> list[ImageResult]:
     """Decode, dream and encode a task's inputs on this worker; an input that fails gets its
-    reason, as in a local run."""
+    reason, as in a local run.
+
+    ``dreams_done``, if given, is called once every dream of the task is over and only the
+    encoding is left (not after an error raised before): an engine may then start the
+    worker's next task, whose decoding and dreaming overlap this one's encoding, as a local
+    run's write-behind threads do (Dask's ``secede``; measured in docs/cluster.md)."""
     from .batch import output_metadata
     from .imageio import compose, decode_picture, encode_image
 
@@ -382,6 +387,7 @@ def dream_task(task: DreamTask) -> list[ImageResult]:
                                  "input: the model sees it upsampled")
         picture.digest = item.digest
         groups.setdefault(picture.size, []).append((item, picture))
+    dreamt: list[tuple[TaskItem, Any, Any, float]] = []
     for group in groups.values():
         colour = dreamer.channels == 3
         images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
@@ -393,21 +399,24 @@ def dream_task(task: DreamTask) -> list[ImageResult]:
             results.extend(ImageResult(item.index, reason=str(exc), notes=list(p.notes)) for item, p in group)
             continue
         each = (time.perf_counter() - started) / len(group)
-        for (item, picture), result in zip(group, dreamed):
-            scores = (result.score_before, result.score_after)
-            if result.problem is not None:
-                results.append(ImageResult(item.index, reason=result.problem, scores=scores, seconds=each,
-                                           notes=list(picture.notes)))
-                continue
-            try:
-                metadata = output_metadata(task.settings, result, color=task.color, keep_alpha=task.keep_alpha,
-                                           input_name=item.name, input_digest=item.digest)
-                image = compose(picture, result.image, task.color, task.keep_alpha)
-                data = encode_image(image, item.fmt, metadata, task.png_level)
-            except Exception as exc:  # noqa: BLE001 - an encoder failure fails this image alone
-                reason = str(exc) if isinstance(exc, DreamfxError) else f"cannot encode it: {type(exc).__name__}: {exc}"
-                results.append(ImageResult(item.index, reason=reason, scores=scores, seconds=each))
-                continue
-            results.append(ImageResult(item.index, data, metadata, scores=scores, seconds=each,
+        dreamt.extend((item, picture, result, each) for (item, picture), result in zip(group, dreamed))
+    if dreams_done is not None:
+        dreams_done()
+    for item, picture, result, each in dreamt:
+        scores = (result.score_before, result.score_after)
+        if result.problem is not None:
+            results.append(ImageResult(item.index, reason=result.problem, scores=scores, seconds=each,
                                        notes=list(picture.notes)))
+            continue
+        try:
+            metadata = output_metadata(task.settings, result, color=task.color, keep_alpha=task.keep_alpha,
+                                       input_name=item.name, input_digest=item.digest)
+            image = compose(picture, result.image, task.color, task.keep_alpha)
+            data = encode_image(image, item.fmt, metadata, task.png_level)
+        except Exception as exc:  # noqa: BLE001 - an encoder failure fails this image alone
+            reason = str(exc) if isinstance(exc, DreamfxError) else f"cannot encode it: {type(exc).__name__}: {exc}"
+            results.append(ImageResult(item.index, reason=reason, scores=scores, seconds=each))
+            continue
+        results.append(ImageResult(item.index, data, metadata, scores=scores, seconds=each,
+                                   notes=list(picture.notes)))
     return results

@@ -364,7 +364,9 @@ def dreamfx_register_executors(register: Register) -> None:
     which outputs are up to date) and stays the only writer; `work` is the `FolderWork` to
     do. An in-process executor calls `work.run_here()`. A distributed one sends
     `work.tasks()` (groups of same-sized inputs as encoded bytes, picklable) to
-    `work.worker_function` on its workers, hands each task's returned results to
+    `work.worker_function` on its workers (optionally with `dreams_done=callback`, called on
+    the worker once the task's dreams are over and only encoding is left, so the engine can
+    start the worker's next task then, as `dask` does), hands each task's returned results to
     `work.finish(task, results)` (or `work.fail(task, reason)`) as they come back, checks its
     workers first with `work.check_function(work.requirements)` (None, or what is wrong
     there), may say what it is doing with `work.status(text)` (the progress line shows it),
