@@ -49,11 +49,14 @@ class ExecutorError(DreamfxError):
 @dataclass(frozen=True)
 class Requirements:
     """What a worker needs to dream these settings like the client: the same dreamfx
-    version, and each component from the same plugin at the same version."""
+    version, each component from the same plugin at the same version, and the same Keras
+    backend (the backends agree within 2/255 only where a dream is not chaotic:
+    docs/performance.md)."""
 
     version: str
     #: section -> (kind, component name, plugin, plugin version)
     components: dict[str, tuple[str, str, str, str | None]]
+    backend: str = "tensorflow"
 
 
 @dataclass
@@ -143,7 +146,9 @@ class FolderWork:
             component = host.get(kind, name)
             info = host.plugins.get(component.plugin)
             components[section] = (kind, name, component.plugin, info.version if info is not None else None)
-        return Requirements(__version__, components)
+        from .backend import planned
+
+        return Requirements(__version__, components, planned())
 
     def tasks(self) -> Iterator[DreamTask]:
         """The inputs as tasks, read lazily: same-sized images grouped (at most the batch
@@ -335,6 +340,12 @@ def check_worker(requirements: Requirements) -> str | None:
     wrong, in a few words (run on every worker before any work)."""
     if __version__ != requirements.version:
         return f"has dreamfx {__version__}, the client {requirements.version}"
+    from .backend import planned
+
+    here = planned()
+    if here != requirements.backend:
+        return (f"runs Keras on {here}, the client on {requirements.backend}; start the workers with "
+                f"KERAS_BACKEND={requirements.backend}")
     host = _worker_host()
     for section, (kind, name, plugin, version) in requirements.components.items():
         if name not in host.registry(kind):

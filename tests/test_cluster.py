@@ -159,6 +159,8 @@ def test_the_worker_check_names_what_is_missing(host):
         "lacks objective 'nowhere-map': plugin 'nowhere' is not installed")
     other = {"objective": ("objectives", "single-map", "objectives", "0.0.1")}
     assert "has plugin 'objectives'" in check_worker(Requirements(__import__("dreamfx").__version__, other))
+    assert check_worker(Requirements(__import__("dreamfx").__version__, good, "jax")) == (
+        "runs Keras on tensorflow, the client on jax; start the workers with KERAS_BACKEND=jax")
 
 
 # -- end to end, on loopback -----------------------------------------------------------------------
