@@ -154,6 +154,11 @@ class Dreamer:
         self.settings = settings
         #: The Keras backend the dreams run on (``tensorflow`` or ``jax``).
         self.backend = backend.active()
+        method = settings.scaler.params.get("method")
+        if self.backend == "jax" and isinstance(method, str):  # a usage error, before any work
+            from .scaling import _check_jax_method
+
+            _check_jax_method(method)
         self.device = backend.resolve_device(device)
         #: The registered component behind each section (for naming the plugin in errors).
         self.components: dict[str, Component] = {

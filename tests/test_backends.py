@@ -188,3 +188,16 @@ def test_jax_max_pooling_gradient_goes_to_the_first_maximum_as_in_tensorflow():
     assert np.array_equal(np.asarray(got), tape.gradient(total, x).numpy())
     assert np.array_equal(np.asarray(first_max_pool(jnp.asarray(images), (2, 2))),
                           tf.nn.max_pool2d(x, 2, 2, "VALID").numpy())
+
+
+def test_a_resize_method_without_a_jax_kernel_is_a_usage_error_before_any_dream(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (60, 40), (90, 120, 60)).save(tmp_path / "in.png")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-m", "dreamfx", "run", "--preset", "octaves", "--set",
+                           "scaler.method=area", "in.png", "-o", "out.png"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "resize method 'area' has no JAX kernel; on the jax backend choose one of bicubic" in done.stderr
+    assert not (tmp_path / "out.png").exists()
