@@ -53,15 +53,11 @@ def child(repeats: int) -> dict[str, float]:
         small = to_gray(img.convert("RGB").resize((160, 120), Image.Resampling.LANCZOS))
     crop = photo[:200, :300]
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import timed as median_time  # benchmarks/run.py: median of repeats after warm-ups
+
     def timed(fn, warmup: int = 2) -> float:
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return median_time(fn, repeats, warmup)
 
     single = make_dreamer("single-map")
     figures["single"] = timed(lambda: single(photo))
