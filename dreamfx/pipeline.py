@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from . import backend
-from .device import resolve_device
 from .errors import DreamfxError, ImageError, PluginError, SettingsError
 from .features import feature_model
 from .models import cached_model

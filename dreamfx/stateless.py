@@ -47,13 +47,14 @@ def random_bits(seed: Sequence[int], count: int) -> np.ndarray:
     """The first ``count`` uint32 words of the Philox stream of ``seed``."""
     key, counter = key_counter(seed)
     calls = (count + 3) // 4
-    low = (counter[0] | counter[1] << 32) + np.arange(calls, dtype=object)
-    high = counter[2] | counter[3] << 32
+    low = counter[0] | counter[1] << 32  # TensorFlow starts it at 0: no carry into the high word
+    if low + calls > 1 << 64:  # pragma: no cover - unreachable from key_counter
+        raise ValueError("the Philox counter would wrap")
+    index = np.uint64(low) + np.arange(calls, dtype=np.uint64)
     words = np.empty((calls, 4), np.uint32)
-    for i, value in enumerate(low):  # a 128-bit counter: low 64 bits carry into the high ones
-        carry, value = divmod(int(value), 1 << 64)
-        top = (high + carry) % (1 << 64)
-        words[i] = (value & 0xFFFFFFFF, value >> 32, top & 0xFFFFFFFF, top >> 32)
+    words[:, 0] = (index & _LOW).astype(np.uint32)
+    words[:, 1] = (index >> np.uint64(32)).astype(np.uint32)
+    words[:, 2], words[:, 3] = counter[2], counter[3]
     return philox(words, key).reshape(-1)[:count]
 
 
