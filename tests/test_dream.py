@@ -92,6 +92,26 @@ def test_step_loop_is_traced_once_for_many_images(small_photo):
     assert dreamer.ascent.traces() == 1
 
 
+@pytest.mark.parametrize("preset", ["single-map", "tiling"])
+def test_scoring_in_one_compiled_call_equals_the_separate_calls(small_photo, preset):
+    """Dreamer.score runs views, network, objective and the mean per image as one compiled
+    call when the views fit in one chunk, and as separate calls otherwise (``chunk`` below
+    the number of views): the scores are the same."""
+    dreamer = make_dreamer(preset, {"steps": 1, "rounds": 1})
+    dreamer(small_photo)
+    dreamer(small_photo)  # from the second dream on, scoring is compiled
+    images = np.stack([small_photo, small_photo[::-1]])[..., None].astype(np.float32)
+    fused = dreamer.score(images)
+    assert len(dreamer._fused_of) == 2 and not dreamer._unfused  # batches of 1 (the dreams) and 2
+    separate = dreamer.score(images, chunk=1)  # 1 view per chunk: more views than that, not fused
+    assert len(dreamer._unfused) == 1
+    assert separate.tolist() == pytest.approx(fused.tolist(), rel=1e-6)
+    if preset == "single-map":  # a map per image, fed at run time
+        chosen = dreamer.score(images, choices=[3, 56])
+        assert chosen.tolist() == pytest.approx(dreamer.score(images, chunk=1, choices=[3, 56]).tolist(), rel=1e-6)
+        assert chosen[1] == pytest.approx(fused[1], rel=1e-6)  # map 56 is the preset's
+
+
 def test_first_dream_eager_and_later_compiled_rounds_agree(small_photo):
     """A single image's first dream runs the between-round work eagerly, later dreams run
     it compiled: both must give the same result."""

@@ -344,3 +344,32 @@ def test_an_objective_whose_scores_have_the_wrong_shape_is_named_before_the_opti
     text = str(info.value)
     assert text.startswith("objective 'wrong-shape' (plugin ") and "must return one value per batch element" in text
     assert "optimizer" not in text
+
+
+@pytest.mark.parametrize("preset", ["single-map", "tiling"])
+def test_a_wrong_shape_is_named_also_where_scoring_runs_as_one_compiled_call(image, preset):
+    """A batch scores its views in one compiled call (views, network, objective, mean);
+    an objective whose scores have the wrong shape still gets the error that names it."""
+    from dreamfx.api import make_dreamer
+    from dreamfx.errors import PluginError
+    from dreamfx.plugins import create_host
+
+    class Wrong(Objective):
+        def __init__(self, ctx: BuildContext):
+            self.layers = ("conv3",)
+
+        def score(self, activations):
+            from keras import ops
+
+            return ops.mean(activations["conv3"], axis=(1, 2))  # (views, maps): one axis too many
+
+    class Plugin:
+        @hookimpl
+        def dreamfx_register_objectives(self, register):
+            register("wrong-shape", Wrong)
+
+    host = create_host(entry_points=False, disabled=set())
+    host.register(Plugin(), name="contract")
+    dreamer = make_dreamer(preset, {"objective": "wrong-shape", "steps": 1, "rounds": 1}, host=host)
+    with pytest.raises(PluginError, match=r"^objective 'wrong-shape' .*must return one value per batch element"):
+        dreamer.dream_batch([image, image])
