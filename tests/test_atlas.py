@@ -187,6 +187,33 @@ def test_warm_dreams_do_not_retrace_for_another_map(photo):
     assert dreamer.ascent._fns.traces() == traces
 
 
+def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_path):
+    """dream(path) keeps the last decoded photos by the SHA-256 of the file's bytes: the same
+    bytes are decoded once (read-only arrays, so nothing a caller does changes a later
+    call), new bytes under the same name are decoded again."""
+    import shutil
+
+    import dreamfx
+    from dreamfx import api
+    from dreamfx.imageio import load_picture
+
+    api.forget_warm()
+    path = tmp_path / "explored.png"
+    shutil.copyfile(photo, path)
+    first = dreamfx.dream(path, "single-map", map=56, steps=2, rounds=1)
+    kept = api.decoded(path)
+    assert kept.luma is first.picture.luma and not kept.luma.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first.picture.luma[0, 0] = 0.0
+    assert np.array_equal(kept.luma, load_picture(path).luma) and kept.digest == load_picture(path).digest
+    Image.fromarray(np.full((40, 60), 200, np.uint8)).save(path)  # another photo, the same name
+    second = dreamfx.dream(path, "single-map", map=56, steps=2, rounds=1)
+    assert second.picture.luma.shape == (40, 60) and second.picture.digest == load_picture(path).digest
+    assert len(api._DECODED) == 2
+    api.forget_warm()
+    assert len(api._DECODED) == 0
+
+
 # -- the commands ---------------------------------------------------------------------------------
 
 
