@@ -11,6 +11,7 @@ or, when unambiguous, the bare parameter name (``map``, ``steps``, ``rounds``, `
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
@@ -125,13 +126,16 @@ def forget_warm() -> None:
     _HOSTS.clear()
     _WARM.clear()
     _SELECTABLE.clear()
-    _DECODED.clear()
+    with _DECODED_LOCK:
+        _DECODED.clear()
 
 
 #: The last photos decoded from files, by the SHA-256 of the file's bytes (oldest first).
 _DECODED: "OrderedDict[str, Picture]" = OrderedDict()
-#: How many decoded photos are kept, and the most pixels a kept one may have.
-DECODED_KEEP, DECODED_MAX_PIXELS = 2, 24_000_000
+#: How many decoded photos are kept, and the most pixels a kept one may have (4 MP: at most
+#: 64 MB of float32 luma and RGB each; a larger photo's dream dwarfs its decoding anyway).
+DECODED_KEEP, DECODED_MAX_PIXELS = 2, 4_000_000
+_DECODED_LOCK = threading.Lock()
 
 
 def decoded(path: Path) -> Picture:
@@ -142,7 +146,10 @@ def decoded(path: Path) -> Picture:
     the kept arrays are read-only, so no caller can change what a later call gets."""
     data = read_input_bytes(path)
     key = digest(data)
-    kept = _DECODED.get(key)
+    with _DECODED_LOCK:
+        kept = _DECODED.get(key)
+        if kept is not None:
+            _DECODED.move_to_end(key)
     if kept is None:
         if not data:
             raise ImageError(f"input image {path} is empty (0 bytes)")
@@ -152,11 +159,10 @@ def decoded(path: Path) -> Picture:
             if array is not None:
                 array.flags.writeable = False
         if kept.luma.size <= DECODED_MAX_PIXELS:
-            _DECODED[key] = kept
-            while len(_DECODED) > DECODED_KEEP:
-                _DECODED.popitem(last=False)
-    else:
-        _DECODED.move_to_end(key)
+            with _DECODED_LOCK:
+                _DECODED[key] = kept
+                while len(_DECODED) > DECODED_KEEP:
+                    _DECODED.popitem(last=False)
     return replace(kept, notes=list(kept.notes))
 
 

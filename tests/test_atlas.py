@@ -212,6 +212,11 @@ def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_pat
     assert len(api._DECODED) == 2
     api.forget_warm()
     assert len(api._DECODED) == 0
+    api.DECODED_MAX_PIXELS, limit = 100, api.DECODED_MAX_PIXELS  # a larger photo is decoded, not kept
+    try:
+        assert api.decoded(path).luma.shape == (40, 60) and len(api._DECODED) == 0
+    finally:
+        api.DECODED_MAX_PIXELS = limit
 
 
 # -- the commands ---------------------------------------------------------------------------------
