@@ -207,21 +207,3 @@ def test_the_optimizer_and_loop_plugins_import_only_the_public_module():
             assert host <= {"dreamfx.plugin"}, (path.name, host)
             assert not {m for m in modules if m.split(".")[0] == "tensorflow"}, path.name
 
-
-@pytest.mark.parametrize("shape", [(1, 28, 28, 1), (1, 28, 28, 3), (2, 9, 13, 1), (16, 28, 28, 1), (1, 96, 130, 1)])
-def test_shifting_a_canvas_gives_tf_roll_s_values(shape):
-    """Small canvases are shifted by gathers, larger ones by tf.roll: the same values, for
-    shifts of either sign and beyond the canvas's size."""
-    tf = pytest.importorskip("tensorflow")
-    from keras import backend as keras_backend
-
-    if keras_backend.backend() != "tensorflow":
-        pytest.skip("the TensorFlow step loop's shift")
-    from dreamfx.ascent import SMALL_ROLL, shift_canvas
-
-    x = tf.random.uniform(shape, seed=1)
-    small = int(np.prod(shape)) <= SMALL_ROLL
-    for dy, dx in [(0, 0), (1, -1), (-3, 2), (5, 5), (-40, 31), (shape[1], -shape[2])]:
-        shift = tf.constant([dy, dx], tf.int32)
-        fn = tf.function(shift_canvas, autograph=False)
-        assert np.array_equal(fn(x, shift).numpy(), tf.roll(x, shift, axis=[1, 2]).numpy()), (shape, dy, dx, small)

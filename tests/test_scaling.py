@@ -206,3 +206,17 @@ def test_equal_levels_share_compiled_rounds():
     assert len(dreamer.compiled) == 2  # the loop's enter and reinject, once each
     enter, reinject = dreamer.compiled.values()
     assert enter.experimental_get_tracing_count() == 1 and reinject.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28, 1), (1, 28, 28, 3), (2, 9, 13, 1), (16, 28, 28, 1), (1, 96, 130, 1)])
+def test_shifting_a_canvas_gives_tf_roll_s_values(shape):
+    """Small canvases are shifted by gathers, larger ones by tf.roll: the same values, for
+    shifts of either sign and beyond the canvas's size."""
+    from dreamfx.ascent import SMALL_ROLL, shift_canvas
+
+    x = tf.random.uniform(shape, seed=1)
+    small = int(np.prod(shape)) <= SMALL_ROLL
+    for dy, dx in [(0, 0), (1, -1), (-3, 2), (5, 5), (-40, 31), (shape[1], -shape[2])]:
+        shift = tf.constant([dy, dx], tf.int32)
+        fn = tf.function(shift_canvas, autograph=False)
+        assert np.array_equal(fn(x, shift).numpy(), tf.roll(x, shift, axis=[1, 2]).numpy()), (shape, dy, dx, small)
