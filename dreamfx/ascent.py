@@ -122,8 +122,7 @@ class Ascent:
         run-time tensor (see :meth:`dreamfx.objectives.Objective.score_each`); each view
         of an image gets its image's choice."""
         fns, total, pace = self._fns, self.steps, self.pace
-        view_size = None if level.view_size is None else tuple(int(v) for v in level.view_size)
-        roll = int(getattr(level, "roll", 0) or 0)
+        view_size, roll = _geometry(level)
         x, ctx = fns.begin(canvas, choices, self.seed, round_index, total, roll, view_size)
         batch = int(x.shape[0])
         state = fns.start_state(self.optimizer, x)
@@ -152,6 +151,12 @@ class Ascent:
                 pace.update(time.perf_counter() - started, pixels * count, traces != fns.traces())
             done += count
         return Round(x, score)
+
+
+def _geometry(level: Any) -> tuple[tuple[int, int] | None, int]:
+    """A level's ``view_size`` (None: the whole canvas) and ``roll``, as plain ints."""
+    view_size = None if level.view_size is None else tuple(int(v) for v in level.view_size)
+    return view_size, int(getattr(level, "roll", 0) or 0)  # type: ignore[return-value]
 
 
 def _count(optimizer: Any, name: str, default: int | None) -> int:
@@ -467,3 +472,85 @@ class HostRun:
 
     def compile(self, fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
         return self._cache.get(fn, key) if self.compiled else fn
+
+
+# -- small dreams as one compiled call ------------------------------------------------------------
+
+
+class TracedRun:
+    """The :class:`dreamfx.loop.LoopRun` of a dream traced as a whole (see
+    :class:`WholeDreams`): ``ascend`` puts the round's whole step loop in the graph being
+    traced, as one piece (pieces give the same values as one loop), and ``compile`` returns
+    the function as it is (it is already being compiled)."""
+
+    compiled = True
+
+    def __init__(self, ascent: Ascent, choices: Any) -> None:
+        self._ascent, self._choices = ascent, choices
+
+    def ascend(self, canvas: Any, round_index: int, level: Any) -> Round:
+        ascent, fns = self._ascent, self._ascent._fns
+        view_size, roll = _geometry(level)
+        if ascent.steps == 0:
+            return Round(canvas, tf.fill(tf.shape(canvas)[:1], math.nan))
+        x, ctx = fns.begin(canvas, self._choices, ascent.seed, round_index, ascent.steps, roll, view_size)
+        state = fns.start_state(ascent.optimizer, x)
+        x, _, score = fns.piece(ctx, x, state, 0, ascent.steps)
+        x.set_shape(canvas.shape)  # what a step loop traced for any size does not say
+        return Round(x, score)
+
+    def compile(self, fn: Callable[..., Any], *key: Any) -> Callable[..., Any]:
+        return fn
+
+
+class WholeDreams:
+    """Which dreams run as one compiled call: the scoring before, every round of the loop
+    and the scoring after traced together, where round by round each round is two calls
+    from Python (the step loop and the loop's between-round work) and each scoring one.
+    For a small dream the calls' overhead is a large part: a warm single-map dream of a
+    600x400 photo took 0.77x the time as one call, with the same bits.
+
+    Only where that is sure to agree and to pay: on TensorFlow (JAX dispatches
+    asynchronously and pays less per call); for a loop that declares itself ``traceable``
+    (its ``__call__`` only calls ``run`` and ``keras.ops``, never reads a score on the
+    host: the built-in reinjection loop without early stop); for an input shape whose last
+    two round-by-round dreams each took under :data:`PIECE_SECONDS` (so the whole call is
+    as short as the pieces that Ctrl-C waits for, and a shape seen once, as in a folder of
+    many sizes, is not traced a third time). A shape whose trace or call fails goes back to
+    round by round, which names the plugin at fault."""
+
+    def __init__(self, loop: Any, ascent: Ascent, backend_name: str) -> None:
+        self.enabled = backend_name == "tensorflow" and getattr(loop, "traceable", False) is True
+        self._seconds: dict[Any, list[float]] = {}
+        self._functions = LRUCache(8)
+        self._refused: set[Any] = set()
+
+    @staticmethod
+    def _key(shape: Any, plain: bool) -> Any:
+        return tuple(int(d) for d in shape), bool(plain)
+
+    def timed(self, shape: Any, plain: bool, seconds: float) -> None:
+        """A round-by-round compiled dream of this input shape took ``seconds``."""
+        if not self.enabled:
+            return
+        if len(self._seconds) > 256:  # bounded, like the compiled functions
+            self._seconds.clear()
+        self._seconds.setdefault(self._key(shape, plain), []).append(seconds)
+        del self._seconds[self._key(shape, plain)][:-2]
+
+    def wanted(self, shape: Any, plain: bool) -> bool:
+        key = self._key(shape, plain)
+        seconds = self._seconds.get(key, [])
+        return (self.enabled and key not in self._refused and len(seconds) == 2
+                and max(seconds) < PIECE_SECONDS)
+
+    def function(self, shape: Any, plain: bool, build: Callable[[], Any]) -> Any:
+        return self._functions.get_or_build(self._key(shape, plain), build)
+
+    def refuse(self, shape: Any, plain: bool) -> None:
+        if len(self._refused) > 256:
+            self._refused.clear()
+        self._refused.add(self._key(shape, plain))
+
+    def __len__(self) -> int:
+        return len(self._functions)

@@ -78,8 +78,11 @@ class LoopRun(Protocol):
 @runtime_checkable
 class DreamLoop(Protocol):
     """``loop(images, scaler, run) -> LoopResult``; optionally ``units(levels) -> int``, the
-    number of ``run.ascend`` calls a dream makes (progress displays count them), and
-    ``describe() -> str``, a line for summaries."""
+    number of ``run.ascend`` calls a dream makes (progress displays count them),
+    ``describe() -> str``, a line for summaries, and ``traceable = True``: a promise that
+    ``__call__`` only calls ``run`` and ``keras.ops`` and never reads a round's score on the
+    host, so the host may trace a whole small dream as one compiled call
+    (:class:`dreamfx.ascent.WholeDreams`)."""
 
     def __call__(self, images: Any, scaler: Any, run: LoopRun) -> LoopResult:
         """Dream a batch of images ``(B, H, W, C)`` in [0, 1]."""

@@ -217,6 +217,10 @@ class Dreamer:
         self._objectives = host.registry("objectives")
         self._views_of = LevelCache()  # compiled "images -> the level's views", per level
         self._fused_of = LevelCache()  # compiled "images -> scores", per level and shape
+        from .ascent import WholeDreams
+
+        #: Small dreams run as one compiled call once their shape has shown it pays.
+        self._whole = WholeDreams(self.loop, self.ascent, self.backend)
         self._unfused: set[Any] = set()  # (level, shape) that the fused scoring does not take
         self._dreams = 0
 
@@ -276,6 +280,52 @@ class Dreamer:
                 per_view = ops.concatenate(parts, axis=0)
                 per_image = ops.mean(ops.reshape(per_view, [int(images.shape[0]), -1]), axis=1)
                 return np.asarray(per_image)
+
+    def _whole_dream(self, batch: Any, choices: Any, on_round: Callable[[int], None] | None) -> Any:
+        """The dream as one compiled call, when that is sure to pay and to agree (see
+        :class:`dreamfx.ascent.WholeDreams`): ``(LoopResult, before, after)``, or None for
+        the round-by-round way."""
+        if not self._whole.wanted(batch.shape, choices is None):
+            return None
+        from .ascent import TracedRun
+
+        def dream(images: Any, choices: Any) -> Any:
+            from keras import ops
+
+            level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
+
+            def scores(images: Any) -> Any:
+                views = self._views(level, images)
+                count = int(views.shape[0])
+                if count > self.ascent.chunk:
+                    raise _NotFused
+                acts = self.features(views, training=False)
+                per_view = (self.objective(acts) if choices is None else
+                            self.objective.score_each(acts, ops.repeat(choices, count // int(images.shape[0]))))
+                if tuple(per_view.shape) != (count,):
+                    raise _NotFused
+                return ops.mean(ops.reshape(per_view, [int(images.shape[0]), -1]), axis=1)
+
+            before = scores(images)
+            out = self.loop(images, self.scaler, TracedRun(self.ascent, choices))
+            return out.image, out.pattern, out.dream, out.detail, before, scores(out.image)
+
+        try:
+            fn = self._whole.function(batch.shape, choices is None, lambda: backend.compile_function(dream))
+            image, pattern, dream_, detail, before, after = fn(batch, choices)
+            before, after = np.asarray(before), np.asarray(after)
+        except Exception:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
+            self._whole.refuse(batch.shape, choices is None)
+            return None
+        if on_round is not None:
+            for index in range(self.rounds_for((int(batch.shape[1]), int(batch.shape[2])))):
+                try:
+                    on_round(index)
+                except _CAUGHT as exc:
+                    raise _CallbackError(exc) from exc
+        from .loop import LoopResult
+
+        return LoopResult(image=image, pattern=pattern, dream=dream_, detail=detail), before, after
 
     def _fused_score(self, level: Any, images: Any, chunk: int, choices: Any) -> np.ndarray | None:
         """The scores of :meth:`score` from one compiled call (views, network, objective and
@@ -419,11 +469,18 @@ class Dreamer:
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with backend.on_device(self.device):
             batch = backend.tensor(batch_array)
-            before = self.score(batch, choices=choices)
-            with plugin_call(self.components["loop"], "dreaming"):
-                out = self.loop(batch, self.scaler, run)
-                result_images = out.image
-            after = self.score(result_images, choices=choices)
+            whole = self._whole_dream(batch, None if choices is None else choice_tensor, on_round)
+            if whole is not None:
+                out, before, after = whole
+            else:
+                compiled_started = time.perf_counter()
+                before = self.score(batch, choices=choices)
+                with plugin_call(self.components["loop"], "dreaming"):
+                    out = self.loop(batch, self.scaler, run)
+                after = self.score(out.image, choices=choices)
+                if run.compiled:
+                    self._whole.timed(batch.shape, choices is None, time.perf_counter() - compiled_started)
+            result_images = out.image
             output = squeeze(np.asarray(widen(result_images[..., keep], self.settings.output["contrast"])))
             dream = np.clip(squeeze(np.asarray(out.dream)[..., keep]), 0.0, 1.0)
             detail = squeeze(np.asarray(out.detail)[..., keep])

@@ -112,6 +112,49 @@ def test_scoring_in_one_compiled_call_equals_the_separate_calls(small_photo, pre
         assert chosen[1] == pytest.approx(fused[1], rel=1e-6)  # map 56 is the preset's
 
 
+@pytest.mark.parametrize("preset", ["single-map", "whole-layer", "weighted-layers", "tiling", "hybrid", "octaves"])
+def test_a_small_dream_as_one_compiled_call_gives_the_same_bits(small_photo, preset, monkeypatch):
+    """Once a shape's round-by-round dreams have shown they are short, the dream runs as one
+    compiled call (on TensorFlow, for a traceable loop): the same image, intermediates and
+    scores, bit for bit, and progress still hears of every round."""
+    import keras
+
+    from dreamfx import ascent
+
+    monkeypatch.setattr(ascent, "PIECE_SECONDS", 30.0)  # "short" whatever the machine's load
+    dreamer = make_dreamer(preset, {"steps": 3, "rounds": 2})
+    rounds = [dreamer(small_photo) for _ in range(3)]  # eager, then compiled round by round
+    assert len(dreamer._whole) == 0
+    heard: list[int] = []
+    whole = dreamer.dream_batch([small_photo], on_round=heard.append)[0]
+    on_tensorflow = keras.backend.backend() == "tensorflow"
+    assert len(dreamer._whole) == (1 if on_tensorflow else 0) and not dreamer._whole._refused
+    assert heard == list(range(dreamer.rounds_for(small_photo.shape)))
+    for name in ("image", "pattern", "dream", "detail"):
+        assert np.array_equal(getattr(whole, name), getattr(rounds[-1], name)), name
+    assert (whole.score_before, whole.score_after) == (rounds[-1].score_before, rounds[-1].score_after)
+
+
+def test_a_loop_that_stops_early_is_dreamed_round_by_round(small_photo):
+    """Early stop reads scores on the host between rounds: that loop is never traced whole."""
+    dreamer = make_dreamer("single-map", {"steps": 2, "rounds": 3, "patience": 1})
+    for _ in range(5):
+        dreamer(small_photo)
+    assert not dreamer.loop.traceable and len(dreamer._whole) == 0 and not dreamer._whole.enabled
+
+
+def test_a_dream_whose_shape_ran_long_stays_round_by_round(small_photo, monkeypatch):
+    """The whole-dream call is only for shapes whose last two dreams were shorter than a
+    piece (what Ctrl-C waits for at most)."""
+    from dreamfx import ascent
+
+    monkeypatch.setattr(ascent, "PIECE_SECONDS", 1e-6)
+    dreamer = make_dreamer("single-map", {"steps": 2, "rounds": 2})
+    for _ in range(5):
+        dreamer(small_photo)
+    assert len(dreamer._whole) == 0
+
+
 def test_first_dream_eager_and_later_compiled_rounds_agree(small_photo):
     """A single image's first dream runs the between-round work eagerly, later dreams run
     it compiled: both must give the same result."""

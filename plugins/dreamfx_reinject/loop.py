@@ -46,6 +46,9 @@ class ReinjectLoop:
             raise SettingsError(f"loop.min_gain must be 0 to {MAX_MIN_GAIN:,g} (a fraction of the best score), "
                                 f"got {min_gain}")
         self.rounds, self.patience, self.min_gain = rounds, patience, min_gain
+        #: The host may trace a whole dream of this loop as one call: without early stop it
+        #: only calls ``run`` and ``keras.ops`` (early stop reads scores on the host).
+        self.traceable = not patience
 
     def units(self, levels: Any) -> int:
         """Rounds per dream (the most: early stops make fewer)."""
