@@ -22,8 +22,9 @@ from PIL import Image
 
 from .errors import DreamfxError, ImageError, SettingsError
 from .batch import output_metadata
-from .imageio import (PNG_LEVEL, Picture, compose, decode_picture, digest, load_picture, read_image, read_input_bytes,
-                      to_gray, to_picture, to_uint8, write_image_atomic)
+from . import imageio
+from .imageio import (PNG_LEVEL, Picture, compose, digest, load_picture, read_image, read_input_bytes, to_gray,
+                      to_picture, to_uint8, write_image_atomic)
 from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
@@ -153,7 +154,7 @@ def decoded(path: Path) -> Picture:
     if kept is None:
         if not data:
             raise ImageError(f"input image {path} is empty (0 bytes)")
-        kept = decode_picture(data, path)
+        kept = imageio.decode_picture(data, path)
         kept.digest = key
         for array in (kept.luma, kept.rgb, kept.alpha):
             if array is not None:

@@ -63,11 +63,16 @@ def test_a_folder_run_decodes_each_input_once(rgba_photo, tmp_path, decodes):
 
 def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, tmp_path, decodes):
     import dreamfx
+    from dreamfx.api import forget_warm
     from dreamfx.cli import main
     from dreamfx.imageio import read_metadata
 
+    forget_warm()  # no photo decoded by an earlier test's call
     result = dreamfx.dream(rgba_photo, color="luma", keep_alpha=True, steps=2, rounds=1)
     assert decodes == [str(rgba_photo)]
+    again = dreamfx.dream(rgba_photo, color="luma", keep_alpha=True, steps=2, rounds=1)
+    assert decodes == [str(rgba_photo)]  # the same bytes: decoded once
+    assert np.array_equal(np.asarray(again.to_pil()), np.asarray(result.to_pil()))
     image = result.to_pil()
     assert image.mode == "RGBA" and image.size == (72, 54)
     assert np.asarray(image)[:, :12, 3].max() == 0  # the transparent band stays transparent
