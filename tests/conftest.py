@@ -41,3 +41,14 @@ def small_photo() -> np.ndarray:
 CHELSEA = TEST_DATA / "chelsea.png"
 DIGITS = TEST_DATA / "mnist_200.csv.gz"
 """200 real MNIST digits (20 per class) for loader and training tests; see tests/data/LICENSES.md."""
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that a test interrupts: SIGINT, SIGTERM and SIGHUP as a
+    terminal would deliver them. A suite started under ``nohup`` or in the background of a
+    non-interactive shell hands its children SIGHUP or SIGINT ignored, and dreamfx rightly
+    keeps an ignored signal ignored (``nohup dreamfx run ...`` must survive a hang-up)."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)

@@ -26,7 +26,7 @@ from PIL import Image
 from dreamfx.errors import SettingsError
 from dreamfx.request import DreamRequest, plan_dream
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, default_signals
 
 BIN = Path(sys.executable).parent
 FAST = ["--set", "optimizer.steps=2", "--set", "loop.rounds=2"]
@@ -276,7 +276,8 @@ def test_dask_cli_cluster_survives_a_killed_worker(tmp_path, dask_processes):
     out = tmp_path / "out"
     proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
                              dask_processes.address, "--set", "optimizer.steps=40", "--set", "loop.rounds=2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            preexec_fn=default_signals)
     try:
         _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
         workers[0].send_signal(signal.SIGKILL)  # mid-run: its task runs again on the other
@@ -335,7 +336,8 @@ def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, da
     out = tmp_path / "out"
     proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
                              dask_processes.address, "--set", "optimizer.steps=60", "--set", "loop.rounds=2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            preexec_fn=default_signals)
     try:
         _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
         dask_processes.scheduler.send_signal(signal.SIGKILL)
@@ -364,7 +366,8 @@ def test_ctrl_c_cancels_writes_the_report_and_leaves_no_dask_process(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
                              "local:1", "--set", "optimizer.steps=60", "--set", "loop.rounds=2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            preexec_fn=default_signals)
     try:
         _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
         children = _children(proc.pid)

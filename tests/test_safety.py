@@ -18,7 +18,7 @@ from PIL import Image
 
 from dreamfx.imageio import read_metadata
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, default_signals
 
 FAST = ["--set", "optimizer.steps=2", "--set", "loop.rounds=1"]
 
@@ -284,11 +284,10 @@ CHILD = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_ha
 def start_slow_run(src: Path, out: Path, count: int = 8) -> subprocess.Popen[str]:
     for i in range(count):
         photo(src / f"p{i:02d}.png", shift=10 * i)
-    # each dream about 2 s: the signal lands mid-run however fast a dream gets (a short
-    # dream is one compiled call, so 150 steps a round once finished all 8 before it came)
     cmd = [sys.executable, "-c", CHILD, "run", str(src), "-o", str(out), "--batch-size", "1",
-           "--set", "optimizer.steps=600"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           "--set", "optimizer.steps=150"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("p*.png"))) < 1:
         time.sleep(0.02)
