@@ -290,21 +290,10 @@ class Dreamer:
         from .ascent import TracedRun
 
         def dream(images: Any, choices: Any) -> Any:
-            from keras import ops
-
             level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
 
             def scores(images: Any) -> Any:
-                views = self._views(level, images)
-                count = int(views.shape[0])
-                if count > self.ascent.chunk:
-                    raise _NotFused
-                acts = self.features(views, training=False)
-                per_view = (self.objective(acts) if choices is None else
-                            self.objective.score_each(acts, ops.repeat(choices, count // int(images.shape[0]))))
-                if tuple(per_view.shape) != (count,):
-                    raise _NotFused
-                return ops.mean(ops.reshape(per_view, [int(images.shape[0]), -1]), axis=1)
+                return self._scores_in_one(level, images, choices, self.ascent.chunk)
 
             before = scores(images)
             out = self.loop(images, self.scaler, TracedRun(self.ascent, choices))
@@ -327,6 +316,25 @@ class Dreamer:
 
         return LoopResult(image=image, pattern=pattern, dream=dream_, detail=detail), before, after
 
+    def _scores_in_one(self, level: Any, images: Any, choices: Any, chunk: int) -> Any:
+        """What :meth:`score` computes, written to be traced as one call: views, network,
+        objective (``choices``: a tensor of the selectable parameter per image, or None) and
+        the mean per image. Raises _NotFused when the views do not fit in one ``chunk`` or
+        the objective's scores have the wrong shape (the separate calls say what is wrong)."""
+        from keras import ops
+
+        batch = int(images.shape[0])
+        views = self._views(level, images)
+        count = views.shape[0]
+        if count is None or int(count) > chunk:
+            raise _NotFused
+        acts = self.features(views, training=False)
+        per_view = (self.objective(acts) if choices is None
+                    else self.objective.score_each(acts, ops.repeat(choices, int(count) // batch)))
+        if tuple(per_view.shape) != (int(count),):
+            raise _NotFused
+        return ops.mean(ops.reshape(per_view, [batch, -1]), axis=1)
+
     def _fused_score(self, level: Any, images: Any, chunk: int, choices: Any) -> np.ndarray | None:
         """The scores of :meth:`score` from one compiled call (views, network, objective and
         the mean per image), when the views fit in one chunk: for small dreams the separate
@@ -336,24 +344,8 @@ class Dreamer:
         key = (tuple(int(v) for v in images.shape), choices is None, chunk)
         if (level_key(level), key) in self._unfused:
             return None
-        batch = int(images.shape[0])
-
         def build() -> Any:
-            from keras import ops
-
-            def scores(images: Any, choices: Any) -> Any:
-                views = self._views(level, images)
-                count = views.shape[0]
-                if count is None or int(count) > chunk:
-                    raise _NotFused
-                acts = self.features(views, training=False)
-                per_view = (self.objective(acts) if choices is None
-                            else self.objective.score_each(acts, ops.repeat(choices, int(count) // batch)))
-                if tuple(per_view.shape) != (int(count),):
-                    raise _NotFused  # the separate calls say what is wrong
-                return ops.mean(ops.reshape(per_view, [batch, -1]), axis=1)
-
-            return backend.compile_function(scores)
+            return backend.compile_function(lambda images, choices: self._scores_in_one(level, images, choices, chunk))
 
         fused = self._fused_of.get(level, key, build)
         try:
