@@ -152,10 +152,7 @@ def decoded(path: Path) -> Picture:
         if kept is not None:
             _DECODED.move_to_end(key)
     if kept is None:
-        if not data:
-            raise ImageError(f"input image {path} is empty (0 bytes)")
-        kept = imageio.decode_picture(data, path)
-        kept.digest = key
+        kept = imageio.picture_of_bytes(data, path, known_digest=key)
         for array in (kept.luma, kept.rgb, kept.alpha):
             if array is not None:
                 array.flags.writeable = False

@@ -156,11 +156,17 @@ def load_picture(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAU
     bad becomes an :class:`ImageError` with the reason. ``picture.digest`` is the SHA-256 of
     the file's bytes."""
     path = Path(path)
-    data = read_input_bytes(path)
+    return picture_of_bytes(read_input_bytes(path), path, max_pixels=max_pixels, background=background)
+
+
+def picture_of_bytes(data: bytes, path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                     background: float = 1.0, known_digest: str | None = None) -> Picture:
+    """The bytes of the file ``path`` as a :class:`Picture` with their digest (``known_digest``
+    when the caller computed it already)."""
     if not data:
         raise ImageError(f"input image {path} is empty (0 bytes)")
     picture = decode_picture(data, path, max_pixels=max_pixels, background=background)
-    picture.digest = digest(data)
+    picture.digest = known_digest or digest(data)
     return picture
 
 
