@@ -27,12 +27,6 @@ import numpy as np
 
 U = 2.0 ** -24  # unit roundoff of float32
 
-#: An upper bound on the sum of |weights| of one output of a resize, per axis, for every kernel
-#: dreamfx uses (the weights sum to 1; the negative lobes of cubic and Lanczos kernels add at most
-#: about 0.3). tests/test_scaling.py checks it against the resize matrices themselves.
-RESIZE_ABS_SUM = 2.0
-
-
 def gamma(n: int) -> float:
     return n * U / (1 - n * U)
 
@@ -106,13 +100,3 @@ def score_bound(model: Any, views: np.ndarray, layer: str, index: int, views_per
              + gamma(views_per_image) * np.abs(per_view).reshape(-1, views_per_image).mean(axis=1)
              + U * np.abs(per_image))
     return per_image, error
-
-
-def resize_error(source_shape: tuple[int, int], max_abs: float = 1.0) -> float:
-    """A bound on the error of a float32 separable resize of an image of ``source_shape``
-    (height, width) with values up to ``max_abs``: each axis is a weighted sum over at most
-    its whole length, weights' absolute sum at most :data:`RESIZE_ABS_SUM` (L): the first
-    pass is off by at most gamma(h) L max_abs and at most L max_abs in size; the second adds
-    gamma(w) L^2 max_abs and carries the first's error times L."""
-    h, w = source_shape
-    return (gamma(h) + gamma(w)) * RESIZE_ABS_SUM ** 2 * max_abs
