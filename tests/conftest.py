@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -58,6 +59,8 @@ REAL_PROCESS = {
     "cluster workers": "Dask schedulers and workers, which are processes by design",
     "packaging": "building a wheel and running the installed console script",
     "tools": "a script of benchmarks/ or docs/ run as a user runs it",
+    "shell examples": "a docs example that is a shell pipeline or sets environment variables, run by bash as the "
+                      "docs show",
 }
 
 
@@ -145,7 +148,10 @@ _STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP"
 def run_cli(*argv: Any, cwd: Path | str | None = None, env: dict[str, str] | None = None,
             watch: Path | None = None) -> CliResult:
     """Run ``dreamfx ARGV...`` in this process (see the module docstring). ``env`` adds to
-    (or, with a value of None, removes from) the environment for the call."""
+    (or, with a value of None, removes from) the environment for the call. The output is
+    laid out for a terminal 200 columns wide whatever runs pytest (a worker of pytest-xdist
+    has no terminal, and rich would wrap long paths at 80); a test of narrow terminals
+    passes ``env={"COLUMNS": "80"}``."""
     from dreamfx.cli import main
 
     words = [str(a) for a in argv]
@@ -156,7 +162,7 @@ def run_cli(*argv: Any, cwd: Path | str | None = None, env: dict[str, str] | Non
     try:
         if cwd is not None:
             os.chdir(cwd)
-        for key, value in (env or {}).items():
+        for key, value in {"COLUMNS": "200", **(env or {})}.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
@@ -254,7 +260,7 @@ def warm_dreamer(preset: str, **overrides: Any) -> Any:
     patch a dreamer build their own with :func:`dreamfx.api.make_dreamer`."""
     from dreamfx.api import make_dreamer
 
-    key = (preset, tuple(sorted(overrides.items())))
+    key = (preset, json.dumps(overrides, sort_keys=True, default=repr))
     if key not in _DREAMERS:
         _DREAMERS[key] = make_dreamer(preset, dict(overrides))
     return _DREAMERS[key]
