@@ -15,44 +15,31 @@ from PIL import Image
 
 from dreamfx.imageio import read_metadata
 
-from .conftest import SAMPLE
+from .conftest import FAST, SAMPLE, default_signals, photo
 
 
-def dreamfx(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dreamfx", *args], capture_output=True, text=True, timeout=600, **kwargs)
-
-
-def _photo(width: int, height: int, mode: str = "RGB") -> Image.Image:
-    with Image.open(SAMPLE) as img:
-        return img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS).convert(mode)
+GOOD_KINDS = [("png", "RGB"), ("jpg", "RGB"), ("tif", "L"), ("bmp", "RGB"), ("webp", "RGB"), ("gif", "P"),
+              ("png", "RGBA"), ("jpg", "CMYK"), ("png", "I;16")]
 
 
 def make_good_images(folder: Path, count: int) -> list[Path]:
     """``count`` readable images of many formats and modes, in a tree with a sub-folder."""
-    makers = [
-        ("png", lambda im: im),
-        ("jpg", lambda im: im),
-        ("tif", lambda im: im.convert("L")),
-        ("bmp", lambda im: im),
-        ("webp", lambda im: im),
-        ("gif", lambda im: im.convert("P")),
-        ("png", lambda im: im.convert("RGBA")),
-        ("jpg", lambda im: im.convert("CMYK")),
-        ("png", lambda im: Image.fromarray((np.asarray(im.convert("L"), np.uint16) * 257))),  # 16-bit
-    ]
     paths = []
     for i in range(count):
-        suffix, convert = makers[i % len(makers)]
+        suffix, mode = GOOD_KINDS[i % len(GOOD_KINDS)]
         sub = folder / "sub" if i % 5 == 0 else folder
-        sub.mkdir(parents=True, exist_ok=True)
-        path = sub / f"img{i:02d}.{suffix}"
-        image = convert(_photo(48 + 8 * (i % 3), 36 + 8 * (i % 3)))
+        path = photo(sub / f"img{i:02d}.{suffix}", size=(48 + 8 * (i % 3), 36 + 8 * (i % 3)),
+                     mode="L" if mode == "I;16" else mode)
+        if mode == "I;16":  # 16-bit gray
+            with Image.open(path) as img:
+                wide = np.asarray(img, np.uint16) * 257
+            Image.fromarray(wide).save(path)
         if i == 1:  # EXIF orientation: stored sideways, shown upright
             exif = Image.Exif()
             exif[0x0112] = 6
-            image.save(path, exif=exif)
-        else:
-            image.save(path)
+            with Image.open(path) as img:
+                img.load()
+            img.save(path, exif=exif)
         paths.append(path)
     return paths
 
@@ -61,15 +48,14 @@ def make_bad_images(folder: Path) -> dict[str, str]:
     """Eight bad inputs, mapped to a word their failure reason must contain."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "zero.png").write_bytes(b"")
-    good = folder / "_tmp.png"
-    _photo(64, 48).save(good)
+    good = photo(folder / "_tmp.png", size=(64, 48))
     data = good.read_bytes()
     good.unlink()
     (folder / "truncated.png").write_bytes(data[: len(data) // 2])
     (folder / "text.jpg").write_text("this is a text file, not a picture\n")
     (folder / "header.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     Image.new("1", (12000, 12000)).save(folder / "bomb.png")  # 144 Mpx, over the --max-pixels below
-    _photo(10, 8).save(folder / "tiny.png")  # under --min-size
+    photo(folder / "tiny.png", size=(10, 8))  # under --min-size
     (folder / "dangling.png").symlink_to(folder / "nowhere.png")
     (folder / "fake.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 garbage")
     return {"zero.png": "empty", "truncated.png": "not a readable image", "text.jpg": "unknown format",
@@ -77,17 +63,14 @@ def make_bad_images(folder: Path) -> dict[str, str]:
             "dangling.png": "does not exist", "fake.webp": "not a readable image"}
 
 
-FAST = ["--set", "optimizer.steps=3", "--set", "loop.rounds=2"]
-
-
-def test_folder_with_good_and_bad_images_then_resume(tmp_path):
+def test_folder_with_good_and_bad_images_then_resume(cli, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     good = make_good_images(src, 40)
     bad = make_bad_images(src / "bad")
     before = {p: p.read_bytes() for p in good}
 
-    first = dreamfx("run", "--preset", "single-map", str(src), "-r", "-o", str(out), "--min-size", "16",
-                    "--max-pixels", "100000000", *FAST)
+    first = cli("run", "--preset", "single-map", src, "-r", "-o", out, "--min-size", "16",
+                "--max-pixels", "100000000", *FAST)
     assert first.returncode == 1, first.stderr
     report = json.loads((out / "report.json").read_text())
     statuses = {Path(f["input"]).name: f for f in report["files"]}
@@ -98,46 +81,50 @@ def test_folder_with_good_and_bad_images_then_resume(tmp_path):
     outputs = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     expected = sorted([p.relative_to(src).with_suffix(".png") for p in good] + [Path("report.json")])
     assert outputs == expected  # mirrored tree, nothing else: no temporary files
+    assert sorted(p.relative_to(out) for p in first.written) == expected  # and nothing written elsewhere
     assert all(p.read_bytes() == data for p, data in before.items())  # inputs untouched
     with Image.open(out / "img01.png") as img:
         assert img.size == (44, 56)  # stored 56x44 with EXIF orientation 6: shown upright, 44x56
 
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("img*.png")}
-    second = dreamfx("run", "--preset", "single-map", str(src), "-r", "-o", str(out), "--min-size", "16",
-                     "--max-pixels", "100000000", *FAST)
+    second = cli("run", "--preset", "single-map", src, "-r", "-o", out, "--min-size", "16",
+                 "--max-pixels", "100000000", *FAST)
     report2 = json.loads((out / "report.json").read_text())
     assert report2["counts"] == {"done": 0, "skipped": 40, "refused": 0, "failed": 8, "pending": 0}
     assert {p: p.stat().st_mtime_ns for p in out.rglob("img*.png")} == mtimes
     assert second.returncode == 1
 
-    forced = dreamfx("run", str(src / "sub"), "-o", str(out / "sub"), "--force", *FAST)
+    forced = cli("run", src / "sub", "-o", out / "sub", "--force", *FAST)
     assert forced.returncode == 0 and json.loads((out / "sub" / "report.json").read_text())["counts"]["done"] == 8
 
 
-def test_changed_settings_are_not_skipped(tmp_path):
+def test_changed_settings_are_not_skipped(cli, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     make_good_images(src, 3)
-    assert dreamfx("run", str(src), "-r", "-o", str(out), *FAST).returncode == 0
-    dreamfx("run", str(src), "-r", "-o", str(out), *FAST, "--seed", "9")
+    assert cli("run", src, "-r", "-o", out, *FAST).returncode == 0
+    assert cli("run", src, "-r", "-o", out, *FAST, "--seed", "9").returncode == 0
     assert json.loads((out / "report.json").read_text())["counts"]["done"] == 3
 
 
-# Enough steps that the ten dreams after the second output take seconds: the signal must
+# Enough steps that the dreams after the second output take seconds: the signal must
 # land mid-folder even when the writer threads lag behind the dreams on a busy machine.
 STEPS = 80
+COUNT = 8
 
 
+@pytest.mark.process("signals")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signum):
+def test_sigint_leaves_only_complete_outputs_and_resume_finishes(cli, tmp_path, signum):
     src, out = tmp_path / "in", tmp_path / "out"
-    make_good_images(src, 12)
+    make_good_images(src, COUNT)
     # A shell starts background jobs with SIGINT ignored, and Python then installs no
     # KeyboardInterrupt handler; the child sets it explicitly so the test also holds there.
     child = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
              "from dreamfx.cli import entry; entry(sys.argv[1:])")
     cmd = [sys.executable, "-c", child, "run", str(src), "-r", "-o", str(out), "--batch-size", "1",
            "--set", f"optimizer.steps={STEPS}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.rglob("img*.png"))) < 2:
         time.sleep(0.05)
@@ -145,7 +132,7 @@ def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signu
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     finished = list(out.rglob("img*.png"))
-    assert 2 <= len(finished) < 12
+    assert 2 <= len(finished) < COUNT
     for path in finished:  # every output there is whole and carries its metadata
         with Image.open(path) as img:
             img.load()
@@ -155,10 +142,10 @@ def test_sigint_leaves_only_complete_outputs_and_resume_finishes(tmp_path, signu
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True and report["counts"]["pending"] > 0
 
-    resume = dreamfx("run", str(src), "-r", "-o", str(out), "--batch-size", "1", "--set", f"optimizer.steps={STEPS}")
-    assert resume.returncode == 0
+    resume = cli("run", src, "-r", "-o", out, "--batch-size", "1", "--set", f"optimizer.steps={STEPS}")
+    assert resume.returncode == 0, resume.stderr
     counts = json.loads((out / "report.json").read_text())["counts"]
-    assert counts["skipped"] == len(finished) and counts["done"] == 12 - len(finished)
+    assert counts["skipped"] == len(finished) and counts["done"] == COUNT - len(finished)
 
 
 def test_batched_results_equal_one_by_one():
@@ -175,15 +162,16 @@ def test_batched_results_equal_one_by_one():
             assert batched.score_after == pytest.approx(alone.score_after, rel=1e-4)
 
 
-def test_luma_keeps_colour_and_alpha_can_be_kept(tmp_path):
-    rgba = _photo(80, 60, "RGBA")
+def test_luma_keeps_colour_and_alpha_can_be_kept(cli, tmp_path):
+    with Image.open(photo(tmp_path / "a.png", size=(80, 60), mode="RGBA")) as img:
+        rgba = img.copy()
     alpha = np.full((60, 80), 255, np.uint8)
     alpha[:, :20] = 0
     rgba.putalpha(Image.fromarray(alpha))
     rgba.save(tmp_path / "a.png")
-    _photo(80, 60).save(tmp_path / "c.png")
+    photo(tmp_path / "c.png", size=(80, 60))
 
-    assert dreamfx("run", str(tmp_path / "c.png"), "-o", str(tmp_path / "luma.png"), "--color", "luma", *FAST).returncode == 0
+    assert cli("run", tmp_path / "c.png", "-o", tmp_path / "luma.png", "--color", "luma", *FAST).returncode == 0
     with Image.open(tmp_path / "luma.png") as out, Image.open(tmp_path / "c.png") as src:
         assert out.mode == "RGB"
         _, cb_out, cr_out = (np.asarray(c, np.float32) for c in out.convert("YCbCr").split())
@@ -191,37 +179,39 @@ def test_luma_keeps_colour_and_alpha_can_be_kept(tmp_path):
     assert np.abs(cb_out - cb_in).mean() < 4 and np.abs(cr_out - cr_in).mean() < 4  # the colours stay
     assert np.abs(cb_out - 128).mean() > 3  # and they are colours, not gray
 
-    assert dreamfx("run", str(tmp_path / "a.png"), "-o", str(tmp_path / "alpha.png"), "--keep-alpha", *FAST).returncode == 0
+    assert cli("run", tmp_path / "a.png", "-o", tmp_path / "alpha.png", "--keep-alpha", *FAST).returncode == 0
     with Image.open(tmp_path / "alpha.png") as out:
         assert out.mode == "LA"
         assert np.array_equal(np.asarray(out.getchannel("A")), alpha)
 
 
-def test_from_repeats_a_run(tmp_path):
-    src = tmp_path / "c.png"
-    _photo(64, 48).save(src)
+def test_from_repeats_a_run(cli, tmp_path):
+    src = photo(tmp_path / "c.png", size=(64, 48))
     first = tmp_path / "first.png"
-    assert dreamfx("run", str(src), "-o", str(first), "--set", "objective.map=3", "--seed", "5", *FAST).returncode == 0
+    assert cli("run", src, "-o", first, "--set", "objective.map=3", "--seed", "5", *FAST).returncode == 0
     again = tmp_path / "again.png"
-    proc = dreamfx("run", "--from", str(first), str(src), "-o", str(again))
+    proc = cli("run", "--from", first, src, "-o", again)
     assert proc.returncode == 0, proc.stderr
-    assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(again)))
+    with Image.open(first) as one, Image.open(again) as two:
+        assert np.array_equal(np.asarray(one), np.asarray(two))
     assert read_metadata(again)["settings"]["objective"]["map"] == 3
 
 
-def test_refuses_an_output_folder_that_overwrites_inputs(tmp_path):
+def test_refuses_an_output_folder_that_overwrites_inputs(cli, tmp_path):
     make_good_images(tmp_path, 2)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    proc = dreamfx("run", str(tmp_path), "-o", str(tmp_path))
-    assert proc.returncode == 2 and "is the input folder" in proc.stderr
+    proc = cli("run", tmp_path, "-o", tmp_path)
+    proc.one_line_error(2, "is the input folder")
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     # a file whose output name is itself (same name, same format) is refused too
     single = tmp_path / "img01.png"
     Image.new("L", (30, 30)).save(single)
-    proc = dreamfx("run", str(single), str(tmp_path / "img00.jpg"), "-o", str(tmp_path))
-    assert proc.returncode == 2 and "would overwrite the input" in proc.stderr
+    proc = cli("run", single, tmp_path / "img00.jpg", "-o", tmp_path)
+    proc.one_line_error(2, "would overwrite the input")
+    assert proc.written == []
 
 
-def test_several_inputs_need_an_output_folder(tmp_path):
-    proc = dreamfx("run", str(SAMPLE), str(SAMPLE))
-    assert proc.returncode == 2 and "need -o OUTPUT_FOLDER" in proc.stderr
+def test_several_inputs_need_an_output_folder(cli, tmp_path):
+    proc = cli("run", SAMPLE, SAMPLE, cwd=tmp_path)
+    proc.one_line_error(2, "need -o OUTPUT_FOLDER")
+    assert proc.written == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,36 +10,40 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from dreamfx.errors import DreamfxError
 from dreamfx.imageio import read_metadata
 
-from .conftest import SAMPLE
+from .conftest import FAST, photo
+
+LIGHT_COMMANDS = [["--help"], ["presets"], ["plugins"], ["plugins", "--json"], ["run", "--help"]]
 
 
-def dreamfx(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dreamfx", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
-@pytest.mark.parametrize("argv", [["--help"], ["presets"], ["plugins"], ["plugins", "--json"], ["run", "--help"]])
-def test_light_commands_do_not_import_tensorflow(argv):
+@pytest.mark.process("start-up imports")
+def test_light_commands_do_not_import_tensorflow():
+    """One fresh interpreter runs every light command in turn; after each, neither
+    TensorFlow nor Keras has been imported."""
     code = (
         "import sys\nfrom dreamfx.cli import main\n"
-        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
-        "print('HEAVY', heavy)\n"
+        f"for argv in {LIGHT_COMMANDS!r}:\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "    heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "    print('HEAVY', argv, heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "HEAVY []" in out.stdout
+    for argv in LIGHT_COMMANDS:
+        assert f"HEAVY {argv!r} []" in out.stdout, (argv, out.stdout[-2000:])
 
 
-def test_presets_lists_descriptions():
-    out = dreamfx("presets")
+def test_presets_lists_descriptions(cli):
+    out = cli("presets")
     assert out.returncode == 0
     assert "single-map" in out.stdout and "article" in out.stdout
 
 
-def test_plugins_json_lists_builtins():
-    out = dreamfx("plugins", "--json")
+def test_plugins_json_lists_builtins(cli):
+    out = cli("plugins", "--json")
+    assert out.returncode == 0, out.stderr
     data = {p["name"]: p for p in json.loads(out.stdout)}
     assert data["oip"]["status"] == "ok"
     assert data["oip"]["registered"] == {"optimizers": ["oip"]}
@@ -50,17 +53,16 @@ def test_plugins_json_lists_builtins():
 
 @pytest.fixture(scope="module")
 def small_input(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("in") / "small.jpg"
-    with Image.open(SAMPLE) as img:
-        img.resize((90, 60)).convert("RGB").save(path, quality=95)
-    return path
+    return photo(tmp_path_factory.mktemp("in") / "small.jpg", size=(90, 60))
 
 
-def test_run_end_to_end(small_input, tmp_path):
+def test_run_end_to_end(cli, small_input, tmp_path):
+    """(That a run's process prints nothing from TensorFlow, cuInit included, is
+    test_a_folder_of_many_sizes_prints_nothing_from_tensorflow's.)"""
     before = small_input.read_bytes()
     out, panel = tmp_path / "o" / "dream.png", tmp_path / "panel.png"
-    proc = dreamfx("run", "--preset", "single-map", str(small_input), "-o", str(out), "--panel", str(panel),
-                   "--set", "optimizer.steps=5", "--seed", "2")
+    proc = cli("run", "--preset", "single-map", small_input, "-o", out, "--panel", panel,
+               "--set", "optimizer.steps=5", "--seed", "2")
     assert proc.returncode == 0, proc.stderr
     assert "objective value" in proc.stdout and "rounds x steps" in proc.stdout
     assert "cuInit" not in proc.stderr and "Traceback" not in proc.stderr
@@ -74,18 +76,18 @@ def test_run_end_to_end(small_input, tmp_path):
     assert meta["score_after"] > meta["score_before"]
     assert small_input.read_bytes() == before  # the input is never touched
     assert sorted(p.name for p in out.parent.iterdir()) == ["dream.png"]  # no temporary files left
+    assert sorted(proc.written) == sorted([out, panel])
 
-    info = dreamfx("info", str(out))
+    info = cli("info", out)
     assert info.returncode == 0 and json.loads(info.stdout)["settings_hash"] == meta["settings_hash"]
 
 
-def test_unreadable_image_is_one_line_and_exit_1(tmp_path):
+def test_unreadable_image_is_one_line_and_exit_1(cli, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
-    proc = dreamfx("run", str(bad), "-o", str(tmp_path / "x.png"))
-    assert proc.returncode == 1
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dreamfx: error: input image") and "not a readable image" in lines[0]
+    proc = cli("run", bad, "-o", tmp_path / "x.png")
+    line = proc.one_line_error(1, "not a readable image")
+    assert line.startswith("dreamfx: error: input image")
     assert not (tmp_path / "x.png").exists()
 
 
@@ -98,55 +100,59 @@ def test_unreadable_image_is_one_line_and_exit_1(tmp_path):
         (["--preset", "nope"], "unknown preset 'nope'"),
     ],
 )
-def test_settings_mistakes_are_one_line_and_exit_2(small_input, tmp_path, args, message):
-    proc = dreamfx("run", str(small_input), "-o", str(tmp_path / "x.png"), *args)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0]
+def test_settings_mistakes_are_one_line_and_exit_2(cli, small_input, tmp_path, args, message):
+    proc = cli("run", small_input, "-o", tmp_path / "x.png", *args)
+    proc.one_line_error(2, message)
+    assert proc.written == []
 
 
-def test_refuses_to_overwrite_the_input(tmp_path):
+def test_refuses_to_overwrite_the_input(cli, tmp_path):
     target = tmp_path / "in.png"
     Image.new("L", (40, 40), 100).save(target)
     before = target.read_bytes()
-    proc = dreamfx("run", str(target), "-o", str(target))
-    assert proc.returncode == 2 and "would overwrite the input" in proc.stderr and "never writes its inputs" in proc.stderr
-    assert target.read_bytes() == before
+    proc = cli("run", target, "-o", target)
+    proc.one_line_error(2, "would overwrite the input", "never writes its inputs")
+    assert target.read_bytes() == before and proc.written == []
 
 
-def test_debug_shows_a_traceback(tmp_path):
-    proc = dreamfx("--debug", "run", str(tmp_path / "missing.png"))
-    assert proc.returncode != 0 and "Traceback" in proc.stderr
+def test_debug_shows_a_traceback(cli, tmp_path):
+    """--debug lets the error out of main (the interpreter prints its traceback) instead of
+    the one-line message; without --debug the same mistake is one line."""
+    with pytest.raises(DreamfxError, match="missing.png"):
+        cli("--debug", "run", tmp_path / "missing.png", cwd=tmp_path)
+    cli("run", tmp_path / "missing.png", cwd=tmp_path).one_line_error(1, "missing.png")
 
 
-def test_broken_plugin_is_listed_as_failed_and_run_still_works(small_input, tmp_path):
+def test_broken_plugin_is_listed_as_failed_and_run_still_works(cli, small_input, tmp_path, monkeypatch):
     site = tmp_path / "site"
     info = site / "broken_dreamfx_plugin-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-dreamfx-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[dreamfx]\nbroken = broken_dreamfx_plugin\n")
     (site / "broken_dreamfx_plugin.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    # what PYTHONPATH does for a new process: every create_host reads the entry points anew
+    monkeypatch.syspath_prepend(str(site))  # (this also invalidates importlib's caches)
 
-    listing = subprocess.run([sys.executable, "-m", "dreamfx", "plugins", "--json"], capture_output=True, text=True, env=env)
+    listing = cli("plugins", "--json")
+    assert listing.returncode == 0, listing.stderr
     broken = {p["name"]: p for p in json.loads(listing.stdout)}["broken"]
     assert broken["status"] == "failed" and broken["distribution"] == "broken-dreamfx-plugin"
     assert "this plugin is broken on purpose" in broken["error"]
+    assert "broken_dreamfx_plugin" not in sys.modules
 
     out = tmp_path / "o.png"
-    proc = subprocess.run([sys.executable, "-m", "dreamfx", "run", str(small_input), "-o", str(out), "--set",
-                           "optimizer.steps=1", "--set", "loop.rounds=1"], capture_output=True, text=True, env=env)
+    proc = cli("run", small_input, "-o", out, "--set", "optimizer.steps=1", "--set", "loop.rounds=1")
     assert proc.returncode == 0, proc.stderr
     assert "plugin 'broken' (broken-dreamfx-plugin) failed and was skipped" in proc.stderr
     assert out.is_file()
 
-    strict = subprocess.run([sys.executable, "-m", "dreamfx", "--strict", "presets"], capture_output=True, text=True, env=env)
+    strict = cli("--strict", "presets")
     assert strict.returncode == 1 and "broken-dreamfx-plugin" in strict.stderr
 
 
-def test_oip_grows_patterns_far_above_their_noise(tmp_path):
+def test_oip_grows_patterns_far_above_their_noise(cli, tmp_path):
     grid = tmp_path / "oip.png"
-    proc = dreamfx("oip", "--layer", "conv3", "--map", "56", "-n", "4", "-o", str(grid), "--seed", "1")
+    proc = cli("oip", "--layer", "conv3", "--map", "56", "-n", "4", "-o", grid, "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     scores = read_metadata(grid)["scores"]
     noise = [float(line.split("(noise ")[1].split(")")[0]) for line in proc.stdout.splitlines() if "(noise" in line]
@@ -156,43 +162,42 @@ def test_oip_grows_patterns_far_above_their_noise(tmp_path):
         assert img.width >= 4 * 196 and img.mode == "RGB"
 
 
-def test_layers_lists_shapes_and_map_counts():
-    proc = dreamfx("layers")
+def test_layers_lists_shapes_and_map_counts(cli):
+    proc = cli("layers")
     assert proc.returncode == 0, proc.stderr
     for expected in ("conv1", "(26, 26, 32)", "32 maps", "conv3", "(3, 3, 64)", "64 maps", "logits", "10 units"):
         assert expected in proc.stdout
 
 
-def test_layers_needs_no_dream_components():
+def test_layers_needs_no_dream_components(cli):
     """layers resolves the model alone: it works with the loop's (or the scalers') plugin disabled."""
     for disabled in ("reinject", "reinject,oip,scaling"):
-        proc = subprocess.run([sys.executable, "-m", "dreamfx", "layers"], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "DREAMFX_DISABLE_PLUGINS": disabled})
+        proc = cli("layers", env={"DREAMFX_DISABLE_PLUGINS": disabled})
         assert proc.returncode == 0, proc.stderr
         assert "64 maps" in proc.stdout and "Dream its deepest layer with" in proc.stdout
-    bad = dreamfx("layers", "--set", "objective.map=3")
-    assert bad.returncode == 2 and "only takes model.* settings" in bad.stderr
+    cli("layers", "--set", "objective.map=3").one_line_error(2, "only takes model.* settings")
 
 
-def test_png_level_changes_size_not_pixels(small_input, tmp_path):
+def test_png_level_changes_size_not_pixels(cli, small_input, tmp_path):
     sizes, pixels = {}, {}
     for level in (0, 9):
         out = tmp_path / f"level{level}.png"
-        proc = dreamfx("run", str(small_input), "-o", str(out), "--png-level", str(level), "--set", "optimizer.steps=2")
+        proc = cli("run", small_input, "-o", out, "--png-level", str(level), "--set", "optimizer.steps=2")
         assert proc.returncode == 0, proc.stderr
         sizes[level] = out.stat().st_size
         with Image.open(out) as img:
             pixels[level] = img.tobytes()
         assert read_metadata(out)["preset"] == "single-map"
     assert pixels[0] == pixels[9] and sizes[9] < sizes[0]
-    bad = dreamfx("run", str(small_input), "-o", str(tmp_path / "x.png"), "--png-level", "12")
-    assert bad.returncode == 2 and "--png-level must be 0-9" in bad.stderr
+    bad = cli("run", small_input, "-o", tmp_path / "x.png", "--png-level", "12")
+    bad.one_line_error(2, "--png-level must be 0-9")
+    assert not (tmp_path / "x.png").exists()
 
 
-def test_oip_shows_a_gain_only_between_positive_scores(tmp_path):
+def test_oip_shows_a_gain_only_between_positive_scores(cli, tmp_path):
     # logit 7 starts negative on gray noise with seed 0: a ratio would be meaningless
-    proc = dreamfx("oip", "--set", "objective=class", "--set", "objective.unit=7", "-n", "2", "--rounds", "1",
-                   "--set", "optimizer.steps=3", "-o", str(tmp_path / "oip.png"))
+    proc = cli("oip", "--set", "objective=class", "--set", "objective.unit=7", "-n", "2", "--rounds", "1",
+               "--set", "optimizer.steps=3", "-o", tmp_path / "oip.png")
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if "(noise" in line]
     assert len(rows) == 2
@@ -201,13 +206,17 @@ def test_oip_shows_a_gain_only_between_positive_scores(tmp_path):
         assert (" x" in row) == (before > 0), row
 
 
+@pytest.mark.process("native log lines")
 def test_a_folder_of_many_sizes_prints_nothing_from_tensorflow(tmp_path):
+    """A real ``dreamfx run`` process on photos of six sizes (six traces): standard error
+    stays empty: no retracing warnings, no absl or C++ log lines written to file
+    descriptor 2 by TensorFlow's native code, no cuInit message on a machine without a GPU."""
     src = tmp_path / "in"
-    src.mkdir()
-    with Image.open(SAMPLE) as img:
-        for i, size in enumerate([(40, 30), (52, 36), (64, 40), (30, 44), (70, 50), (44, 44)]):
-            img.convert("RGB").resize(size).save(src / f"p{i}.png")
-    proc = dreamfx("run", str(src), "-o", str(tmp_path / "out"), "--set", "optimizer.steps=2", "--set", "loop.rounds=1")
+    for i, size in enumerate([(40, 30), (52, 36), (64, 40), (30, 44), (70, 50), (44, 44)]):
+        photo(src / f"p{i}.png", size=size, shift=10 * i)
+    proc = subprocess.run([sys.executable, "-m", "dreamfx", "run", str(src), "-o", str(tmp_path / "out"), *FAST],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert "cuInit" not in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr == ""  # no retracing warnings, no absl or C++ log lines
     assert "[6/6]" in proc.stdout

@@ -2,22 +2,30 @@
 
 Fast tests: the executors' wiring, the client's tasks (grouping, look-ahead, unreadable
 inputs), the worker check, and that the default run never imports Dask. Slow tests, on
-loopback only, each starting and stopping its own cluster: ``--cluster local:2`` against
-the in-process run (within 2/255); a cluster started with Dask's own command line
-(``dask scheduler`` and ``dask worker``) with a worker SIGKILLed mid-run; a worker that
-lacks a plugin; Ctrl-C; the scheduler lost mid-run, then a rerun that resumes.
+loopback only: the client runs in this process (``cli``) except where a test signals it,
+and the scheduler and workers are real processes. One cluster started with Dask's own
+command line (``dask scheduler`` and ``dask worker``) serves the module: a run on it against
+the in-process run (within 2/255), then a worker that lacks a plugin and one that cannot
+import dreamfx, each joining it for its test. Tests that kill a worker or the scheduler
+start their own: a worker SIGKILLed mid-run; the scheduler lost mid-run, then a rerun on
+``--cluster local:1`` that resumes (a real process: the local workers write to its
+terminal, which must stay quiet); Ctrl-C on a ``--cluster local:1`` run (a real process,
+signalled; its terminal stays quiet too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -26,22 +34,14 @@ from PIL import Image
 from dreamfx.errors import SettingsError
 from dreamfx.request import DreamRequest, plan_dream
 
-from .conftest import SAMPLE, default_signals
+from .conftest import FAST, default_signals, photo
 
 BIN = Path(sys.executable).parent
-FAST = ["--set", "optimizer.steps=2", "--set", "loop.rounds=2"]
 
 
 def _photos(folder: Path, sizes: list[tuple[int, int]]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with Image.open(SAMPLE) as img:
-        rgb = img.convert("RGB")
-        for i, size in enumerate(sizes):
-            path = folder / f"p{i:02d}.png"
-            rgb.rotate(7 * i).resize(size).save(path)
-            paths.append(path)
-    return paths
+    """A different small photo of each size (width, height), named p00.png, p01.png, ..."""
+    return [photo(folder / f"p{i:02d}.png", size, shift=10 * i) for i, size in enumerate(sizes)]
 
 
 def _free_port() -> int:
@@ -56,9 +56,8 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _dreamfx(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "dreamfx"), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env or _env())
+#: For an in-process run: no default cluster from the environment.
+NO_CLUSTER = {"DREAMFX_CLUSTER": None}
 
 
 def _leftovers(folder: Path) -> list[Path]:
@@ -104,6 +103,7 @@ def test_without_distributed_the_error_says_what_to_install(host, tmp_path, monk
         plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:2"), host)
 
 
+@pytest.mark.process("start-up imports")
 def test_the_default_run_and_planning_import_no_dask(tmp_path):
     _photos(tmp_path / "in", [(40, 30)])
     code = ("import sys\nfrom dreamfx.plugins import create_host\nfrom dreamfx.request import DreamRequest, plan_dream\n"
@@ -190,47 +190,21 @@ def _gone(pids: list[int], wait: float = 20.0) -> list[int]:
     return alive
 
 
-@pytest.mark.slow
-def test_local_cluster_dreams_like_the_in_process_run(tmp_path):
-    photos = _photos(tmp_path / "in", [(48, 36), (48, 36), (56, 40), (56, 40), (56, 40)])
-    (tmp_path / "in" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    here = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "here"), *FAST)
-    assert here.returncode == 1, here.stderr
-    there = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "there"), "--cluster", "local:2", *FAST)
-    assert there.returncode == 1, there.stderr
-    assert "distributed" not in there.stderr and "Traceback" not in there.stderr  # Dask's log stays quiet
-    report = json.loads((tmp_path / "there" / "report.json").read_text())
-    assert report["counts"] == {"done": 5, "skipped": 0, "refused": 0, "failed": 1, "pending": 0}
-    bad = next(f for f in report["files"] if f["input"].endswith("bad.png"))
-    assert "not a readable image" in bad["reason"]
-    for photo in photos:
-        a, b = _pixels(tmp_path / "here" / photo.name), _pixels(tmp_path / "there" / photo.name)
-        assert np.abs(a - b).max() <= 2, photo.name
-        meta = json.loads(Image.open(tmp_path / "there" / photo.name).text["dreamfx"])
-        assert meta["input_sha256"] == __import__("hashlib").sha256(photo.read_bytes()).hexdigest()
-    assert not _leftovers(tmp_path / "there")
-    # resume: nothing to do, so no cluster is started
-    (tmp_path / "in" / "bad.png").unlink()
-    again = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "there"), "--cluster", "local:2", *FAST)
-    assert again.returncode == 0, again.stderr
-    assert json.loads((tmp_path / "there" / "report.json").read_text())["counts"]["skipped"] == 5
-
-
 class DaskProcesses:
     """A scheduler and workers started with Dask's own command line, on 127.0.0.1."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.port, self.tmp = _free_port(), tmp_path
+    def __init__(self, folder: Path) -> None:
+        self.port, self.tmp = _free_port(), folder
         self.address = f"tcp://127.0.0.1:{self.port}"
-        self.scheduler_file = tmp_path / "scheduler.json"
+        self.scheduler_file = folder / "scheduler.json"
         self.procs: list[subprocess.Popen] = []
         self.scheduler = self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
                                       str(self.port), "--dashboard-address", ":0", "--no-show", "--scheduler-file",
                                       str(self.scheduler_file)], "scheduler")
 
     def _start(self, cmd: list[str], name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.tmp / f"{name}-{len(self.procs)}.log", "w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env or _env(), cwd=self.tmp)
+        with open(self.tmp / f"{name}-{len(self.procs)}.log", "w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env or _env(), cwd=self.tmp)
         self.procs.append(proc)
         return proc
 
@@ -240,10 +214,27 @@ class DaskProcesses:
                            _env(DREAMFX_WORKER_THREADS="1", **env))
 
     def wait_for_workers(self, n: int, timeout: float = 120) -> None:
+        """Until at least ``n`` workers have joined."""
         from distributed import Client
 
         with Client(self.address, timeout=30) as client:
             client.wait_for_workers(n, timeout=timeout)
+
+    def stop_worker(self, proc: subprocess.Popen, remaining: int, timeout: float = 60) -> None:
+        """Stop a worker and wait until the scheduler counts ``remaining`` workers."""
+        from distributed import Client
+
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        with Client(self.address, timeout=30) as client:
+            deadline = time.monotonic() + timeout
+            while len(client.scheduler_info(n_workers=-1)["workers"]) != remaining:
+                assert time.monotonic() < deadline, "the scheduler still counts a stopped worker"
+                time.sleep(0.2)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -252,12 +243,67 @@ class DaskProcesses:
             proc.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The module's cluster: a scheduler and two workers (started once, warm after the first
+    run), for every test that kills none of them."""
+    processes = DaskProcesses(tmp_path_factory.mktemp("cluster"))
+    try:
+        processes.worker()
+        processes.worker()
+        processes.wait_for_workers(2)
+        yield processes
+    finally:
+        processes.close()
+    assert all(p.poll() is not None for p in processes.procs)
+
+
+@contextlib.contextmanager
+def _guest_worker(cluster: DaskProcesses, **env: str) -> Iterator[subprocess.Popen]:
+    """One more worker on the module's cluster for the block (with ``env``), stopped after."""
+    worker = cluster.worker(**env)
+    try:
+        cluster.wait_for_workers(3)
+        yield worker
+    finally:
+        cluster.stop_worker(worker, remaining=2)
+
+
 @pytest.fixture
 def dask_processes(tmp_path):
+    """A cluster of the test's own (it kills a worker or the scheduler): start workers with ``worker()``."""
     processes = DaskProcesses(tmp_path)
     yield processes
     processes.close()
     assert all(p.poll() is not None for p in processes.procs)
+
+
+class _AtFirstOutput(threading.Thread):
+    """While a run goes on in this thread (``cli``), wait in the background for its first
+    finished output in ``folder``, then call ``action`` once (``acted`` says it did)."""
+
+    def __init__(self, folder: Path, action: Callable[[], None], timeout: float = 240) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.action, self.timeout = folder, action, timeout
+        self.stopped = threading.Event()
+        self.acted = False
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.stopped.is_set() and time.monotonic() < deadline:
+            if any(self.folder.glob("p*.png")):
+                self.action()
+                self.acted = True
+                return
+            time.sleep(0.05)
+
+    def __enter__(self) -> "_AtFirstOutput":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()
 
 
 def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
@@ -269,98 +315,113 @@ def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_dask_cli_cluster_survives_a_killed_worker(tmp_path, dask_processes):
-    photos = _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(8)])  # 8 sizes: 8 tasks
-    workers = [dask_processes.worker(), dask_processes.worker()]
-    dask_processes.wait_for_workers(2)
-    out = tmp_path / "out"
-    proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
-                             dask_processes.address, "--set", "optimizer.steps=40", "--set", "loop.rounds=2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                            preexec_fn=default_signals)
-    try:
-        _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
-        workers[0].send_signal(signal.SIGKILL)  # mid-run: its task runs again on the other
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr[-3000:]
-    report = json.loads((out / "report.json").read_text())
-    assert report["counts"]["done"] == 8 and not report["interrupted"]
-    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in photos] + ["report.json"])
-    assert all(_pixels(out / p.name).shape == _pixels(p).shape for p in photos)
-    assert sum(line.startswith("[") and " done " in line for line in stdout.splitlines()) == 8  # each once
+@pytest.mark.process("cluster workers")
+def test_a_cluster_dreams_like_the_in_process_run(tmp_path, cli, cluster):
+    photos = _photos(tmp_path / "in", [(48, 36), (48, 36), (56, 40), (56, 40), (56, 40)])
+    (tmp_path / "in" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    here = cli("run", tmp_path / "in", "-o", tmp_path / "here", *FAST, env=NO_CLUSTER)
+    assert here.returncode == 1, here.stderr
+    there = cli("run", tmp_path / "in", "-o", tmp_path / "there", "--cluster", cluster.address, *FAST)
+    assert there.returncode == 1, there.stderr
+    assert "distributed" not in there.stderr and "Traceback" not in there.stderr  # Dask's log stays quiet
+    report = json.loads((tmp_path / "there" / "report.json").read_text())
+    assert report["counts"] == {"done": 5, "skipped": 0, "refused": 0, "failed": 1, "pending": 0}
+    bad = next(f for f in report["files"] if f["input"].endswith("bad.png"))
+    assert "not a readable image" in bad["reason"]
+    for source in photos:
+        a, b = _pixels(tmp_path / "here" / source.name), _pixels(tmp_path / "there" / source.name)
+        assert np.abs(a - b).max() <= 2, source.name
+        meta = json.loads(Image.open(tmp_path / "there" / source.name).text["dreamfx"])
+        assert meta["input_sha256"] == __import__("hashlib").sha256(source.read_bytes()).hexdigest()
+    assert not _leftovers(tmp_path / "there")
+    # resume: nothing to do, so no cluster is started
+    (tmp_path / "in" / "bad.png").unlink()
+    again = cli("run", tmp_path / "in", "-o", tmp_path / "there", "--cluster", "local:2", *FAST)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "there" / "report.json").read_text())["counts"]["skipped"] == 5
 
 
 @pytest.mark.slow
-def test_a_worker_without_the_plugin_is_named_before_any_work(tmp_path, dask_processes):
+@pytest.mark.process("cluster workers")
+def test_a_worker_without_the_plugin_is_named_before_any_work(tmp_path, cli, cluster):
     _photos(tmp_path / "in", [(40, 30)] * 2)
-    dask_processes.worker()
-    dask_processes.worker(DREAMFX_DISABLE_PLUGINS="spotlight")  # as if the plugin were not installed there
-    dask_processes.wait_for_workers(2)
-    started = time.monotonic()
-    # the scheduler file that `dask scheduler --scheduler-file` wrote, as on SLURM
-    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster",
-                   str(dask_processes.scheduler_file), "--set", "objective=spotlight-map", *FAST, timeout=120)
-    assert run.returncode == 1
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
-    assert "lacks objective 'spotlight-map': plugin 'spotlight' is disabled" in lines[0]
+    with _guest_worker(cluster, DREAMFX_DISABLE_PLUGINS="spotlight"):  # as if the plugin were not installed there
+        started = time.monotonic()
+        # the scheduler file that `dask scheduler --scheduler-file` wrote, as on SLURM
+        run = cli("run", tmp_path / "in", "-o", tmp_path / "out", "--cluster", cluster.scheduler_file,
+                  "--set", "objective=spotlight-map", *FAST)
+        seconds = time.monotonic() - started
+    lines = run.one_line_error(1, "lacks objective 'spotlight-map': plugin 'spotlight' is disabled").splitlines()
     assert lines[0].startswith("dreamfx: error: Dask worker tcp://127.0.0.1:")
     assert not list((tmp_path / "out").glob("*.png"))
-    assert time.monotonic() - started < 60
+    assert seconds < 60
 
 
 @pytest.mark.slow
-def test_a_worker_that_cannot_import_dreamfx_is_named_before_any_work(tmp_path, dask_processes):
+@pytest.mark.process("cluster workers")
+def test_a_worker_that_cannot_import_dreamfx_is_named_before_any_work(tmp_path, cli, cluster):
     _photos(tmp_path / "in", [(40, 30)])
     broken = tmp_path / "broken" / "dreamfx"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text("raise ImportError('simulated: no dreamfx on this worker')\n")
-    dask_processes.worker(PYTHONPATH=str(broken.parent))  # its `import dreamfx` fails
-    dask_processes.wait_for_workers(1)
-    run = _dreamfx("run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--cluster", dask_processes.address,
-                   *FAST, timeout=120)
-    assert run.returncode == 1
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and "cannot run dreamfx" in lines[0] and "simulated: no dreamfx" in lines[0], run.stderr
+    with _guest_worker(cluster, PYTHONPATH=str(broken.parent)):  # its `import dreamfx` fails
+        run = cli("run", tmp_path / "in", "-o", tmp_path / "out", "--cluster", cluster.address, *FAST)
+    run.one_line_error(1, "cannot run dreamfx", "simulated: no dreamfx")
     assert not list((tmp_path / "out").glob("*.png"))
 
 
 @pytest.mark.slow
-def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, dask_processes):
+@pytest.mark.process("cluster workers")
+def test_dask_cli_cluster_survives_a_killed_worker(tmp_path, cli, dask_processes):
+    photos = _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(8)])  # 8 sizes: 8 tasks
+    workers = [dask_processes.worker(), dask_processes.worker()]
+    dask_processes.wait_for_workers(2)
+    out = tmp_path / "out"
+    with _AtFirstOutput(out, lambda: workers[0].send_signal(signal.SIGKILL)) as killer:  # mid-run: its task
+        run = cli("run", tmp_path / "in", "-o", out, "--cluster", dask_processes.address,  # runs again on the other
+                  "--set", "optimizer.steps=40", "--set", "loop.rounds=2", env=NO_CLUSTER)
+    assert killer.acted, "the run ended before a worker was killed"
+    assert workers[0].wait(timeout=30) == -signal.SIGKILL
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["done"] == 8 and not report["interrupted"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in photos] + ["report.json"])
+    assert all(_pixels(out / p.name).shape == _pixels(p).shape for p in photos)
+    assert sum(line.startswith("[") and " done " in line for line in run.stdout.splitlines()) == 8  # each once
+
+
+@pytest.mark.slow
+@pytest.mark.process("cluster workers")
+def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, cli, dask_processes):
     photos = _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(6)])
     dask_processes.worker()
     dask_processes.wait_for_workers(1)
     out = tmp_path / "out"
-    proc = subprocess.Popen([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--cluster",
-                             dask_processes.address, "--set", "optimizer.steps=60", "--set", "loop.rounds=2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                            preexec_fn=default_signals)
-    try:
-        _wait_for(lambda: len(list(out.glob("p*.png"))) >= 1, 240, proc)
-        dask_processes.scheduler.send_signal(signal.SIGKILL)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 1, stderr[-3000:]
-    assert "lost the Dask scheduler" in stderr and "run again to resume" in stderr
+    with _AtFirstOutput(out, lambda: dask_processes.scheduler.send_signal(signal.SIGKILL)) as killer:
+        run = cli("run", tmp_path / "in", "-o", out, "--cluster", dask_processes.address,
+                  "--set", "optimizer.steps=60", "--set", "loop.rounds=2", env=NO_CLUSTER)
+    assert killer.acted, "the run ended before the scheduler was killed"
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "lost the Dask scheduler" in run.stderr and "run again to resume" in run.stderr
     report = json.loads((out / "report.json").read_text())
     assert "lost the Dask scheduler" in report["stopped"]
     done = report["counts"]["done"]
     assert 1 <= done < 6 and report["counts"]["pending"] == 6 - done
     assert not _leftovers(out)
-    rerun = _dreamfx("run", str(tmp_path / "in"), "-o", str(out), "--set", "optimizer.steps=60",
-                     "--set", "loop.rounds=2", "--cluster", "local:1")
+    # the rerun on a local cluster, as a user runs it: its workers write to the terminal
+    # (file descriptor 2) that `dreamfx run` shares with them, and Dask's log stays quiet there
+    rerun = subprocess.run([str(BIN / "dreamfx"), "run", str(tmp_path / "in"), "-o", str(out), "--set",
+                            "optimizer.steps=60", "--set", "loop.rounds=2", "--cluster", "local:1"],
+                           capture_output=True, text=True, timeout=300, env=_env())
     assert rerun.returncode == 0, rerun.stderr
+    assert "distributed" not in rerun.stderr and "Traceback" not in rerun.stderr, rerun.stderr
     counts = json.loads((out / "report.json").read_text())["counts"]
     assert (counts["skipped"], counts["done"]) == (done, 6 - done)
     assert len(list(out.glob("p*.png"))) == len(photos)
 
 
 @pytest.mark.slow
+@pytest.mark.process("signals")
 def test_ctrl_c_cancels_writes_the_report_and_leaves_no_dask_process(tmp_path):
     _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(6)])
     out = tmp_path / "out"
@@ -379,6 +440,7 @@ def test_ctrl_c_cancels_writes_the_report_and_leaves_no_dask_process(tmp_path):
             proc.kill()
     assert proc.returncode == 130, stderr[-3000:]
     assert "interrupted" in stderr
+    assert "distributed" not in stderr and "Traceback" not in stderr, stderr  # its workers' terminal stays quiet
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True and report["counts"]["done"] >= 1 and report["counts"]["pending"] >= 1
     assert not _leftovers(out)

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from dreamfx.api import as_gray_array, make_dreamer
+from dreamfx.api import make_dreamer
 from dreamfx.errors import SettingsError
 
-from .conftest import SAMPLE
+from .conftest import default_signals
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -38,26 +38,6 @@ def test_hybrid_and_octaves_bounds():
         make_dreamer("hybrid", {"max_levels": 17})
     with pytest.raises(SettingsError, match="scaler.octaves must be 1 to 32, got 33"):
         make_dreamer("octaves", {"octaves": 33})
-
-
-@pytest.mark.parametrize("preset", ["single-map", "tiling"])
-def test_pieces_and_split_steps_give_the_unsplit_result(preset, monkeypatch):
-    """Running the steps one call per step, or one step as several calls (a few views at a
-    time), must give exactly what one call for all steps gives."""
-    import dreamfx.ascent as ascent
-
-    image = as_gray_array(SAMPLE)[:90, :120]
-    results = {}
-    for mode in ("whole", "pieces", "split"):
-        monkeypatch.setattr(ascent, "PIECE_SECONDS", 1e9 if mode == "whole" else 1e-12)
-        dreamer = make_dreamer(preset, {"steps": 5, "rounds": 2, "seed": 3, "chunk": 4 if mode == "split" else 128})
-        if mode != "whole":
-            dreamer.ascent.pace.rate = 1.0  # as if a step were slow: pieces of one step, or split steps
-            dreamer.ascent.pace.measured = True
-            monkeypatch.setattr(ascent.Pace, "update", lambda *args: None)
-        results[mode] = dreamer(image).image
-    assert np.array_equal(results["pieces"], results["whole"])
-    assert np.array_equal(results["split"], results["whole"])
 
 
 # Marks the moment the dream starts (after imports, decoding and building the components),
@@ -88,6 +68,7 @@ def _large_image(path, size=(3000, 2000)) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.process("signals")
 @pytest.mark.parametrize("signum, preset", [(signal.SIGINT, "tiling"), (signal.SIGTERM, "tiling"),
                                             (signal.SIGINT, "octaves")])
 def test_signal_stops_a_large_dream_within_2_seconds(tmp_path, signum, preset):
@@ -102,7 +83,7 @@ def test_signal_stops_a_large_dream_within_2_seconds(tmp_path, signum, preset):
            str(tmp_path / "out.png"), "--set", "optimizer.steps=10000"]
     if preset == "octaves":  # one level, the whole image: every step is one long call
         cmd += ["--set", "scaler.octaves=1", "--set", "scaler.scale=1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
