@@ -58,6 +58,7 @@ def test_jax_step_shifts_are_tensorflows():
     assert round_shifts(3, 0, 0, 1, 0, WEYL).shape == (0, 2)
 
 
+@pytest.mark.slow  # JAX compiles each of the five shapes: 5-20 s per method on a 2-core CPU
 @pytest.mark.parametrize("method", ["bicubic", "bilinear", "lanczos3"])
 def test_jax_resize_matches_tensorflow(method):
     import tensorflow as tf
@@ -83,11 +84,11 @@ def test_jax_refuses_resize_methods_it_has_no_kernel_for():
         scaling._jax_resize(np.zeros((1, 28, 28, 1), np.float32), (56, 56), "area", False)
 
 
-def test_unknown_backend_is_a_usage_error(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "dreamfx", "run", "--backend", "torch", "x.png"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2
-    assert "unknown backend 'torch'; choose tensorflow or jax" in out.stderr
+def test_unknown_backend_is_a_usage_error(tmp_path, cli):
+    """Refused before anything is imported or read (x.png does not exist)."""
+    out = cli("run", "--backend", "torch", "x.png", cwd=tmp_path)
+    out.one_line_error(2, "unknown backend 'torch'; choose tensorflow or jax")
+    assert out.written == []
 
 
 def test_a_second_backend_in_one_process_is_refused():
@@ -112,6 +113,7 @@ def _probe(name: str, tmp_path) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.slow
+@pytest.mark.process("backend at start-up")
 def test_every_preset_agrees_across_backends(tmp_path):
     jx, tf = _probe("jax", tmp_path), _probe("tensorflow", tmp_path)
     assert str(jx["backend"]) == "jax" and str(tf["backend"]) == "tensorflow"
@@ -149,6 +151,8 @@ def test_jax_device_selection_prefers_cuda_and_says_when_there_is_none(monkeypat
         backend.resolve_device("gpu")
 
 
+@pytest.mark.slow  # a fresh process that imports JAX: about 9 s
+@pytest.mark.process("tools")
 def test_gpu_check_says_clearly_when_there_is_no_gpu():
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")], cwd=ROOT, env=env,
@@ -190,7 +194,10 @@ def test_jax_max_pooling_gradient_goes_to_the_first_maximum_as_in_tensorflow():
                           tf.nn.max_pool2d(x, 2, 2, "VALID").numpy())
 
 
+@pytest.mark.slow  # a fresh process on JAX: about 10 s
+@pytest.mark.process("backend at start-up")
 def test_a_resize_method_without_a_jax_kernel_is_a_usage_error_before_any_dream(tmp_path):
+    """On the JAX backend, which this (TensorFlow) process cannot switch to."""
     from PIL import Image
 
     Image.new("RGB", (60, 40), (90, 120, 60)).save(tmp_path / "in.png")

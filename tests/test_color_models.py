@@ -10,12 +10,8 @@ import pytest
 from PIL import Image
 
 from dreamfx.imageio import Picture, compose, load_picture
-from dreamfx.pipeline import Dreamer
-from dreamfx.presets import settings_for
 
-from .conftest import ROOT
-
-CHELSEA = ROOT / "tests" / "data" / "chelsea.png"
+from .conftest import CHELSEA, FAST_OVERRIDES, warm_dreamer
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +28,10 @@ def colour_model(tmp_path_factory):
     return path
 
 
-def _overrides(model_path, steps=4):
-    return [("model", "keras-file"), ("model.path", str(model_path)), ("objective", "whole-layer"),
-            ("objective.layer", "c2"), ("optimizer.steps", steps), ("loop.rounds", 2)]
+def _colour_dreamer(model_path, steps=4):
+    """The session's dreamer of the colour model's c2 (``steps`` steps, 2 rounds)."""
+    return warm_dreamer("single-map", model="keras-file", model__path=str(model_path), objective="whole-layer",
+                        objective__layer="c2", steps=steps, rounds=2)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +44,8 @@ def _channels_differ(image):
     return float(np.abs(image[..., 0] - image[..., 1]).max() + np.abs(image[..., 1] - image[..., 2]).max())
 
 
-def test_colour_model_dreams_rgb_and_the_objective_rises(host, colour_model, photo_rgb):
-    dreamer = Dreamer(host, settings_for(host, "single-map", _overrides(colour_model)), "cpu")
+def test_colour_model_dreams_rgb_and_the_objective_rises(colour_model, photo_rgb):
+    dreamer = _colour_dreamer(colour_model)
     assert dreamer.channels == 3
     result = dreamer(photo_rgb)
     assert result.problem is None
@@ -60,12 +57,12 @@ def test_colour_model_dreams_rgb_and_the_objective_rises(host, colour_model, pho
     # each channel is dreamed on its own: the changes differ between channels
     assert _channels_differ(changed) > 0.05
     # the photo's colours are what is dreamed: with zero steps the dream is the RGB photo itself
-    still = Dreamer(host, settings_for(host, "single-map", _overrides(colour_model, steps=0)), "cpu")(photo_rgb)
+    still = _colour_dreamer(colour_model, steps=0)(photo_rgb)
     np.testing.assert_allclose(still.image, photo_rgb, atol=1e-5)
 
 
-def test_gray_input_to_a_colour_model_is_repeated_and_comes_back_in_colour(host, colour_model, small_photo):
-    dreamer = Dreamer(host, settings_for(host, "single-map", _overrides(colour_model)), "cpu")
+def test_gray_input_to_a_colour_model_is_repeated_and_comes_back_in_colour(colour_model, small_photo):
+    dreamer = _colour_dreamer(colour_model)
     gray = small_photo[:48, :64]
     result = dreamer(gray)
     assert result.image.shape == (48, 64, 3)
@@ -74,8 +71,8 @@ def test_gray_input_to_a_colour_model_is_repeated_and_comes_back_in_colour(host,
     np.testing.assert_array_equal(result.image, same.image)
 
 
-def test_gray_model_takes_rgb_as_luma(host, photo_rgb):
-    dreamer = Dreamer(host, settings_for(host, "single-map", [("optimizer.steps", 2), ("loop.rounds", 1)]), "cpu")
+def test_gray_model_takes_rgb_as_luma(photo_rgb):
+    dreamer = warm_dreamer("single-map", **FAST_OVERRIDES)
     luma = photo_rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     from_rgb, from_luma = dreamer(photo_rgb), dreamer(luma)
     assert from_rgb.image.shape == (48, 64)
@@ -103,15 +100,14 @@ def _model_args(model_path):
             "--set", "objective.layer=c2", "--set", "optimizer.steps=4", "--set", "loop.rounds=2"]
 
 
-def test_cli_single_colour_run_with_alpha_and_panel(colour_model, photo_rgb, tmp_path):
-    from dreamfx.cli import main
-
+def test_cli_single_colour_run_with_alpha_and_panel(colour_model, photo_rgb, tmp_path, cli):
     source = tmp_path / "in.png"
     alpha = np.full(photo_rgb.shape[:2], 200, np.uint8)
     Image.fromarray(np.dstack([(photo_rgb * 255).astype(np.uint8), alpha]), "RGBA").save(source)
     out, panel = tmp_path / "out.png", tmp_path / "panel.png"
-    assert main(["run", str(source), "-o", str(out), "--keep-alpha", "--panel", str(panel), "-q",
-                 *_model_args(colour_model)]) == 0
+    run = cli("run", source, "-o", out, "--keep-alpha", "--panel", panel, "-q", *_model_args(colour_model))
+    assert run.returncode == 0, run.stderr
+    assert run.written == [out, panel]
     with Image.open(out) as img:
         assert img.mode == "RGBA" and img.size == (64, 48)
         pixels = np.asarray(img)
@@ -121,14 +117,13 @@ def test_cli_single_colour_run_with_alpha_and_panel(colour_model, photo_rgb, tmp
         assert img.mode == "RGB" and img.width > 3 * img.height
 
 
-def test_cli_folder_with_gray_and_colour_images_of_one_size(colour_model, photo_rgb, small_photo, tmp_path):
-    from dreamfx.cli import main
-
+def test_cli_folder_with_gray_and_colour_images_of_one_size(colour_model, photo_rgb, small_photo, tmp_path, cli):
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     Image.fromarray((photo_rgb * 255).astype(np.uint8), "RGB").save(folder / "colour.png")
     Image.fromarray((small_photo[:48, :64] * 255).astype(np.uint8), "L").save(folder / "gray.png")
-    assert main(["run", str(folder), "-o", str(out), "-q", *_model_args(colour_model)]) == 0
+    run = cli("run", folder, "-o", out, "-q", *_model_args(colour_model))
+    assert run.returncode == 0, run.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["done"] == 2
     for name in ("colour.png", "gray.png"):

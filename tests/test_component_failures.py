@@ -18,9 +18,12 @@ from dreamfx.pipeline import Dreamer
 from dreamfx.plugin import OptimizerBase, hookimpl
 from dreamfx.plugins import create_host
 from dreamfx.presets import settings_for
+from dreamfx.settings import parse_override
 
-FAST = [("optimizer.steps", 2), ("loop.rounds", 1)]
-FAST_ARGS = ["--set", "optimizer.steps=2", "--set", "loop.rounds=1"]
+from .conftest import FAST, photo as write_photo, run_cli
+
+#: conftest's FAST as (key, value) overrides for settings_for.
+FAST_SETTINGS = [parse_override(text) for text in FAST[1::2]]
 
 
 class _Mean(Objective):
@@ -194,7 +197,7 @@ def test_a_component_that_raises_when_built_names_its_plugin(hhost, overrides, m
     ],
 )
 def test_a_component_that_raises_when_run_names_its_plugin(hhost, photo, overrides, message):
-    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", overrides + FAST[:1]), "cpu")
+    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", overrides + FAST_SETTINGS[:1]), "cpu")
     with pytest.raises(PluginError) as info:
         dreamer(photo)
     assert str(info.value) == message and "\n" not in str(info.value)
@@ -202,7 +205,8 @@ def test_a_component_that_raises_when_run_names_its_plugin(hhost, photo, overrid
 
 
 def test_an_exception_in_the_progress_callback_is_not_blamed_on_the_loop(host, photo):
-    dreamer = Dreamer(host, settings_for(host, "single-map", FAST), "cpu")
+    # its own dreamer, not a warm one: a fresh dreamer dreams round by round, through the loop
+    dreamer = Dreamer(host, settings_for(host, "single-map", FAST_SETTINGS), "cpu")
 
     def on_round(index):
         raise OSError("terminal went away")
@@ -212,7 +216,7 @@ def test_an_exception_in_the_progress_callback_is_not_blamed_on_the_loop(host, p
 
 
 def test_nan_score_marks_only_that_image(hhost, photo):
-    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", [("objective", "nan-on-flat"), *FAST]), "cpu")
+    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", [("objective", "nan-on-flat"), *FAST_SETTINGS]), "cpu")
     black = np.zeros_like(photo)
     results = dreamer.dream_batch([photo, black, photo])
     good, bad, again = results
@@ -225,7 +229,7 @@ def test_nan_score_marks_only_that_image(hhost, photo):
 
 
 def test_nan_gradient_gives_a_non_finite_image_naming_the_plugins(hhost, photo):
-    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", [("objective", "nan-gradient"), *FAST]), "cpu")
+    dreamer = Dreamer(hhost, settings_for(hhost, "single-map", [("objective", "nan-gradient"), *FAST_SETTINGS]), "cpu")
     result = dreamer(photo)
     assert result.problem is not None and result.problem.startswith("the dream produced a non-finite image (nan)")
     assert "optimizer 'oip' (plugin 'oip')" in result.problem and "objective 'nan-gradient' (plugin 'hostile')" in result.problem
@@ -242,7 +246,8 @@ def test_api_refuses_a_non_finite_result(monkeypatch, photo):
 
 
 @pytest.fixture
-def cli_with_hostile_plugin(monkeypatch):
+def cli_with_hostile_plugin(monkeypatch, tmp_path):
+    """``cli`` (in this process) with the hostile plugin registered."""
     import dreamfx.plugins
 
     real = dreamfx.plugins.create_host
@@ -253,37 +258,26 @@ def cli_with_hostile_plugin(monkeypatch):
         return host
 
     monkeypatch.setattr(dreamfx.plugins, "create_host", create)
-    from dreamfx.cli import main
-
-    return main
+    return lambda *argv: run_cli(*argv, watch=tmp_path)
 
 
-def _photo_file(path, size=(64, 48), colour=(140, 90, 60)):
-    from .conftest import SAMPLE
-
-    with Image.open(SAMPLE) as img:
-        img.convert("RGB").resize(size).save(path)
-    return path
-
-
-def test_cli_nan_objective_exits_1_and_writes_nothing(cli_with_hostile_plugin, tmp_path, capsys):
-    source = _photo_file(tmp_path / "in.png")
+def test_cli_nan_objective_exits_1_and_writes_nothing(cli_with_hostile_plugin, tmp_path):
+    source = write_photo(tmp_path / "in.png", size=(64, 48))
     out = tmp_path / "out.png"
-    code = cli_with_hostile_plugin(["run", str(source), "-o", str(out), "--set", "objective=nan-score", *FAST_ARGS])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1
-    assert err == ["dreamfx: error: objective 'nan-score' (plugin 'hostile') returned a non-finite score (nan) on the input"]
-    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+    run = cli_with_hostile_plugin("run", source, "-o", out, "--set", "objective=nan-score", *FAST)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "dreamfx: error: objective 'nan-score' (plugin 'hostile') returned a non-finite score (nan) on the input"]
+    assert run.written == [] and sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 
 
-def test_cli_folder_fails_only_the_nan_images_and_reports_them(cli_with_hostile_plugin, tmp_path, capsys):
+def test_cli_folder_fails_only_the_nan_images_and_reports_them(cli_with_hostile_plugin, tmp_path):
     folder = tmp_path / "in"
-    folder.mkdir()
-    _photo_file(folder / "photo.png")
+    write_photo(folder / "photo.png", size=(64, 48))
     Image.new("RGB", (64, 48), (0, 0, 0)).save(folder / "black.png")
     out = tmp_path / "out"
-    code = cli_with_hostile_plugin(["run", str(folder), "-o", str(out), "--set", "objective=nan-on-flat", "-q", *FAST_ARGS])
-    assert code == 1
+    run = cli_with_hostile_plugin("run", folder, "-o", out, "--set", "objective=nan-on-flat", "-q", *FAST)
+    assert run.returncode == 1, run.stderr
     report = json.loads((out / "report.json").read_text())
     files = {p["input"].rsplit("/", 1)[-1]: p for p in report["files"]}
     assert files["black.png"]["status"] == "failed" and "plugin 'hostile'" in files["black.png"]["reason"]
@@ -291,25 +285,21 @@ def test_cli_folder_fails_only_the_nan_images_and_reports_them(cli_with_hostile_
     assert files["photo.png"]["status"] == "done"
     assert sorted(p.name for p in out.iterdir()) == ["photo.png", "report.json"]
     # the failed image is not "up to date": a re-run tries it again (and fails again)
-    assert cli_with_hostile_plugin(["run", str(folder), "-o", str(out), "--set", "objective=nan-on-flat", "-q",
-                                    *FAST_ARGS]) == 1
+    assert cli_with_hostile_plugin("run", folder, "-o", out, "--set", "objective=nan-on-flat", "-q", *FAST).returncode == 1
     again = {p["input"].rsplit("/", 1)[-1]: p["status"] for p in json.loads((out / "report.json").read_text())["files"]}
     assert again == {"black.png": "failed", "photo.png": "skipped"}
     assert read_metadata(out / "photo.png")["score_after"] > 0
 
 
-def test_cli_component_failure_is_one_line(cli_with_hostile_plugin, tmp_path, capsys):
-    source = _photo_file(tmp_path / "in.png")
-    code = cli_with_hostile_plugin(["run", str(source), "-o", str(tmp_path / "o.png"), "--set", "loop=raises-when-run",
-                                    *FAST_ARGS[:2]])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1
-    assert err == ["dreamfx: error: loop 'raises-when-run' (plugin 'hostile') failed while dreaming: "
-                   "ZeroDivisionError: loop fell over"]
-    code = cli_with_hostile_plugin(["run", str(source), "-o", str(tmp_path / "o.png"), "--set", "model=raises-when-built"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1 and "model 'raises-when-built' (plugin 'hostile')" in err[0]
-    assert not (tmp_path / "o.png").exists()
+def test_cli_component_failure_is_one_line(cli_with_hostile_plugin, tmp_path):
+    source = write_photo(tmp_path / "in.png", size=(64, 48))
+    run = cli_with_hostile_plugin("run", source, "-o", tmp_path / "o.png", "--set", "loop=raises-when-run", *FAST[:2])
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == ["dreamfx: error: loop 'raises-when-run' (plugin 'hostile') failed "
+                                               "while dreaming: ZeroDivisionError: loop fell over"]
+    run = cli_with_hostile_plugin("run", source, "-o", tmp_path / "o.png", "--set", "model=raises-when-built")
+    run.one_line_error(1, "model 'raises-when-built' (plugin 'hostile')")
+    assert run.written == [] and not (tmp_path / "o.png").exists()
 
 
 def test_a_non_finite_default_declared_by_a_plugin_names_it(hhost):

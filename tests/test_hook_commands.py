@@ -3,14 +3,19 @@ parses and runs; a broken commands hook, or a name that clashes, fails that plug
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dreamfx import hookimpl
 from dreamfx.plugins import create_host as _REAL_CREATE_HOST
 
+from .conftest import run_cli
 
-def _main_with(monkeypatch, *plugins: tuple[object, str], disabled: frozenset[str] = frozenset()):
-    """``dreamfx.cli.main`` on a host without third-party entry points plus ``plugins``."""
+
+def _cli_with(monkeypatch, *plugins: tuple[object, str], disabled: frozenset[str] = frozenset()):
+    """``dreamfx ARGV...`` in this process (:func:`tests.conftest.run_cli`) on a host without
+    third-party entry points plus ``plugins``."""
     import dreamfx.plugins as plugins_module
 
     real = _REAL_CREATE_HOST
@@ -22,9 +27,7 @@ def _main_with(monkeypatch, *plugins: tuple[object, str], disabled: frozenset[st
         return host
 
     monkeypatch.setattr(plugins_module, "create_host", create_host)
-    from dreamfx.cli import main
-
-    return main
+    return run_cli
 
 
 class Greeter:
@@ -48,26 +51,22 @@ class Greeter:
         register("greeter-preset", lambda ctx: {"seed": 1}, description="a preset of the greeter")
 
 
-def test_hook_dreamfx_register_commands(monkeypatch, capsys):
-    main = _main_with(monkeypatch, (Greeter(), "greeter"))
-    assert main(["greet", "world", "--shout"]) == 0
-    assert capsys.readouterr().out == "HELLO WORLD\n"
-    assert main(["greet", "three"]) == 3
-    capsys.readouterr()
-    assert main(["plugins", "--json"]) == 0
-    import json
-
-    greeter = {p["name"]: p for p in json.loads(capsys.readouterr().out)}["greeter"]
+def test_hook_dreamfx_register_commands(monkeypatch):
+    cli = _cli_with(monkeypatch, (Greeter(), "greeter"))
+    shout = cli("greet", "world", "--shout")
+    assert (shout.returncode, shout.stdout) == (0, "HELLO WORLD\n")
+    assert cli("greet", "three").returncode == 3
+    listing = cli("plugins", "--json")
+    assert listing.returncode == 0
+    greeter = {p["name"]: p for p in json.loads(listing.stdout)}["greeter"]
     assert greeter["status"] == "ok" and greeter["registered"]["commands"] == ["greet"]
     assert "dreamfx_register_commands" in greeter["hooks"]
 
 
-def test_help_lists_plugin_commands(monkeypatch, capsys):
-    main = _main_with(monkeypatch, (Greeter(), "greeter"))
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    out = capsys.readouterr().out
-    assert "greet" in out and "say hello" in out and "train" in out
+def test_help_lists_plugin_commands(monkeypatch):
+    helped = _cli_with(monkeypatch, (Greeter(), "greeter"))("--help")
+    assert helped.returncode == 0
+    assert "greet" in helped.stdout and "say hello" in helped.stdout and "train" in helped.stdout
 
 
 class Broken:
@@ -98,14 +97,12 @@ class Failing:
         register("explode", lambda args: 1 / 0, description="raises")
 
 
-def test_a_broken_commands_hook_fails_its_plugin_and_the_cli_goes_on(monkeypatch, capsys):
-    import json
-
-    main = _main_with(monkeypatch, (Broken(), "broken"), (Clash(), "clash"), (Greeter(), "greeter"),
-                      (Duplicate(), "duplicate"))
-    assert main(["plugins", "--json"]) == 0
-    captured = capsys.readouterr()
-    infos = {p["name"]: p for p in json.loads(captured.out)}
+def test_a_broken_commands_hook_fails_its_plugin_and_the_cli_goes_on(monkeypatch):
+    cli = _cli_with(monkeypatch, (Broken(), "broken"), (Clash(), "clash"), (Greeter(), "greeter"),
+                    (Duplicate(), "duplicate"))
+    captured = cli("plugins", "--json")
+    assert captured.returncode == 0
+    infos = {p["name"]: p for p in json.loads(captured.stdout)}
     assert infos["broken"]["status"] == "failed" and "commands hook broken on purpose" in infos["broken"]["error"]
     assert infos["broken"]["registered"] == {}  # its preset went with it
     assert infos["clash"]["status"] == "failed"
@@ -114,36 +111,38 @@ def test_a_broken_commands_hook_fails_its_plugin_and_the_cli_goes_on(monkeypatch
     assert infos["greeter"]["status"] == "ok"
     assert infos["duplicate"]["status"] == "failed"
     assert "'greet' is registered twice: by plugin 'greeter' and by plugin 'duplicate'" in infos["duplicate"]["error"]
-    assert "plugin 'broken'" in captured.err and "plugin 'clash'" in captured.err  # warned, not fatal
-    assert main(["greet", "you"]) == 0 and "hello you" in capsys.readouterr().out
-    assert main(["presets"]) == 0
-    out = capsys.readouterr().out
-    assert "greeter-preset" in out and "broken-preset" not in out
+    assert "plugin 'broken'" in captured.stderr and "plugin 'clash'" in captured.stderr  # warned, not fatal
+    greeted = cli("greet", "you")
+    assert greeted.returncode == 0 and "hello you" in greeted.stdout
+    presets = cli("presets")
+    assert presets.returncode == 0
+    assert "greeter-preset" in presets.stdout and "broken-preset" not in presets.stdout
     # --strict makes it fatal, as for the other hooks
-    assert main(["--strict", "presets"]) == 1
-    assert "commands hook broken on purpose" in capsys.readouterr().err
+    strict = cli("--strict", "presets")
+    assert strict.returncode == 1
+    assert "commands hook broken on purpose" in strict.stderr
 
 
-def test_a_command_that_raises_is_one_line_naming_its_plugin(monkeypatch, capsys):
-    main = _main_with(monkeypatch, (Failing(), "failing"))
-    assert main(["explode"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["dreamfx: error: command 'explode' (plugin 'failing') failed: ZeroDivisionError: division by zero"]
+def test_a_command_that_raises_is_one_line_naming_its_plugin(monkeypatch):
+    cli = _cli_with(monkeypatch, (Failing(), "failing"))
+    exploded = cli("explode")
+    assert exploded.returncode == 1
+    assert exploded.stderr.strip().splitlines() == [
+        "dreamfx: error: command 'explode' (plugin 'failing') failed: ZeroDivisionError: division by zero"]
     with pytest.raises(ZeroDivisionError):
-        main(["--debug", "explode"])
+        cli("--debug", "explode")
 
 
-def test_train_is_the_mnist_plugins_command(monkeypatch, capsys):
+def test_train_is_the_mnist_plugins_command(monkeypatch):
     """`train` comes from the MNIST plugin: disabled with it, and its options are unchanged."""
-    main = _main_with(monkeypatch)
-    with pytest.raises(SystemExit):
-        main(["train", "--help"])
-    out = capsys.readouterr().out
+    cli = _cli_with(monkeypatch)
+    helped = cli("train", "--help")
+    assert helped.returncode == 0
     for option in ("--data", "--epochs", "--seed", "--holdout", "--output"):
-        assert option in out
-    assert main(["train", "--holdout", "0"]) == 2
-    assert "--holdout must be at least 1" in capsys.readouterr().err
-    main = _main_with(monkeypatch, disabled=frozenset({"mnist"}))
-    with pytest.raises(SystemExit):
-        main(["train", "--help"])
-    assert "invalid choice: 'train'" in capsys.readouterr().err
+        assert option in helped.stdout
+    refused = cli("train", "--holdout", "0")
+    assert refused.returncode == 2
+    assert "--holdout must be at least 1" in refused.stderr
+    missing = _cli_with(monkeypatch, disabled=frozenset({"mnist"}))("train", "--help")
+    assert missing.returncode == 2
+    assert "invalid choice: 'train'" in missing.stderr

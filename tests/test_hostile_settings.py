@@ -9,7 +9,6 @@ import math
 import pytest
 from PIL import Image, PngImagePlugin
 
-from dreamfx.cli import main
 from dreamfx.errors import SettingsError
 from dreamfx.presets import MAX_METADATA_BYTES, settings_for, settings_from_output
 from dreamfx.settings import MAX_DEPTH, MAX_SETTINGS_BYTES, MAX_STRING, SEED_MAX, parse_override, resolve_settings
@@ -81,17 +80,14 @@ CASES = [
 
 
 @pytest.mark.parametrize("case, preset, args, message", CASES, ids=[c[0] for c in CASES])
-def test_hostile_settings_are_one_line_and_exit_2(tmp_path, image, capsys, case, preset, args, message):
-    argv = ["run", str(image), "-o", str(tmp_path / "out.png"), *args]
+def test_hostile_settings_are_one_line_and_exit_2(tmp_path, image, cli, case, preset, args, message):
+    argv = ["run", image, "-o", tmp_path / "out.png", *args]
     if preset is not None:
         (tmp_path / "p.toml").write_bytes(preset)
-        argv += ["--preset", str(tmp_path / "p.toml")]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("dreamfx: error: "), err
-    assert message in err[0]
-    assert len(err[0]) < 600
-    assert not (tmp_path / "out.png").exists()
+        argv += ["--preset", tmp_path / "p.toml"]
+    run = cli(*argv)
+    assert len(run.one_line_error(2, message)) < 600
+    assert run.written == [] and not (tmp_path / "out.png").exists()
 
 
 FROM_CASES = [
@@ -112,13 +108,11 @@ FROM_CASES = [
 
 
 @pytest.mark.parametrize("case, meta, message", FROM_CASES, ids=[c[0] for c in FROM_CASES])
-def test_hostile_from_metadata_is_one_line_and_exit_2(tmp_path, image, capsys, case, meta, message):
+def test_hostile_from_metadata_is_one_line_and_exit_2(tmp_path, image, cli, case, meta, message):
     source = _png_with_metadata(tmp_path / "made.png", json.dumps(meta))
-    assert main(["run", "--from", str(source), str(image), "-o", str(tmp_path / "out.png")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"dreamfx: error: --from {source}: "), err
-    assert message in err[0]
-    assert not (tmp_path / "out.png").exists()
+    run = cli("run", "--from", source, image, "-o", tmp_path / "out.png")
+    assert run.one_line_error(2, message).startswith(f"dreamfx: error: --from {source}: ")
+    assert run.written == [] and not (tmp_path / "out.png").exists()
 
 
 @pytest.mark.parametrize(
@@ -132,13 +126,12 @@ def test_hostile_from_metadata_is_one_line_and_exit_2(tmp_path, image, capsys, c
         ("not JSON", b"{settings: 1", "is not valid JSON"),
     ],
 )
-def test_hostile_sidecar_metadata(tmp_path, image, capsys, case, blob, message):
+def test_hostile_sidecar_metadata(tmp_path, image, cli, case, blob, message):
     source = tmp_path / "made.jpg"
     Image.new("RGB", (8, 8)).save(source)
     (tmp_path / "made.jpg.dreamfx.json").write_bytes(blob)
-    assert main(["run", "--from", str(source), str(image), "-o", str(tmp_path / "out.png")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("dreamfx: error: --from") and message in err[0], err
+    run = cli("run", "--from", source, image, "-o", tmp_path / "out.png")
+    assert run.one_line_error(2, message).startswith("dreamfx: error: --from")
 
 
 def test_oversized_png_text_chunk_is_refused(tmp_path, host):

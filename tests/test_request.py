@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import SAMPLE
-
-FAST = ["--set", "optimizer.steps=2", "--set", "loop.rounds=1"]
+from .conftest import FAST, SAMPLE
 
 
 @pytest.fixture
@@ -44,27 +42,24 @@ def decodes(monkeypatch) -> list[str]:
     return seen
 
 
-def test_a_single_image_run_decodes_its_input_once(rgba_photo, tmp_path, decodes):
-    from dreamfx.cli import main
-
-    assert main(["run", str(rgba_photo), "-o", str(tmp_path / "out.png"), "-q", *FAST]) == 0
+def test_a_single_image_run_decodes_its_input_once(rgba_photo, tmp_path, decodes, cli):
+    run = cli("run", rgba_photo, "-o", tmp_path / "out.png", "-q", *FAST)
+    assert run.returncode == 0, run.stderr
     assert decodes == [str(rgba_photo)]
-    assert (tmp_path / "out.png").is_file()
+    assert run.written == [tmp_path / "out.png"]
 
 
-def test_a_folder_run_decodes_each_input_once(rgba_photo, tmp_path, decodes):
-    from dreamfx.cli import main
-
+def test_a_folder_run_decodes_each_input_once(rgba_photo, tmp_path, decodes, cli):
     with Image.open(SAMPLE) as img:
         img.convert("L").resize((60, 40)).save(rgba_photo.parent / "gray.png")
-    assert main(["run", str(rgba_photo.parent), "-o", str(tmp_path / "out"), "-q", *FAST]) == 0
+    run = cli("run", rgba_photo.parent, "-o", tmp_path / "out", "-q", *FAST)
+    assert run.returncode == 0, run.stderr
     assert sorted(decodes) == sorted(str(p) for p in rgba_photo.parent.iterdir())
 
 
-def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, tmp_path, decodes):
+def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, tmp_path, decodes, cli):
     import dreamfx
     from dreamfx.api import forget_warm
-    from dreamfx.cli import main
     from dreamfx.imageio import read_metadata
 
     forget_warm()  # no photo decoded by an earlier test's call
@@ -83,7 +78,8 @@ def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.png", "in"]  # no temporary left
 
     # the CLI repeats it from the saved file's provenance, to the same pixels
-    assert main(["run", str(rgba_photo), "--from", str(saved), "-o", str(tmp_path / "cli.png"), "-q"]) == 0
+    run = cli("run", rgba_photo, "--from", saved, "-o", tmp_path / "cli.png", "-q")
+    assert run.returncode == 0, run.stderr
     cli_meta = read_metadata(tmp_path / "cli.png")
     assert {k: cli_meta[k] for k in ("settings_hash", "run_hash", "color", "keep_alpha")} == \
         {k: meta[k] for k in ("settings_hash", "run_hash", "color", "keep_alpha")}
@@ -115,6 +111,7 @@ def test_api_color_is_checked_before_any_work():
         dreamfx.dream("does-not-matter.png", color="sepia")
 
 
+@pytest.mark.process("start-up imports")
 def test_a_request_plans_without_tensorflow(tmp_path):
     """Planning a folder (jobs, outputs, the report's path) is library code that needs no TensorFlow."""
     import subprocess
