@@ -11,8 +11,11 @@ docs name (``photo.png`` is the 200x150 cat the tutorial makes, ``photo.jpg`` a 
 of the bundled photo), folders for the batch examples, the preset and Python files the
 docs show (``Save this as X.toml``), and the repository's 200 test digits, which replace
 the 5,000 that the docs train on (see REWRITES). ``dreamfx`` commands run in this process (TensorFlow
-loads once); anything else, or a command with environment assignments in front, runs in
-bash with ``dreamfx`` and ``python`` on PATH pointing at this interpreter.
+loads once), and so does a plain ``python SCRIPT.py`` or ``python -c CODE`` and the docs'
+Python examples, as scripts (:func:`run_script`). Anything else (``&&``, pipes, environment
+assignments in front) runs in bash with ``dreamfx`` and ``python`` on PATH pointing at this
+interpreter, as does ``python -c`` code that checks what a fresh interpreter imports;
+:func:`real_process` says which commands start a process, and why.
 """
 
 from __future__ import annotations
@@ -238,21 +241,100 @@ class Outcome:
     stderr: str
 
 
-def run(command: Command, work: Path, root: Path) -> Outcome:
+def _in_this_process(text: str) -> bool:
+    """A plain ``dreamfx ...`` command (no environment assignments, pipes or ``&&``): run by
+    ``dreamfx.cli.main`` in this process (plain ``python`` commands: :func:`_python_script`)."""
+    words = shlex.split(text)
+    return bool(words) and words[0] == "dreamfx" and "&&" not in words and "|" not in words
+
+
+def _python_script(text: str) -> tuple[str | None, str, list[str]] | None:
+    """``python SCRIPT.py ARGS`` as (None, SCRIPT.py, argv) and ``python -c CODE ARGS`` as
+    (CODE, "<string>", argv), to run in this process; None for anything else, and for code
+    that looks at ``sys.modules`` (what a fresh interpreter imports: a real process only)."""
+    words = shlex.split(text)
+    if len(words) < 2 or words[0] != "python" or {"&&", "|", ";", "||"} & set(words):
+        return None
+    if words[1] == "-c" and len(words) >= 3:
+        return None if "sys.modules" in words[2] else (words[2], "<string>", ["-c", *words[3:]])
+    if words[1].endswith(".py"):
+        return None, words[1], words[1:]
+    return None
+
+
+def real_process(command: Command) -> str | None:
+    """Why running ``command`` starts a real process (a key of tests/conftest.py's
+    REAL_PROCESS), or None: ``python -c`` code that looks at what the interpreter imported, a
+    command that bash runs and that names ``dreamfx`` or ``python``, or a ``--cluster`` run
+    (its Dask workers are processes)."""
     text = rewrite(command.text)
+    if _in_this_process(text):
+        return "cluster workers" if "--cluster" in shlex.split(text) else None
+    if _python_script(text) is not None:
+        return None
+    words = shlex.split(text)
+    if words[:2] == ["python", "-c"] and "sys.modules" in words[2]:
+        return "start-up imports"
+    # as tests/conftest.py's guard judges `bash -c TEXT`
+    return "shell examples" if "dreamfx" in text or "python" in text else None
+
+
+def _sandbox_env(root: Path) -> dict[str, str]:
     env = {**os.environ, "HOME": str(root / "home"), "COLUMNS": "200", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("XDG_DATA_HOME", None)
     env.pop("DREAMFX_DISABLE_PLUGINS", None)
+    return env
+
+
+def run(command: Command, work: Path, root: Path) -> Outcome:
+    text = rewrite(command.text)
+    env = _sandbox_env(root)
     if "my_rgb.keras" in text and not (work / "my_rgb.keras").exists():
         _rgb_model(work / "my_rgb.keras")
     if command.text.startswith("cat ") and command.expected:
         (work / command.text.split()[1]).write_text("\n".join(command.expected) + "\n")
-    words = shlex.split(text)
-    if words and words[0] == "dreamfx" and "&&" not in words and "|" not in words:
-        return _in_process(words[1:], work, env)
+    if _in_this_process(text):
+        return _in_process(shlex.split(text)[1:], work, env)
+    script = _python_script(text)
+    if script is not None:
+        code, name, argv = script
+        source = code if code is not None else (work / name).read_text()
+        return run_script(source, name, work, root, argv)
     done = subprocess.run(["bash", "-c", text], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def run_script(source: str, name: str, work: Path, root: Path, argv: list[str] | None = None) -> Outcome:
+    """A Python example run as ``python`` runs a script in the sandbox (``__name__`` is
+    ``"__main__"``, ``sys.argv`` is ``argv``, the sandbox is the working folder and the first
+    entry of ``sys.path``, its ``HOME``), but in this process: an exception is exit status 1
+    and its traceback goes to ``stderr``."""
+    import traceback
+
+    from .conftest import environment
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_cwd, saved_argv = os.getcwd(), sys.argv
+    code = 0
+    with environment(**_changes(_sandbox_env(root))):
+        os.chdir(work)
+        sys.path.insert(0, str(work))
+        sys.argv = list(argv or ["-c"])
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    exec(compile(source, name, "exec"), {"__name__": "__main__"})
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                except Exception:  # noqa: BLE001 - as the interpreter would: the traceback, status 1
+                    traceback.print_exc()
+                    code = 1
+        finally:
+            sys.argv = saved_argv
+            sys.path.remove(str(work))
+            os.chdir(saved_cwd)
+    return Outcome(int(code or 0), out.getvalue(), err.getvalue())
 
 
 def _rgb_model(path: Path) -> None:
@@ -268,26 +350,23 @@ def _rgb_model(path: Path) -> None:
     keras.Model(inputs, keras.layers.Dense(10, name="logits")(x)).save(path)
 
 
-def _in_process(argv: list[str], work: Path, env: dict[str, str]) -> Outcome:
-    from dreamfx.cli import main
+def _changes(env: dict[str, str]) -> dict[str, str | None]:
+    """``env`` as changes to this process's environment (None: removed)."""
+    changes: dict[str, str | None] = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    changes.update({k: None for k in os.environ if k not in env})
+    return changes
 
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    out, err = io.StringIO(), io.StringIO()
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(work)
-    argv = [os.path.expandvars(word) for word in argv]  # $HOME of the sandbox, as bash would
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
-    return Outcome(int(code or 0), out.getvalue(), err.getvalue())
+
+def _in_process(argv: list[str], work: Path, env: dict[str, str]) -> Outcome:
+    """``dreamfx ARGV`` in this process (tests/conftest.py's ``run_cli``) with the
+    sandbox's environment, in the sandbox."""
+    from .conftest import environment, run_cli
+
+    changes = _changes(env)
+    with environment(**changes):
+        argv = [os.path.expandvars(word) for word in argv]  # $HOME of the sandbox, as bash would
+    done = run_cli(*argv, cwd=work, env=changes)
+    return Outcome(done.returncode, done.stdout, done.stderr)
 
 
 # -- comparing ----------------------------------------------------------------------------------

@@ -13,9 +13,7 @@ from PIL import Image
 
 from dreamfx.errors import SettingsError
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "dreamfx" / "data" / "coffee.png"
-FAST = ("--set", "optimizer.steps=2", "--set", "loop.rounds=2")
+from .conftest import FAST, ROOT, SAMPLE, photo
 
 
 def pan_clip(folder: Path, count: int, size: tuple[int, int], step: float = 1.0) -> list[Path]:
@@ -37,12 +35,6 @@ def pan_clip(folder: Path, count: int, size: tuple[int, int], step: float = 1.0)
 def gray(path: Path) -> np.ndarray:
     with Image.open(path) as img:
         return np.asarray(img.convert("L"), np.float32) / 255.0
-
-
-def cli(*argv: str) -> int:
-    from dreamfx.cli import main
-
-    return main(list(argv))
 
 
 # -- fast: math and wiring -------------------------------------------------------------------
@@ -128,7 +120,7 @@ def test_coherence_of_a_copy_of_the_input_is_zero():
     assert worse.flicker > 0.03 and worse.warping_error > 4 * metrics.warping_error
 
 
-def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, capsys):
+def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, cli):
     from dreamfx.animation import require_av
     from dreamfx.flow import require_cv2
 
@@ -138,11 +130,9 @@ def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, capsys):
         with pytest.raises(SettingsError, match=r'pip install "dreamfx\[video\]"'):
             require()
     pan_clip(tmp_path / "clip", 2, (32, 24))
-    assert cli("video", str(tmp_path / "clip"), "-o", str(tmp_path / "out") + "/") == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and 'pip install "dreamfx[video]"' in err[0]
-    assert cli("zoom", str(SAMPLE), "--frames", "2", "-o", str(tmp_path / "z.mp4")) == 2  # before any dream
-    assert 'pip install "dreamfx[video]"' in capsys.readouterr().err
+    cli("video", tmp_path / "clip", "-o", str(tmp_path / "out") + "/").one_line_error(2, 'pip install "dreamfx[video]"')
+    zoom = cli("zoom", SAMPLE, "--frames", "2", "-o", tmp_path / "z.mp4")  # refused before any dream
+    assert zoom.returncode == 2 and 'pip install "dreamfx[video]"' in zoom.stderr
     assert not (tmp_path / "z.mp4.frames").exists() or not any((tmp_path / "z.mp4.frames").iterdir())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -152,63 +142,58 @@ def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, capsys):
     (["--frames", "2", "--zoom", "nan"], "--zoom must be"),
     (["--frames", "2", "--fps", "0"], "--fps must be"),
 ])
-def test_zoom_option_mistakes_are_usage_errors(argv, message, tmp_path, capsys):
-    assert cli("zoom", str(SAMPLE), *argv, "-o", str(tmp_path / "z.gif")) == 2
-    assert message in capsys.readouterr().err
+def test_zoom_option_mistakes_are_usage_errors(argv, message, tmp_path, cli):
+    run = cli("zoom", SAMPLE, *argv, "-o", tmp_path / "z.gif")
+    assert run.returncode == 2 and message in run.stderr
 
 
-def test_bad_outputs_and_inputs_are_refused_before_any_work(tmp_path, capsys):
+def test_bad_outputs_and_inputs_are_refused_before_any_work(tmp_path, cli):
     clip = tmp_path / "clip"
     pan_clip(clip, 3, (32, 24))
-    assert cli("zoom", str(SAMPLE), "--frames", "2", "-o", str(tmp_path / "z.avi")) == 2
-    assert "unknown animation format" in capsys.readouterr().err
-    assert cli("video", str(clip), "-o", str(clip) + "/") == 2  # would write beside its own frames
-    assert "never writes over its inputs" in capsys.readouterr().err
-    assert cli("video", str(clip), "-o", str(tmp_path / "v.gif")) == 2
-    assert "writes .mp4 or a folder" in capsys.readouterr().err
+
+    def refused(code: int, message: str, *argv) -> None:
+        run = cli(*argv)
+        assert run.returncode == code and message in run.stderr, (argv, run.returncode, run.stderr)
+
+    refused(2, "unknown animation format", "zoom", SAMPLE, "--frames", "2", "-o", tmp_path / "z.avi")
+    refused(2, "never writes over its inputs", "video", clip, "-o", str(clip) + "/")  # beside its own frames
+    refused(2, "writes .mp4 or a folder", "video", clip, "-o", tmp_path / "v.gif")
     foreign = tmp_path / "mine.gif"
     foreign.write_bytes(b"GIF89a my own file")
-    assert cli("zoom", str(SAMPLE), "--frames", "2", "-o", str(foreign)) == 2
-    assert "not written by dreamfx" in capsys.readouterr().err and foreign.read_bytes() == b"GIF89a my own file"
-    photo = tmp_path / "photos" / "frame_00000.png"  # named as the zoom's first frame would be
-    photo.parent.mkdir()
-    Image.new("L", (32, 24), 128).save(photo)
-    assert cli("zoom", str(photo), "--frames", "2", "--force", "-o", str(photo.parent) + "/") == 2
-    assert "never writes over its inputs" in capsys.readouterr().err
+    refused(2, "not written by dreamfx", "zoom", SAMPLE, "--frames", "2", "-o", foreign)
+    assert foreign.read_bytes() == b"GIF89a my own file"
+    first = tmp_path / "photos" / "frame_00000.png"  # named as the zoom's first frame would be
+    first.parent.mkdir()
+    Image.new("L", (32, 24), 128).save(first)
+    refused(2, "never writes over its inputs", "zoom", first, "--frames", "2", "--force", "-o", str(first.parent) + "/")
     out = tmp_path / "frames"
     out.mkdir()
     (out / "frame_00000.png").write_bytes(b"not mine")
-    assert cli("video", str(clip), "-o", str(out) + "/") == 1
-    assert "not written by dreamfx" in capsys.readouterr().err
+    refused(1, "not written by dreamfx", "video", clip, "-o", str(out) + "/")
     assert (out / "frame_00000.png").read_bytes() == b"not mine"
 
 
-def test_unreadable_videos_and_bad_frames_are_one_line_errors(tmp_path, capsys):
+def test_unreadable_videos_and_bad_frames_are_one_line_errors(tmp_path, cli):
     pytest.importorskip("av")
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
-    assert cli("video", str(broken), "-o", str(tmp_path / "o.mp4")) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot be read" in err[0]
+    cli("video", broken, "-o", tmp_path / "o.mp4").one_line_error(1, "cannot be read")
     clip = tmp_path / "clip"
     pan_clip(clip, 3, (32, 24))
     Image.new("L", (20, 20)).save(clip / "f001.png")  # a frame of another size
-    assert cli("video", str(clip), "-o", str(tmp_path / "o") + "/") == 1
-    assert "must have one size" in capsys.readouterr().err
+    run = cli("video", clip, "-o", str(tmp_path / "o") + "/")
+    assert run.returncode == 1 and "must have one size" in run.stderr
     (clip / "f001.png").write_bytes(b"garbage")
-    assert cli("video", str(clip), "-o", str(tmp_path / "o") + "/") == 1
-    assert "not a readable image" in capsys.readouterr().err
-    assert cli("video", str(tmp_path / "nowhere.mp4"), "-o", str(tmp_path / "o.mp4")) == 1
+    run = cli("video", clip, "-o", str(tmp_path / "o") + "/")
+    assert run.returncode == 1 and "not a readable image" in run.stderr
+    assert cli("video", tmp_path / "nowhere.mp4", "-o", tmp_path / "o.mp4").returncode == 1
 
 
 # -- end to end, small ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def small_photo_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("photo") / "photo.png"
-    with Image.open(SAMPLE) as img:
-        img.convert("RGB").resize((64, 48), Image.Resampling.LANCZOS).save(path)
-    return path
+    return photo(tmp_path_factory.mktemp("photo") / "photo.png", (64, 48))
 
 
 @pytest.mark.slow
@@ -247,10 +232,10 @@ def test_zoom_frames_are_dreams_of_the_zoomed_previous_frame(small_photo_path, t
 
 
 @pytest.mark.slow
-def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_path, tmp_path, capsys):
+def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_path, tmp_path, cli):
     for name in ("z.gif", "z.webp"):
-        assert cli("zoom", str(small_photo_path), "--frames", "3", "--fps", "10", *FAST, "-q",
-                   "-o", str(tmp_path / name)) == 0
+        assert cli("zoom", small_photo_path, "--frames", "3", "--fps", "10", *FAST, "-q",
+                   "-o", tmp_path / name).returncode == 0
         with Image.open(tmp_path / name) as img:
             assert img.n_frames == 3 and img.size == (64, 48) and img.is_animated
     from dreamfx.imageio import read_metadata
@@ -259,23 +244,21 @@ def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_pa
     pytest.importorskip("av")
     import av
 
-    assert cli("zoom", str(small_photo_path), "--frames", "3", "--fps", "10", *FAST, "-q",
-               "-o", str(tmp_path / "z.mp4")) == 0
+    assert cli("zoom", small_photo_path, "--frames", "3", "--fps", "10", *FAST, "-q",
+               "-o", tmp_path / "z.mp4").returncode == 0
     with av.open(str(tmp_path / "z.mp4")) as container:
         stream = container.streams.video[0]
         frames = list(container.decode(stream))
         assert stream.codec_context.name == "h264" and stream.average_rate == 10
     assert len(frames) == 3 and (frames[0].width, frames[0].height) == (64, 48)
     # a rerun has nothing to do; with another photo under the same name, it dreams again
-    capsys.readouterr()
-    assert cli("zoom", str(small_photo_path), "--frames", "3", "--fps", "10", *FAST,
-               "-o", str(tmp_path / "z.mp4")) == 0
-    assert "up to date" in capsys.readouterr().out
+    again = cli("zoom", small_photo_path, "--frames", "3", "--fps", "10", *FAST, "-o", tmp_path / "z.mp4")
+    assert again.returncode == 0 and "up to date" in again.stdout
     other = tmp_path / "photo.png"
     with Image.open(small_photo_path) as img:
         img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
-    assert cli("zoom", str(other), "--frames", "3", "--fps", "10", *FAST, "-o", str(tmp_path / "z.mp4")) == 0
-    assert "3 dreamed" in capsys.readouterr().out
+    changed = cli("zoom", other, "--frames", "3", "--fps", "10", *FAST, "-o", tmp_path / "z.mp4")
+    assert changed.returncode == 0 and "3 dreamed" in changed.stdout
 
 
 
@@ -302,13 +285,13 @@ def _mp4_with_audio(path: Path, frames: list[Path], fps: int = 12) -> None:
 
 
 @pytest.mark.slow
-def test_video_mp4_keeps_frames_size_rate_and_audio(tmp_path):
+def test_video_mp4_keeps_frames_size_rate_and_audio(tmp_path, cli):
     av = pytest.importorskip("av")
     pytest.importorskip("cv2")
     frames = pan_clip(tmp_path / "clip", 8, (64, 48))
     source = tmp_path / "clip.mp4"
     _mp4_with_audio(source, frames)
-    assert cli("video", str(source), "-o", str(tmp_path / "out.mp4"), *FAST, "-q", "--color", "luma") == 0
+    assert cli("video", source, "-o", tmp_path / "out.mp4", *FAST, "-q", "--color", "luma").returncode == 0
     with av.open(str(tmp_path / "out.mp4")) as container:
         video = container.streams.video[0]
         assert video.average_rate == 12
@@ -350,17 +333,18 @@ def test_video_resumes_after_the_last_finished_frame_with_the_same_frames(tmp_pa
 
 
 @pytest.mark.slow
-def test_blend_zero_dreams_each_frame_as_run_does(tmp_path):
+def test_blend_zero_dreams_each_frame_as_run_does(tmp_path, cli):
     pytest.importorskip("cv2")
     pan_clip(tmp_path / "clip", 4, (48, 36))
-    assert cli("video", str(tmp_path / "clip"), "--blend", "0", "-o", str(tmp_path / "v") + "/", *FAST, "-q") == 0
-    assert cli("run", str(tmp_path / "clip"), "-o", str(tmp_path / "r") + "/", *FAST, "-q") == 0
+    video = cli("video", tmp_path / "clip", "--blend", "0", "-o", str(tmp_path / "v") + "/", *FAST, "-q")
+    assert video.returncode == 0
+    assert cli("run", tmp_path / "clip", "-o", str(tmp_path / "r") + "/", *FAST, "-q").returncode == 0
     for i in range(4):
         assert np.array_equal(gray(tmp_path / "v" / f"frame_{i:05d}.png"), gray(tmp_path / "r" / f"f{i:03d}.png"))
 
 
 @pytest.mark.slow
-def test_blending_halves_the_flicker_of_independent_dreams(tmp_path, capsys):
+def test_blending_halves_the_flicker_of_independent_dreams(tmp_path, cli):
     """The issue's figure, on a clip no one tuned for: a slow pan over the bundled photo,
     dreamed with the default preset by ``dreamfx run FRAMES/`` and by ``dreamfx video``."""
     pytest.importorskip("cv2")
@@ -368,11 +352,11 @@ def test_blending_halves_the_flicker_of_independent_dreams(tmp_path, capsys):
 
     paths = pan_clip(tmp_path / "clip", 16, (160, 120))
     inputs = [gray(p) for p in paths]
-    assert cli("run", str(tmp_path / "clip"), "-o", str(tmp_path / "independent") + "/", "-q") == 0
+    assert cli("run", tmp_path / "clip", "-o", str(tmp_path / "independent") + "/", "-q").returncode == 0
     independent = clip_coherence(inputs, [gray(tmp_path / "independent" / p.name) for p in paths])
-    assert cli("video", str(tmp_path / "clip"), "-o", str(tmp_path / "video") + "/", ) == 0
-    out = capsys.readouterr().out
-    assert "flicker" in out and "warping error" in out
+    video = cli("video", tmp_path / "clip", "-o", str(tmp_path / "video") + "/")
+    assert video.returncode == 0
+    assert "flicker" in video.stdout and "warping error" in video.stdout
     blended = clip_coherence(inputs, [gray(p) for p in sorted((tmp_path / "video").glob("frame_*.png"))])
     print("independent", independent.as_dict(), "\nvideo", blended.as_dict())
     assert blended.flicker <= 0.5 * independent.flicker, (blended.as_dict(), independent.as_dict())
@@ -398,7 +382,8 @@ entry(sys.argv[1:])
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_the_finished_frames_and_a_rerun_resumes(tmp_path):
+@pytest.mark.process("signals")
+def test_ctrl_c_keeps_the_finished_frames_and_a_rerun_resumes(tmp_path, cli):
     import signal
     import subprocess
     import time
@@ -406,8 +391,11 @@ def test_ctrl_c_keeps_the_finished_frames_and_a_rerun_resumes(tmp_path):
     pytest.importorskip("cv2")
     pan_clip(tmp_path / "clip", 40, (48, 36))
     out = tmp_path / "out"
-    argv = [sys.executable, "-c", CHILD, "video", str(tmp_path / "clip"), "-o", str(out) + "/", *FAST]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # two rounds a frame: the run is still going when the signal comes
+    command = ["video", str(tmp_path / "clip"), "-o", str(out) + "/", "--set", "optimizer.steps=2",
+               "--set", "loop.rounds=2"]
+    child = subprocess.Popen([sys.executable, "-c", CHILD, *command], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out / "frame_00002.png").exists() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -420,7 +408,7 @@ def test_ctrl_c_keeps_the_finished_frames_and_a_rerun_resumes(tmp_path):
     for path in written:
         with Image.open(path) as img:
             img.load()  # complete files only
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    done = cli(*command)  # the rerun, in this process
     assert done.returncode == 0, done.stderr
     assert f"{len(written)}/40 frames up to date; resuming" in done.stdout
     assert "flicker" in done.stdout and len(list(out.glob("frame_*.png"))) == 40

@@ -10,21 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.api import make_dreamer
-from dreamfx.cli import main
 from dreamfx.errors import SettingsError
 from dreamfx.mapatlas import AtlasEntry, groups, parse_maps
 
-from .conftest import CHELSEA, SAMPLE
+from .conftest import ROOT, SAMPLE, warm_dreamer
+from .conftest import photo as write_photo
 
 
 @pytest.fixture
 def photo(tmp_path: Path) -> Path:
-    """An 84x56 copy of the bundled photo."""
-    path = tmp_path / "photo.png"
-    with Image.open(SAMPLE) as img:
-        img.convert("L").resize((84, 56), Image.Resampling.LANCZOS).save(path)
-    return path
+    """An 84x56 gray photo."""
+    return write_photo(tmp_path / "photo.png", (84, 56), mode="L")
 
 
 def gray(path: Path) -> np.ndarray:
@@ -88,7 +84,7 @@ def test_score_each_equals_score_bit_for_bit():
 
 
 def test_an_objective_without_a_choice_is_refused_clearly(photo):
-    dreamer = make_dreamer("single-map", {"objective": "whole-layer"})
+    dreamer = warm_dreamer("single-map", objective="whole-layer")
     with pytest.raises(SettingsError, match="cannot be dreamed for several maps"):
         dreamer.dream_batch([gray(photo)], choices=[3])
     from dreamfx.mapatlas import make_atlas
@@ -107,10 +103,10 @@ def test_choices_in_one_batch_equal_dreams_built_with_each_map(photo, preset):
     batches of one image are compared bit for bit)."""
     image = gray(photo)
     maps = [33, 28, 12]
-    shared = make_dreamer(preset, {"map": 56, "steps": 5, "rounds": 2})
+    shared = warm_dreamer(preset, map=56, steps=5, rounds=2)
     batch = shared.dream_batch([image] * 3, choices=maps)
     for k, result in zip(maps, batch):
-        own = make_dreamer(preset, {"map": k, "steps": 5, "rounds": 2})
+        own = warm_dreamer(preset, map=k, steps=5, rounds=2)
         alone = own(image)
         assert np.abs(result.image - alone.image).max() <= 2 / 255, (preset, k)
         assert result.score_before == pytest.approx(alone.score_before, rel=1e-6, abs=1e-7)
@@ -119,7 +115,7 @@ def test_choices_in_one_batch_equal_dreams_built_with_each_map(photo, preset):
         assert np.array_equal(single.image, alone.image), (preset, k)
 
 
-def test_atlas_tile_equals_dreamfx_run_of_that_map(photo, tmp_path):
+def test_atlas_tile_equals_dreamfx_run_of_that_map(photo, tmp_path, cli):
     """The lead's invariant: the atlas tile of map k is `dreamfx run --set objective.map=k`."""
     import dreamfx
     from dreamfx.imageio import to_uint8
@@ -128,7 +124,7 @@ def test_atlas_tile_equals_dreamfx_run_of_that_map(photo, tmp_path):
     assert [e.map for e in atlas.entries] == [33, 28, 56]
     for entry in atlas.entries:
         out = tmp_path / f"run-{entry.map}.png"
-        assert main(["run", str(photo), "--set", f"objective.map={entry.map}", "-o", str(out), "-q"]) == 0
+        assert cli("run", photo, "--set", f"objective.map={entry.map}", "-o", out, "-q").returncode == 0
         with Image.open(out) as img:
             written = np.asarray(img.convert("L"), np.int16)
         assert np.abs(to_uint8(entry.image).astype(np.int16) - written).max() <= 2, entry.map
@@ -164,7 +160,7 @@ def test_warm_dreams_reuse_the_dreamer_and_its_compiled_step(photo):
     fourth = dreamfx.dream(photo, "single-map", map=60, steps=4, rounds=2)
     assert len(api._WARM) == 1 and api._WARM.values()[0] is dreamer
     assert (dreamer.model, dreamer.features, dreamer.ascent) == models
-    fresh = make_dreamer("single-map", {"map": 33, "steps": 4, "rounds": 2})(gray(photo))
+    fresh = warm_dreamer("single-map", map=33, steps=4, rounds=2)(gray(photo))  # a dreamer built with map 33
     assert np.array_equal(second.image, fresh.image)
     assert second.settings.objective.params["map"] == 33 and second.objective == "conv3 map 33"
     assert first.settings.objective.params["map"] == 56 and third.objective == "conv3 map 28"
@@ -222,14 +218,14 @@ def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_pat
 # -- the commands ---------------------------------------------------------------------------------
 
 
-def test_cli_atlas_writes_the_sheet_and_the_scores(photo, tmp_path, capsys):
+def test_cli_atlas_writes_the_sheet_and_the_scores(photo, tmp_path, cli):
     from dreamfx.imageio import read_metadata
 
     out, scores = tmp_path / "atlas.png", tmp_path / "atlas.json"
-    code = main(["atlas", str(photo), "--maps", "0-3,33", "--sort", "gain", "-o", str(out), "--json", str(scores),
-                 "--set", "optimizer.steps=4", "--set", "loop.rounds=2"])
-    assert code == 0
-    printed = capsys.readouterr().out
+    run = cli("atlas", photo, "--maps", "0-3,33", "--sort", "gain", "-o", out, "--json", scores,
+              "--set", "optimizer.steps=4", "--set", "loop.rounds=2")
+    assert run.returncode == 0, run.stderr
+    printed = run.stdout
     assert "of 5 maps respond" in printed and "atlas.png" in printed
     data = json.loads(scores.read_text())
     assert sorted(m["map"] for m in data["maps"]) == [0, 1, 2, 3, 33]
@@ -240,52 +236,53 @@ def test_cli_atlas_writes_the_sheet_and_the_scores(photo, tmp_path, capsys):
     with Image.open(out) as sheet:
         assert sheet.width > 400 and sheet.height > 100
     # a rerun replaces its own outputs
-    assert main(["atlas", str(photo), "--maps", "33", "-o", str(out), "--json", str(scores), "-q",
-                 "--set", "optimizer.steps=1", "--set", "loop.rounds=1"]) == 0
+    assert cli("atlas", photo, "--maps", "33", "-o", out, "--json", scores, "-q",
+               "--set", "optimizer.steps=1", "--set", "loop.rounds=1").returncode == 0
     assert [m["map"] for m in json.loads(scores.read_text())["maps"]] == [33]
 
 
-def test_cli_atlas_refuses_before_any_work(photo, tmp_path, capsys):
+def test_cli_atlas_refuses_before_any_work(photo, tmp_path, cli):
     before = photo.read_bytes()
-    assert main(["atlas", str(photo), "-o", str(photo)]) == 2  # its own input
-    assert "would overwrite the input" in capsys.readouterr().err
+
+    def refused(code: int, message: str, *argv) -> None:
+        run = cli("atlas", *argv)
+        assert run.returncode == code and message in run.stderr, (argv, run.returncode, run.stderr)
+
+    refused(2, "would overwrite the input", photo, "-o", photo)  # its own input
     theirs = tmp_path / "theirs.png"
     Image.new("L", (8, 8)).save(theirs)
-    assert main(["atlas", str(photo), "-o", str(theirs)]) == 2
-    assert "was not written by dreamfx" in capsys.readouterr().err
+    refused(2, "was not written by dreamfx", photo, "-o", theirs)
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": 1}')
-    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--json", str(notes)]) == 2
+    refused(2, "", photo, "-o", tmp_path / "a.png", "--json", notes)
     assert notes.read_text() == '{"mine": 1}'
-    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--maps", "70"]) == 2
-    assert "does not exist" in capsys.readouterr().err
-    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--set", "objective=whole-layer"]) == 2
-    assert "atlas needs single-map" in capsys.readouterr().err
-    assert main(["atlas", str(tmp_path / "missing.png"), "-o", str(tmp_path / "a.png")]) == 1
+    refused(2, "does not exist", photo, "-o", tmp_path / "a.png", "--maps", "70")
+    refused(2, "atlas needs single-map", photo, "-o", tmp_path / "a.png", "--set", "objective=whole-layer")
+    refused(1, "", tmp_path / "missing.png", "-o", tmp_path / "a.png")
     assert photo.read_bytes() == before and not (tmp_path / "a.png").exists()
 
 
-def test_cli_atlas_interrupted_writes_nothing(photo, tmp_path, monkeypatch, capsys):
+def test_cli_atlas_interrupted_writes_nothing(photo, tmp_path, monkeypatch, cli):
     import dreamfx.mapatlas
 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(dreamfx.mapatlas, "make_atlas", stop)
-    assert main(["atlas", str(photo), "-o", str(tmp_path / "a.png"), "--json", str(tmp_path / "a.json")]) == 130
+    assert cli("atlas", photo, "-o", tmp_path / "a.png", "--json", tmp_path / "a.json").returncode == 130
     assert not list(tmp_path.glob("a.*"))
 
 
-def test_cli_oip_all_grows_every_map_in_one_sheet(tmp_path, capsys):
+def test_cli_oip_all_grows_every_map_in_one_sheet(tmp_path, cli):
     from dreamfx.imageio import read_metadata
 
     out = tmp_path / "sheet.png"
-    assert main(["oip", "--layer", "conv2", "--all", "--rounds", "1", "--set", "optimizer.steps=3", "-o", str(out)]) == 0
-    assert "patterns rose above zero" in capsys.readouterr().out
+    run = cli("oip", "--layer", "conv2", "--all", "--rounds", "1", "--set", "optimizer.steps=3", "-o", out)
+    assert run.returncode == 0 and "patterns rose above zero" in run.stdout
     meta = read_metadata(out)
-    count = make_dreamer("single-map", {}).model_info.layers["conv2"][-1]
+    count = warm_dreamer("single-map").model_info.layers["conv2"][-1]
     assert meta["maps"] == list(range(count)) and len(meta["scores"]) == count
-    assert main(["oip", "--all", "--map", "3", "-o", str(out)]) == 2
+    assert cli("oip", "--all", "--map", "3", "-o", out).returncode == 2
 
 
 def test_oip_all_patterns_equal_each_maps_own_pattern_from_the_same_noise():
@@ -295,11 +292,11 @@ def test_oip_all_patterns_equal_each_maps_own_pattern_from_the_same_noise():
     from dreamfx.patterns import grow_patterns
     from dreamfx.scaling import Geometry
 
-    shared = make_dreamer("single-map", {"steps": 5})
+    shared = warm_dreamer("single-map", steps=5)
     result = grow_patterns(shared, 3, 2, choices=[33, 28, 56])
     start = tf.random.stateless_uniform([3, 28, 28, 1], seed=[0, 7919], minval=0.3, maxval=0.7)
     for i, k in enumerate([33, 28, 56]):
-        own = make_dreamer("single-map", {"steps": 5, "map": k})
+        own = warm_dreamer("single-map", steps=5, map=k)
         views = start[i : i + 1]
         for r in range(2):
             views = own.ascend(views, r, Geometry((28, 28))).canvas
@@ -314,8 +311,8 @@ def test_the_docs_atlas_figures(tmp_path):
     import dreamfx
 
     atlas = dreamfx.atlas(SAMPLE)
-    text = (Path(__file__).resolve().parents[1] / "docs" / "exploring-maps.md").read_text()
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (ROOT / "docs" / "exploring-maps.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     zero = sum(e.score_before == 0 for e in atlas.entries)
     silent = sum(e.silent for e in atlas.entries)
     quoted = re.search(r"(\d+) of the 64 maps are zero on the photo; (\d+) of them stay silent", text)
@@ -327,7 +324,6 @@ def test_the_docs_atlas_figures(tmp_path):
         assert f"--set objective.map={k}" in readme or f"--map {k}" in readme, k
     from dreamfx.patterns import grow_patterns
 
-    dreamer = make_dreamer("single-map", {})
-    grown = grow_patterns(dreamer, 64, 10, choices=list(range(64)))
+    grown = grow_patterns(warm_dreamer("single-map"), 64, 10, choices=list(range(64)))
     quoted = re.search(r"Of conv3's maps, (\d+) rise above zero from the default noise", text)
     assert quoted and int(quoted[1]) == int((grown.after > 0).sum())

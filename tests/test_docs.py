@@ -198,6 +198,13 @@ def test_plugin_hooks_examples_dream(tmp_path, monkeypatch, photo):
 COMMAND_DOCS = [doc for doc in ex.DOC_FILES if any(c.text not in ex.SKIPPED for c in ex.commands(doc))]
 
 
+def _doc_param(doc: Path):
+    """The document as a parameter, marked with why its examples start real processes (if
+    they do: bash running dreamfx or python, a --cluster run's workers)."""
+    reasons = sorted({r for c in ex.commands(doc) if c.text not in ex.SKIPPED and (r := ex.real_process(c))})
+    return pytest.param(doc, id=str(doc.relative_to(ROOT)), marks=[pytest.mark.process(r) for r in reasons])
+
+
 def _prepare(doc: Path, root: Path) -> Path:
     work = ex.make_sandbox(root)
     from PIL import Image
@@ -245,7 +252,7 @@ MIN_CHANGE = 1.0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", COMMAND_DOCS, ids=[str(d.relative_to(ROOT)) for d in COMMAND_DOCS])
+@pytest.mark.parametrize("doc", [_doc_param(doc) for doc in COMMAND_DOCS])
 def test_command_examples_run_and_print_what_the_docs_say(doc, tmp_path, monkeypatch):
     root = tmp_path
     work = _prepare(doc, root)
@@ -272,17 +279,13 @@ def test_command_examples_run_and_print_what_the_docs_say(doc, tmp_path, monkeyp
 @pytest.mark.slow
 @pytest.mark.parametrize("doc, index", [("README.md", 0), ("docs/model-card.md", 0)])
 def test_python_examples_run(doc, index, tmp_path):
-    """The Python examples of README and the model card, as scripts in the sandbox."""
-    import subprocess
-    import sys
-
+    """The Python examples of README and the model card, as scripts in the sandbox (in this
+    process: see docs_examples.run_script)."""
     work = _prepare(ROOT / doc, tmp_path)
     block = [b for b in ex.blocks(ROOT / doc) if b.lang == "python"][index]
     script = ex.rewrite("\n".join(block.lines))
-    env = {**__import__("os").environ, "HOME": str(tmp_path / "home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("XDG_DATA_HOME", None)
-    done = subprocess.run([sys.executable, "-c", script], cwd=work, capture_output=True, text=True, timeout=600, env=env)
-    assert done.returncode == 0, f"{doc}:{block.line}: {done.stderr[-2000:]}"
+    done = ex.run_script(script, f"{doc}:{block.line}", work, tmp_path)
+    assert done.code == 0, f"{doc}:{block.line}: {done.stderr[-2000:]}"
     if "dream.png" in script:
         assert ex.visibly_changed(work / "photo.jpg", work / "dream.png") >= MIN_CHANGE
         before, after = (float(x) for x in done.stdout.split()[-3::2])

@@ -9,7 +9,7 @@ from dreamfx.api import as_gray_array, make_dreamer
 from dreamfx.errors import SettingsError
 from dreamfx.objectives import Scaled, Sum
 
-from .conftest import CHELSEA
+from .conftest import CHELSEA, warm_dreamer
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,8 @@ OBJECTIVES = {
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
 def test_each_objective_rises_at_least_threefold(chelsea, name):
     preset, overrides = OBJECTIVES[name]
-    result = make_dreamer(preset, overrides)(chelsea)
+    dreamer = make_dreamer(preset, overrides) if overrides else warm_dreamer(preset)  # a preset as it is: shared
+    result = dreamer(chelsea)
     assert result.score_before > 0
     assert result.score_after >= 3 * result.score_before, (result.score_before, result.score_after)
 
@@ -59,10 +60,8 @@ def test_negative_weight_suppresses_its_feature(chelsea):
     assert value(result.image) < value(chelsea)
 
 
-def test_composition_algebra(host):
-    from dreamfx.api import make_dreamer
-
-    dreamer = make_dreamer("single-map", {"map": 1})
+def test_composition_algebra():
+    dreamer = warm_dreamer("single-map", map=1)
     a = dreamer.objective
     combined = 0.5 * a - a + (-a)
     assert isinstance(combined, Sum) and len(combined.terms) == 3

@@ -7,6 +7,8 @@ import pytest
 
 from dreamfx.panel import viridis
 
+from .conftest import FAST_OVERRIDES, warm_dreamer
+
 # matplotlib's viridis at 0, 64, 128, 192 and 255 of 255
 REFERENCE = {
     0: [0.267, 0.0049, 0.3294],
@@ -23,10 +25,9 @@ def test_viridis_matches_matplotlib(index):
 
 
 def test_panel_has_five_labelled_tiles(small_photo):
-    from dreamfx.api import make_dreamer
     from dreamfx.panel import render_panel
 
-    result = make_dreamer("single-map", {"rounds": 1, "steps": 2})(small_photo)
+    result = warm_dreamer("single-map", **FAST_OVERRIDES)(small_photo)
     panel = render_panel(result, height=100, title="t")
     assert panel.height == 30 + 28 + 100 + 12
     assert panel.width > 5 * 100

@@ -13,14 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.api import make_dreamer
 from dreamfx.scaling import periodicity
 
-from .conftest import ROOT, SAMPLE
+from .conftest import CHELSEA, SAMPLE, TEST_DATA, warm_dreamer
 
 H, W = 288, 392  # 11 x 14 tiles: every phase modulo 28 has 10+ columns and rows
-PHOTOS = {"coffee": SAMPLE, "chelsea": ROOT / "tests" / "data" / "chelsea.png",
-          "camera": ROOT / "tests" / "data" / "camera.png"}
+PHOTOS = {"coffee": SAMPLE, "chelsea": CHELSEA, "camera": TEST_DATA / "camera.png"}
 
 
 def _crops() -> list[np.ndarray]:
@@ -45,7 +43,7 @@ def test_periodicity_measures_a_grid():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_tiling_strokes_do_not_follow_the_tile_grid(seed):
     images = _crops()
-    results = make_dreamer("tiling", {"seed": seed}).dream_batch(images)
+    results = warm_dreamer("tiling", seed=seed).dream_batch(images)
     ratios = {name: periodicity(r.image) for name, r in zip(PHOTOS, results)}
     print("tiling seed", seed, {k: tuple(round(v, 2) for v in r) for k, r in ratios.items()})
     for name, (y, x) in ratios.items():

@@ -8,15 +8,17 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from dreamfx.api import as_gray_array, make_dreamer
+from dreamfx.api import make_dreamer
 from dreamfx.scaling import merge_views, split_views, tile_grid
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, dream_once, gray_photo, warm_dreamer
+
 
 
 def test_split_and_merge_are_inverse():
+    import tensorflow as tf
+
     canvas = tf.random.stateless_uniform([2, 56, 84, 1], seed=[0, 1])
     views = split_views(canvas, (28, 28))
     assert views.shape == (2 * 2 * 3, 28, 28, 1)
@@ -31,6 +33,8 @@ def _build(host, name, **params):
 
 @pytest.mark.parametrize("size", [(28, 28), (29, 57), (75, 100), (300, 31), (5, 7)])
 def test_tile_level_covers_every_pixel_and_round_trips(host, size):
+    import tensorflow as tf
+
     scaler = _build(host, "tiling")
     (level,) = scaler.levels(size)
     image = tf.random.stateless_uniform([1, *size, 1], seed=[2, 3])
@@ -50,32 +54,15 @@ def test_hybrid_levels_go_from_the_article_view_to_full_size(host):
     assert [lvl.roll for lvl in levels] == [0, 28, 28, 28]
 
 
-def _photo(size: tuple[int, int]) -> np.ndarray:
-    """The sample photo at ``size`` (width, height), squeezed into [0.1, 0.9] so no pixel
-    starts at a clipping bound (a clipped pixel pushed further out could not change)."""
-    from PIL import Image
-
-    from dreamfx.imageio import to_gray
-
-    with Image.open(SAMPLE) as img:
-        return 0.1 + 0.8 * to_gray(img.resize(size, Image.Resampling.LANCZOS))
-
-
 def test_tiling_changes_every_pixel_of_a_100x75_image():
     """With an objective that has a gradient everywhere (all of conv2), no pixel is left out:
-    the last, partial row and column of tiles are dreamed too."""
-    image = _photo((100, 75))
+    the last, partial row and column of tiles are dreamed too. The photo is squeezed into
+    [0.1, 0.9], so no pixel starts at a clipping bound (where a push outwards changes nothing)."""
+    image = gray_photo((100, 75), squeeze=True)
     result = make_dreamer("tiling", {"rounds": 1, "steps": 4, "objective": "whole-layer",
                                      "objective__layer": "conv2"})(image)
     assert result.image.shape == image.shape
     assert (np.abs(result.image - image) > 0).all()
-
-
-@pytest.mark.parametrize("preset", ["tiling", "hybrid", "octaves"])
-def test_zero_steps_is_the_identity(preset):
-    image = _photo((90, 70))
-    result = make_dreamer(preset, {"steps": 0})(image)
-    assert np.abs(result.image - image).max() <= 1 / 255
 
 
 def seam_ratio(image: np.ndarray, left: int, top: int, tile: int = 28) -> float:
@@ -90,11 +77,16 @@ def seam_ratio(image: np.ndarray, left: int, top: int, tile: int = 28) -> float:
     return float(across / inside)
 
 
-def test_no_visible_seams_on_the_coffee_photo():
-    image = as_gray_array(SAMPLE)
-    dreamer = make_dreamer("tiling")
-    result = dreamer(image)
-    (level,) = dreamer.scaler.levels(image.shape)
+def _coffee_dream(preset: str, coffee: np.ndarray):
+    """The preset at its full length on the whole 600x400 photo, dreamed once per session."""
+    return dream_once(("coffee", preset), lambda: warm_dreamer(preset)(coffee))
+
+
+@pytest.mark.slow
+def test_no_visible_seams_on_the_coffee_photo(coffee):
+    image = coffee
+    result = _coffee_dream("tiling", coffee)
+    (level,) = warm_dreamer("tiling").scaler.levels(image.shape)
     (top, _), (left, _) = level.pads
     ratio = seam_ratio(result.image, left, top)
     print("seam ratio", ratio)
@@ -102,14 +94,19 @@ def test_no_visible_seams_on_the_coffee_photo():
     assert np.abs(result.image - image).mean() > 0.05  # and it is a real dream, not a no-op
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["single-map", "tiling", "hybrid", "octaves"])
-def test_each_strategy_raises_its_objective_threefold(preset):
-    image = as_gray_array(SAMPLE)
-    if preset != "single-map":
+def test_each_strategy_raises_its_objective_threefold(preset, coffee):
+    """Each preset at its full length: single-map and tiling on the whole photo (the dreams
+    test_dream.py's five-fold figure and the seams test above check, computed once), the
+    pyramids on a 300x200 copy."""
+    if preset in ("single-map", "tiling"):
+        result = _coffee_dream(preset, coffee)
+    else:
         from PIL import Image
 
-        image = np.asarray(Image.fromarray(image).resize((300, 200), Image.Resampling.LANCZOS))
-    result = make_dreamer(preset)(image)
+        image = np.asarray(Image.fromarray(coffee).resize((300, 200), Image.Resampling.LANCZOS))
+        result = warm_dreamer(preset)(image)
     assert result.score_after >= 3 * result.score_before, (result.score_before, result.score_after)
 
 
@@ -126,14 +123,25 @@ print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_max
 """
 
 
-@pytest.mark.parametrize("preset", ["tiling", "hybrid"])
-def test_4000x3000_dreams_in_under_3_gb(preset):
-    """Peak resident memory of the whole process (TensorFlow included), from getrusage."""
-    proc = subprocess.run([sys.executable, "-c", PEAK, preset], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["shape"] == [3000, 4000]
-    assert report["peak_rss_mb"] < 3 * 1024, report
+@pytest.mark.slow
+@pytest.mark.process("peak memory")
+def test_4000x3000_dreams_in_under_3_gb():
+    """Peak resident memory of the whole process (TensorFlow included), from getrusage: a
+    process per preset, both at once (2 x 3 GB at most)."""
+    children = {preset: subprocess.Popen([sys.executable, "-c", PEAK, preset], stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True) for preset in ("tiling", "hybrid")}
+    try:
+        done = {preset: child.communicate(timeout=600) for preset, child in children.items()}
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    for preset, (stdout, stderr) in done.items():
+        assert children[preset].returncode == 0, (preset, stderr[-3000:])
+        report = json.loads(stdout.strip().splitlines()[-1])
+        assert report["shape"] == [3000, 4000], preset
+        assert report["peak_rss_mb"] < 3 * 1024, (preset, report)
 
 
 def test_octaves_refuse_objectives_after_flatten():
@@ -159,6 +167,8 @@ METHODS = ["bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "m
 def test_matrix_resize_equals_tensorflow_resize(method, shape, size):
     """resize() enlarges small images with two matrix products; they must be the same
     linear map as tf.image.resize (antialiased when an axis shrinks), for every method."""
+    import tensorflow as tf
+
     from dreamfx.scaling import MATMUL_MAX_SIDE, resize
 
     assert max(shape[1], shape[2]) <= MATMUL_MAX_SIDE  # the matrix path is the one tested
@@ -177,6 +187,8 @@ def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
     """A batch must equal its images dreamed one by one, so resizing an image must not
     depend on what else is in its batch: the same bits alone, in a batch of 3 and of all
     (a single 2-D product over the batch's rows differed in the last bit at 28x28 -> 400x600)."""
+    import tensorflow as tf
+
     from dreamfx.scaling import resize
 
     x = tf.random.stateless_uniform(shape, seed=[7, 3])
@@ -188,6 +200,8 @@ def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
 
 
 def test_matrix_resize_works_inside_a_compiled_function_with_unknown_batch():
+    import tensorflow as tf
+
     from dreamfx.scaling import resize
 
     f = tf.function(lambda x: resize(x, (96, 80)), input_signature=[tf.TensorSpec([None, 28, 28, 1])])
@@ -199,6 +213,8 @@ def test_matrix_resize_works_inside_a_compiled_function_with_unknown_batch():
 def test_equal_levels_share_compiled_rounds():
     """Tiling builds new level objects for every image; equal ones must reuse the compiled
     between-round functions instead of tracing them again per image."""
+    from dreamfx.api import as_gray_array
+
     dreamer = make_dreamer("tiling", {"rounds": 2, "steps": 1})
     base = as_gray_array(SAMPLE)[:60, :80]
     for image in (base, base[::-1].copy(), base[:, ::-1].copy()):
@@ -212,6 +228,8 @@ def test_equal_levels_share_compiled_rounds():
 def test_shifting_a_canvas_gives_tf_roll_s_values(shape):
     """Small canvases are shifted by gathers, larger ones by tf.roll: the same values, for
     shifts of either sign and beyond the canvas's size."""
+    import tensorflow as tf
+
     from dreamfx.ascent import SMALL_ROLL, shift_canvas
 
     x = tf.random.uniform(shape, seed=1)
