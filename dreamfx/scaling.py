@@ -313,8 +313,12 @@ def reflect_pad(images: Any, pads: Sequence[Sequence[int]]) -> Any:
     (top, bottom), (left, right) = (int(pads[0][0]), int(pads[0][1])), (int(pads[1][0]), int(pads[1][1]))
     while top or bottom or left or right:
         h, w = int(images.shape[1]), int(images.shape[2])
-        if h == 1 or w == 1:  # a 1-pixel side cannot be mirrored: repeat it
-            return ops.pad(images, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="symmetric")
+        if h == 1 and (top or bottom):  # a 1-pixel side cannot be mirrored: repeat it
+            images, top, bottom = ops.repeat(images, 1 + top + bottom, axis=1), 0, 0
+            continue
+        if w == 1 and (left or right):
+            images, left, right = ops.repeat(images, 1 + left + right, axis=2), 0, 0
+            continue
         step = [[0, 0], [min(top, h - 1), min(bottom, h - 1)], [min(left, w - 1), min(right, w - 1)], [0, 0]]
         images = ops.pad(images, step, mode="reflect")
         top, bottom, left, right = top - step[1][0], bottom - step[1][1], left - step[2][0], right - step[2][1]

@@ -158,6 +158,35 @@ def test_octave_levels_grow_by_factor_to_the_scaled_size(host):
     assert all(level.view_size is None for level in scaler.levels((400, 600)))
 
 
+def test_octaves_dream_a_small_photo_at_least_at_the_model_s_view_size(host):
+    """Under 36 px the finest octave (the photo over scale 2) would be smaller than conv3's
+    input needs (18 px): each side is dreamed at 28 px at least, once."""
+    scaler = _build(host, "octaves", factor=1.4, octaves=4, scale=2.0)
+    assert [level.work_size for level in scaler.levels((1, 1))] == [(28, 28)]
+    # (the next octave, 7x143, is under the view on both counts: one level)
+    assert [level.work_size for level in scaler.levels((20, 400))] == [(28, 200)]
+    assert [level.work_size for level in scaler.levels((34, 34))] == [(28, 28)]
+
+
+@pytest.mark.parametrize("preset", ["single-map", "whole-layer", "weighted-layers", "tiling", "hybrid", "octaves"])
+def test_every_preset_dreams_every_size_from_1x1_up(preset):
+    """1x1, a thin strip, a photo just under and just over 35 px: the dream has the photo's
+    shape, stays in [0, 1] and raises the objective where the objective responds at all (a
+    silent map, zero on the whole view, has no gradient to climb; a 1x1 photo is one gray
+    value, which the model sees upsampled: it may stay as it is)."""
+    dreamer = warm_dreamer(preset, steps=3, rounds=1)
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1), (3, 120), (34, 34), (36, 50)]:
+        image = rng.random(shape, dtype=np.float32)
+        result = dreamer(image)
+        assert result.image.shape == shape, (preset, shape)
+        assert np.isfinite(result.image).all() and 0 <= result.image.min() and result.image.max() <= 1
+        if min(shape) > 1 and result.score_before > 0:
+            assert result.score_after > result.score_before, (preset, shape)
+        else:
+            assert result.score_after >= result.score_before, (preset, shape)
+
+
 METHODS = ["bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic", "nearest"]
 
 
@@ -238,3 +267,20 @@ def test_shifting_a_canvas_gives_tf_roll_s_values(shape):
         shift = tf.constant([dy, dx], tf.int32)
         fn = tf.function(shift_canvas, autograph=False)
         assert np.array_equal(fn(x, shift).numpy(), tf.roll(x, shift, axis=[1, 2]).numpy()), (shape, dy, dx, small)
+
+
+@pytest.mark.parametrize("shape, pads", [((1, 5, 7, 1), ((2, 3), (1, 0))), ((1, 3, 4, 1), ((9, 13), (10, 4))),
+                                         ((2, 1, 1, 1), ((13, 14), (13, 14))), ((1, 1, 6, 1), ((13, 14), (8, 2))),
+                                         ((1, 6, 1, 3), ((0, 0), (27, 0)))])
+def test_reflect_pad_mirrors_like_numpy_and_repeats_a_1_pixel_side(shape, pads):
+    """numpy's "reflect" (repeated for pads wider than the image); a 1-pixel side repeated
+    ("edge"), as tiling needs for a 1x1 photo."""
+    from keras import ops
+
+    from dreamfx.scaling import reflect_pad
+
+    image = np.random.default_rng(0).random(shape, dtype=np.float32)
+    want = np.pad(image, [(0, 0), pads[0], (0, 0), (0, 0)], mode="reflect" if shape[1] > 1 else "edge")
+    want = np.pad(want, [(0, 0), (0, 0), pads[1], (0, 0)], mode="reflect" if shape[2] > 1 else "edge")
+    got = ops.convert_to_numpy(reflect_pad(ops.convert_to_tensor(image), pads))
+    assert np.array_equal(got, want)

@@ -39,5 +39,10 @@ class OctaveScaler:
             size = (max(1, round(finest[0] / self.factor**i)), max(1, round(finest[1] / self.factor**i)))
             if sizes and min(size) < min(self.view_size):
                 break  # smaller than the model's own view: nothing left to see
-            sizes.append(size)
+            # a side under the model's view is dreamed at the view's size (then resized back):
+            # the deep layers need that much input (conv3 has no pixel left under 18 px), and
+            # a small photo dreams as downscale dreams it
+            size = (max(size[0], self.view_size[0]), max(size[1], self.view_size[1]))
+            if not sizes or size != sizes[-1]:
+                sizes.append(size)
         return [OctaveLevel(size, self.method) for size in reversed(sizes)]
