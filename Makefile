@@ -24,9 +24,14 @@ demo: $(STAMP)
 # the suite's core (recipe, objectives, optimizers and loops), run again on Keras's JAX backend
 CORE_TESTS := tests/test_dream.py tests/test_objectives.py tests/test_optimizers_and_loops.py
 
+# test processes side by side (pytest-xdist): one per core, at most 4 (each holds a TensorFlow);
+# a test module stays in one process, so its module fixtures (a Dask cluster) start once
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -m "not slow" $(CORE_TESTS)
+	$(PYTEST)
+	KERAS_BACKEND=jax $(PYTEST) -m "not slow" $(CORE_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
