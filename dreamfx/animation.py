@@ -271,6 +271,7 @@ class AnimationRun:
     dream_seconds: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
     folder: Path | None = None
+    note: str | None = None  # what the summary should add (a video of one frame: no metrics)
 
     @property
     def fps(self) -> float:
@@ -323,12 +324,19 @@ def settings_of(host: Any, preset: str, overrides: Iterable[Any], seed: int | No
     return settings_for(host, preset, parsed, seed=seed)
 
 
-def check_paths(inputs: Iterable[Path], outputs: Iterable[Path]) -> None:
-    """Refuse a plan that would write over an input."""
-    real_inputs = {p.resolve() for p in inputs}
-    for out in outputs:
-        if out.resolve() in real_inputs:
-            raise SettingsError(f"{out} is an input; dreamfx never writes over its inputs (choose another output)")
+def check_paths(inputs: Iterable[Path], outputs: Iterable[tuple[str, Path]]) -> None:
+    """Refuse a plan that would write over an input (``outputs``: how each written path is
+    named in the refusal, and the path), in the words of :func:`dreamfx.inputs.check_plan`."""
+    real_inputs = {p.resolve(): p for p in inputs}
+    for named, out in outputs:
+        hit = real_inputs.get(out.resolve())
+        if hit is not None and hit.is_dir():
+            raise SettingsError(f"frames folder {out} is the input folder{'' if str(hit) == str(out) else f' {hit}'}: "
+                                "the frames would overwrite or mix with the inputs; dreamfx never writes its inputs: "
+                                "choose another output folder")
+        if hit is not None:
+            raise SettingsError(f"{named} would overwrite the input {hit}; dreamfx never writes its inputs: "
+                                "choose another output name or folder")
 
 
 def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: Iterable[Path],
@@ -343,7 +351,10 @@ def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: 
     if fmt == "MP4":
         require_av()  # before any dream, not when the frames are done
     written = [store.path(i) for i in range(count)]
-    check_paths(inputs, [path, sidecar_path(path), store.folder, *written])
+    of = f" of output {path}" if fmt else ""
+    check_paths(inputs, [(f"output {path}", path), (f"the metadata sidecar {sidecar_path(path)}{of}", sidecar_path(path)),
+                         (f"frames folder {store.folder}{of}", store.folder),
+                         *((f"frame {frame}{of}", frame) for frame in written)])
     up_to_date = fmt is not None and check_final(path, run_hash, count, force, input_digest)
     for folder in {store.folder, path.parent}:
         try:

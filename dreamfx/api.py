@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from . import backend
 from .errors import DreamfxError, ImageError, SettingsError
 from .batch import output_metadata
 from . import imageio
@@ -105,6 +106,7 @@ def make_dreamer(
     host: PluginHost | None = None,
 ) -> Dreamer:
     """Build a reusable :class:`Dreamer` (compile once, dream many images)."""
+    backend.start_quietly()
     host = host or create_host()
     _, data = load_preset(host, preset)
     pairs = [(_dotted(k, data, host), v) for k, v in (overrides or {}).items()]
@@ -176,9 +178,11 @@ def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> 
     and the compiled steps. Dreamers are keyed by the settings *without* the objective's
     ``selectable`` parameter (``map`` of ``single-map``) and by the plugins behind them;
     that parameter is fed at run time. Returns the dreamer and the value to feed (None:
-    the dreamer's own settings)."""
+    the dreamer's own settings). TensorFlow starts without its native log lines
+    (:func:`dreamfx.backend.start_quietly`)."""
     from .device import resolve_device
 
+    backend.start_quietly()
     name, params = settings.objective.name, settings.objective.params
     plugins = tuple(host.get(kind, settings.component(section).name).plugin
                     for section, kind in COMPONENT_SECTIONS.items())

@@ -94,6 +94,59 @@ def is_jax() -> bool:
     return active() == "jax"
 
 
+# -- starting TensorFlow without its chatter ---------------------------------------------------
+
+#: TensorFlow's native log level when the user set none: errors and warnings of its C++ code
+#: (CUDA probing on a machine without a GPU, oneDNN's notice) are not shown.
+QUIET_NATIVE_LEVEL = "3"
+
+
+@contextlib.contextmanager
+def stderr_hidden() -> Iterator[None]:
+    """File descriptor 2 points to the null device inside: TensorFlow's native code writes its
+    start-up lines (``cudart_stub``, ``failed call to cuInit``, absl's "All log messages
+    before absl::InitializeLog()") there before any log level applies."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def start_quietly() -> None:
+    """Start TensorFlow for the Python API (``dreamfx.dream()`` in a notebook or a script)
+    with its native log lines hidden, as the ``dreamfx`` program hides them, but what the user
+    chose stays: a ``TF_CPP_MIN_LOG_LEVEL`` they set is kept (the start-up lines are hidden
+    only at level 3, dreamfx's default), and so is a level they gave the ``tensorflow`` or
+    ``absl`` logger (otherwise errors only). Python's warnings filters are left alone. Does
+    nothing once Keras or TensorFlow runs, or on JAX."""
+    import logging
+
+    if "tensorflow" in sys.modules or "keras" in sys.modules:
+        return
+    try:
+        if planned() != "tensorflow":
+            return
+    except DreamfxError:  # an unknown backend: building the dreamer says so
+        return
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_NATIVE_LEVEL)
+    loggers = [name for name in ("tensorflow", "absl") if logging.getLogger(name).level == logging.NOTSET]
+    try:
+        with stderr_hidden() if level.strip() == QUIET_NATIVE_LEVEL else contextlib.nullcontext():
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_logical_devices()  # the runtime (and its CUDA probe) starts now
+    except ImportError:  # not installed: building the dreamer says what to install
+        return
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 # -- what the host needs of a backend -------------------------------------------------------------
 
 
@@ -185,4 +238,4 @@ def wait(value: Any) -> None:
 
 
 __all__ = ["BACKENDS", "active", "check_name", "compile_function", "is_jax", "on_device", "planned", "request",
-           "resolve_device", "tensor", "wait"]
+           "resolve_device", "start_quietly", "stderr_hidden", "tensor", "wait"]

@@ -289,12 +289,16 @@ class BatchRunner:
         return self.outcomes
 
     def run_here(self, todo: list[Outcome]) -> None:
-        """Dream ``todo`` in this process (the ``local`` executor)."""
+        """Dream ``todo`` in this process (the ``local`` executor). The dreamer is built (and
+        TensorFlow imported) when the first picture has decoded: a rerun whose inputs left to do
+        are all unreadable (a corrupt file that failed before) fails them again in a second,
+        without starting TensorFlow; an input edited into a good photo is dreamed."""
         pending_writes = self._pending = getattr(self, "_pending", [])
-        self.dreamer = self.make_dreamer()
         with ThreadPoolExecutor(self.options.workers, thread_name_prefix="dreamfx-io") as pool:
             try:
                 for group in self._groups(pool, todo):
+                    if self.dreamer is None:  # the next pictures decode meanwhile
+                        self.dreamer = self.make_dreamer()
                     self._dream_group(group, pool, pending_writes)
             finally:
                 self._settle(pending_writes)
@@ -317,12 +321,7 @@ class BatchRunner:
         short = min(picture.size)
         if self.options.min_size is not None and short < self.options.min_size:
             raise ImageError(f"image is {picture.size[1]}x{picture.size[0]}, smaller than --min-size {self.options.min_size}")
-        assert self.dreamer is not None
-        view = min(self.dreamer.model_info.input_size)
-        if short < view:
-            picture.notes.append(f"{picture.size[1]}x{picture.size[0]} is smaller than the model's {view}x{view} "
-                                 "input: the model sees it upsampled")
-        return picture
+        return picture  # (a picture smaller than the model's view is noted when its group dreams)
 
     def _groups(self, pool: ThreadPoolExecutor, todo: list[Outcome]) -> Iterator[list[tuple[Outcome, Picture]]]:
         """Decoded pictures in same-size groups of at most ``batch_size`` images and half the
@@ -374,6 +373,11 @@ class BatchRunner:
         assert self.dreamer is not None
         size = group[0][1].size
         pixels = size[0] * size[1]
+        view = min(self.dreamer.model_info.input_size)
+        if min(size) < view:
+            for outcome, _ in group:
+                outcome.notes.append(f"{size[1]}x{size[0]} is smaller than the model's {view}x{view} "
+                                     "input: the model sees it upsampled")
         started = time.perf_counter()
         try:
             self.event("batch", group[0][0], (len(group), self.dreamer.rounds_for(size)))

@@ -149,18 +149,13 @@ def quiet_tensorflow(debug: bool = False) -> None:
 
     for module in ("tensorflow", "keras", "absl", "tf_keras", "h5py"):
         warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    from .backend import stderr_hidden
+
+    with stderr_hidden():
         import keras  # noqa: F401
         import tensorflow as tf
 
         tf.config.list_logical_devices()  # initialise the runtime (and its CUDA probe) now
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     tf.get_logger().setLevel(logging.ERROR)
     tf.autograph.set_verbosity(0)
     try:

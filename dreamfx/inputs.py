@@ -122,7 +122,8 @@ def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path | tuple[str, Pa
     """Refuse a plan that writes over an input, or writes two things to the same place.
 
     Written paths are each job's output and its metadata sidecar, plus ``extra_outputs``
-    (the panel, report.json: a path, or ``(what, path)`` to name it in errors, e.g. "the panel");
+    (the panel, report.json: ``(what, path)`` to name it in errors, e.g. "the panel", or a
+    bare path, named "output");
     all are compared after resolving symbolic links and ``..``.
     (A hard link needs no check: outputs are renamed into place, which never changes the
     content of another name of the old file.)"""
@@ -131,11 +132,13 @@ def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path | tuple[str, Pa
         sources.setdefault(_real(job.source), job.source)
     written: dict[Path, str] = {}
 
-    def claim(path: Path, what: str) -> None:
+    def claim(path: Path, what: str, named: str) -> None:
+        """``what``: the written thing in a clash of two outputs ("the output of a.png");
+        ``named``: how the refusal names it, its path included ("output dream.png")."""
         real = _real(path)
         if real in sources:
             raise SettingsError(
-                f"{what} {path} would overwrite the input {sources.get(real, real)}; dreamfx never writes its "
+                f"{named} would overwrite the input {sources[real]}; dreamfx never writes its "
                 "inputs: choose another output name or folder"
             )
         if real in written:
@@ -144,9 +147,16 @@ def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path | tuple[str, Pa
         written[real] = what
 
     for job in jobs:
-        for index, path in enumerate(written_paths(job.output)):
-            claim(path, f"the output of {job.source}" if index == 0 else f"the metadata of {job.source}'s output")
+        image, *sidecars = written_paths(job.output)
+        # "output b.png, dreamed from a.png," only where the input it hits is another one
+        origin = "" if _real(image) == _real(job.source) else f", dreamed from {job.source},"
+        claim(image, f"the output of {job.source}", f"output {image}{origin}")
+        for sidecar in sidecars:
+            claim(sidecar, f"the metadata of {job.source}'s output",
+                  f"the metadata sidecar {sidecar} of output {image}")
     for extra in extra_outputs:
-        label, path = extra if isinstance(extra, tuple) else (Path(extra).name, Path(extra))
-        for index, part in enumerate(written_paths(path) if path.suffix.lower() in FORMATS else [path]):
-            claim(part, label if index == 0 else f"the metadata of {label}")
+        label, path = extra if isinstance(extra, tuple) else ("output", Path(extra))
+        image, *sidecars = written_paths(path) if path.suffix.lower() in FORMATS else [path]
+        claim(image, label, f"{label} {image}")
+        for sidecar in sidecars:
+            claim(sidecar, f"the metadata of {label}", f"the metadata sidecar {sidecar} of {label} {image}")

@@ -268,7 +268,7 @@ def check_outputs(photo: Path, output: Path, json_path: Path | None, force: bool
     from .inputs import Job, check_plan
 
     format_for(output)  # a clear error for an unknown format, before any work
-    check_plan([Job(photo, output)], [json_path] if json_path is not None else [])
+    check_plan([Job(photo, output)], [("the --json file", json_path)] if json_path is not None else [])
     for path in (output, json_path):
         if path is None:
             continue

@@ -336,6 +336,8 @@ def animation_summary(run: Any, what: str) -> Any:
                                  f"minus the input's own {m['input_change']:.4f}; 0-1 scale)")
         table.add_row("warping error", f"{m['warping_error']:.5f}  (Lai et al. 2018: mean squared difference "
                                        "from the previous output warped, on consistent pixels)")
+    if getattr(run, "note", None):
+        table.add_row("note", escape(run.note))
     if run.folder is not None and run.folder != run.output:
         table.add_row("frames folder", escape(str(run.folder)))
     table.add_row("output", escape(str(run.output)))

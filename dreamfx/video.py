@@ -77,6 +77,30 @@ def read_clip(path: Path, fps: float | None = None, max_pixels: int | None = Non
     return _read_video(path, fps)
 
 
+#: Image formats that hold a still photo unless they hold several frames (an animated GIF,
+#: WebP or PNG is a clip; so is any format Pillow does not read as an image: MP4, MOV, ...).
+STILL_FORMATS = frozenset({"PNG", "JPEG", "MPO", "TIFF", "BMP", "WEBP", "GIF"})
+
+
+def still_image(path: Path) -> bool:
+    """Whether ``path`` (a regular file, else False) is a photo of one frame, not a clip:
+    ``dreamfx video`` refuses it instead of dreaming a 1-frame video. Only the header is
+    read (and, for a GIF, its frames counted)."""
+    from .imageio import _open_image, open_regular
+
+    try:
+        fd = open_regular(path, "input video")
+    except DreamfxError:
+        return False  # the reader says why
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            os.set_blocking(fd, True)
+            with _open_image(fh) as img:  # no pixel limit: only a header is read
+                return img.format in STILL_FORMATS and int(getattr(img, "n_frames", 1)) <= 1
+    except Exception:  # not an image Pillow knows (a video), or a broken one: left to the video reader
+        return False
+
+
 def _check_budget(count: int, shape: tuple[int, ...], where: Path) -> None:
     if count * int(np.prod(shape)) > MAX_CLIP_BYTES:
         raise ImageError(f"{where}: {count} frames of {shape[1]}x{shape[0]} do not fit the "
@@ -208,6 +232,9 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     source = Path(request.source)
     if not source.exists():
         raise ImageError(f"input {source} does not exist")
+    if not source.is_dir() and still_image(source):
+        raise SettingsError(f"input {source} is a still image, not a video: dream it with 'dreamfx run {source}', "
+                            f"or zoom into it with 'dreamfx zoom {source} --frames N -o OUT.mp4'")
     clip = read_clip(source, request.fps)
     count = len(clip.frames)
     params = {"blend": request.blend, "flow": request.flow}
@@ -290,7 +317,11 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
                 metrics.add(clip.gray(index - 1), clip.gray(index), outputs[index - 1], outputs[index],
                             motions.get(index))
                 motions.drop(index)
-            run.metrics = metrics.as_dict()
+            if count > 1:
+                run.metrics = metrics.as_dict()
+            else:  # a clip of one frame (a 1-frame MP4 or folder): no pair to measure, and nothing to flow
+                run.note = (f"{source} holds a single frame: it was dreamed as a 1-frame video; flicker and "
+                            "warping error need two frames and were not measured")
     if fmt is not None and not run.interrupted:
         meta = {"dreamfx_version": __version__, "animation": "video", "animation_params": params,
                 "run_hash": run_hash, "frames": count, "fps": str(clip.fps), "preset": settings.preset,

@@ -156,7 +156,7 @@ def test_bad_outputs_and_inputs_are_refused_before_any_work(tmp_path, cli):
         assert run.returncode == code and message in run.stderr, (argv, run.returncode, run.stderr)
 
     refused(2, "unknown animation format", "zoom", SAMPLE, "--frames", "2", "-o", tmp_path / "z.avi")
-    refused(2, "never writes over its inputs", "video", clip, "-o", str(clip) + "/")  # beside its own frames
+    refused(2, "is the input folder: the frames would overwrite", "video", clip, "-o", str(clip) + "/")  # among its frames
     refused(2, "writes .mp4 or a folder", "video", clip, "-o", tmp_path / "v.gif")
     foreign = tmp_path / "mine.gif"
     foreign.write_bytes(b"GIF89a my own file")
@@ -165,7 +165,8 @@ def test_bad_outputs_and_inputs_are_refused_before_any_work(tmp_path, cli):
     first = tmp_path / "photos" / "frame_00000.png"  # named as the zoom's first frame would be
     first.parent.mkdir()
     Image.new("L", (32, 24), 128).save(first)
-    refused(2, "never writes over its inputs", "zoom", first, "--frames", "2", "--force", "-o", str(first.parent) + "/")
+    refused(2, f"frame {first} would overwrite the input {first}; dreamfx never writes its inputs", "zoom", first,
+            "--frames", "2", "--force", "-o", str(first.parent) + "/")
     out = tmp_path / "frames"
     out.mkdir()
     (out / "frame_00000.png").write_bytes(b"not mine")
@@ -187,6 +188,48 @@ def test_unreadable_videos_and_bad_frames_are_one_line_errors(tmp_path, cli):
     run = cli("video", clip, "-o", str(tmp_path / "o") + "/")
     assert run.returncode == 1 and "not a readable image" in run.stderr
     assert cli("video", tmp_path / "nowhere.mp4", "-o", tmp_path / "o.mp4").returncode == 1
+
+
+def test_video_refuses_a_still_photo_and_names_the_commands_for_one(tmp_path, cli):
+    """A photo is not a clip: ``dreamfx video photo.jpg`` once made a 1-frame MP4 and
+    reported a flicker of 0.0000. A GIF, WebP or PNG of several frames is a clip."""
+    pytest.importorskip("cv2")
+    from dreamfx.video import still_image
+
+    stills = [photo(tmp_path / "photo.jpg"), photo(tmp_path / "photo.png"), photo(tmp_path / "photo.gif")]
+    for still in stills:
+        assert still_image(still)
+        line = cli("video", still, "-o", tmp_path / "v.mp4").one_line_error(2, f"input {still} is a still image, "
+                                                                            "not a video", "dreamfx run", "dreamfx zoom")
+        assert str(still) in line
+    assert not list(tmp_path.glob("v.mp4*"))
+    frames = [Image.open(p).convert("RGB") for p in pan_clip(tmp_path / "clip", 2, (32, 24))]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(tmp_path / "moving.webp", save_all=True, append_images=frames[1:], duration=100)
+    assert not still_image(tmp_path / "moving.gif") and not still_image(tmp_path / "moving.webp")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    assert not still_image(tmp_path / "clip.mp4") and not still_image(tmp_path / "clip")
+
+
+def test_a_clip_of_one_frame_is_dreamed_and_the_summary_says_so(tmp_path, cli):
+    """An MP4 (or a folder) of one frame is a clip: dreamed as a 1-frame video, and the
+    summary says that flicker and warping error were not measured instead of showing 0."""
+    av = pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    (frame,) = pan_clip(tmp_path / "clip", 1, (32, 24))
+    source = tmp_path / "one.mp4"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        with Image.open(frame) as img:
+            out.mux(stream.encode(av.VideoFrame.from_image(img.convert("RGB"))))
+        out.mux(stream.encode(None))
+    for clip in (source, tmp_path / "clip"):
+        run = cli("video", clip, "-o", str(tmp_path / f"out-{clip.stem}") + "/", *FAST)
+        assert run.returncode == 0, run.stderr
+        rows = [line.strip() for line in run.stdout.splitlines()]
+        assert "1 dreamed, 1 in all" in run.stdout and not any(r.startswith(("flicker", "warping")) for r in rows)
+        assert "holds a single frame" in run.stdout and "not measured" in " ".join(run.stdout.split())
 
 
 # -- end to end, small ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,25 @@ def test_a_folder_of_many_sizes_prints_nothing_from_tensorflow(tmp_path):
     assert "cuInit" not in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr == ""  # no retracing warnings, no absl or C++ log lines
     assert "[6/6]" in proc.stdout
+
+
+@pytest.mark.process("native log lines")
+def test_the_python_api_prints_nothing_from_tensorflow(tmp_path):
+    """``import dreamfx; dreamfx.dream(photo)`` in a fresh interpreter, as in a notebook:
+    TensorFlow's native start-up lines (cudart_stub, failed call to cuInit, oneDNN's notice,
+    absl's "All log messages before absl::InitializeLog()") are hidden as the command line
+    hides them. A TF_CPP_MIN_LOG_LEVEL the user set is theirs: it is kept, and below 3 the
+    start-up lines are not hidden."""
+    small = photo(tmp_path / "small.png", size=(40, 30))
+    code = ("import os, dreamfx\n"
+            f"result = dreamfx.dream({str(small)!r}, steps=2, rounds=1)\n"
+            "print('LEVEL', os.environ['TF_CPP_MIN_LOG_LEVEL'], result.image.shape)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "LEVEL 3 (30, 40)" in proc.stdout
+    assert proc.stderr == "", proc.stderr  # no cuInit, cudart_stub, oneDNN or absl lines
+    mine = subprocess.run([sys.executable, "-c", "import os, dreamfx.backend as b; b.start_quietly(); "
+                           "print('LEVEL', os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
+                          capture_output=True, text=True, timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "1"})
+    assert mine.returncode == 0 and "LEVEL 1" in mine.stdout, mine.stderr

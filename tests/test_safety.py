@@ -78,6 +78,28 @@ def test_panel_or_output_onto_an_input_or_each_other_is_refused_before_dreaming(
     assert fake_report.read_bytes() == shot.read_bytes() and dreams == []
 
 
+def test_a_refusal_to_overwrite_an_input_names_each_path_once(cli, dreams, tmp_path):
+    """"the output of mymoon.png mymoon.png would overwrite the input mymoon.png" said the
+    name three times: each refusal names what would be written, and the input it would hit."""
+    moon = photo(tmp_path / "mymoon.png")
+    line = cli("run", moon, "-o", moon, *FAST).one_line_error(2)
+    assert line == (f"dreamfx: error: output {moon} would overwrite the input {moon}; dreamfx never writes its "
+                    "inputs: choose another output name or folder")
+    other = photo(tmp_path / "x" / "mymoon.png", shift=20)  # its dream goes where the first input is
+    cli("run", other, moon, "-o", tmp_path, *FAST).one_line_error(
+        2, f"output {moon}, dreamed from {other}, would overwrite the input {moon}; dreamfx never writes its inputs")
+    notes = tmp_path / "b.jpg.dreamfx.json"  # where b.jpg's metadata sidecar would go
+    notes.write_text("{}")
+    cli("run", notes, "-o", tmp_path / "b.jpg", *FAST).one_line_error(
+        2, f"the metadata sidecar {notes} of output {tmp_path / 'b.jpg'} would overwrite the input {notes};")
+    cli("atlas", moon, "-o", tmp_path / "a.png", "--json", moon).one_line_error(
+        2, f"the --json file {moon} would overwrite the input {moon}; dreamfx never writes its inputs")
+    gif = photo(tmp_path / "moon.gif")
+    cli("zoom", gif, "--frames", "2", "-o", gif, *FAST).one_line_error(
+        2, f"output {gif} would overwrite the input {gif}; dreamfx never writes its inputs")
+    assert dreams == [] and notes.read_text() == "{}"
+
+
 # -- 2. resume keys on the input's content ----------------------------------------------------
 
 def test_resume_redoes_a_different_photo_with_the_same_name_and_an_edited_input(cli, tmp_path):
@@ -96,6 +118,30 @@ def test_resume_redoes_a_different_photo_with_the_same_name_and_an_edited_input(
     photo(day2 / "IMG_0001.png", shift=60)  # edited in place
     assert cli("run", day2, "-o", out, *FAST).returncode == 0
     assert report(out)["counts"]["done"] == 1
+
+
+def test_a_rerun_with_only_a_corrupt_file_left_fails_it_without_starting_tensorflow(cli, dreams, tmp_path):
+    """A corrupt file fails again on every rerun, but once everything else is up to date it
+    no longer starts TensorFlow for it (21 s instead of 1 s): the dreamer is built only when a
+    picture has decoded. Edited into a good photo, it is dreamed."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "good.png")
+    broken = src / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    first = cli("run", src, "-o", out, *FAST)
+    assert first.returncode == 1 and len(dreams) == 1, first.stderr
+    reason = by_name(report(out))["broken.png"]["reason"]
+    assert "not a readable image" in reason
+    dreams.clear()
+    again = cli("run", src, "-o", out, *FAST)
+    assert again.returncode == first.returncode and dreams == [], again.stderr  # no dreamer: no TensorFlow
+    entries = by_name(report(out))
+    assert entries["broken.png"]["status"] == "failed" and entries["broken.png"]["reason"] == reason
+    assert entries["good.png"]["status"] == "skipped" and "broken.png" in again.stdout + again.stderr
+    photo(broken, shift=40)  # the same name, now a good photo
+    fixed = cli("run", src, "-o", out, *FAST)
+    assert fixed.returncode == 0 and len(dreams) == 1, fixed.stderr
+    assert by_name(report(out))["broken.png"]["status"] in ("done", "silent") and (out / "broken.png").is_file()
 
 
 # -- 3. a file dreamfx did not write is never replaced without --force --------------------------
