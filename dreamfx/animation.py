@@ -272,10 +272,34 @@ class AnimationRun:
     metrics: dict[str, float] = field(default_factory=dict)
     folder: Path | None = None
     note: str | None = None  # what the summary should add (a video of one frame: no metrics)
+    #: With ``objective.map = "auto"``: the objective every frame dreamed (``conv3 map 50``),
+    #: chosen once from the first input frame.
+    chosen: str | None = None
+    #: The frames dreamed now whose dream was silent (each a :class:`dreamfx.hints.Silence`).
+    silences: list[Any] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
         return self.dreamed / self.seconds if self.seconds > 0 else 0.0
+
+
+def frame_choices(dreamer: Any, first: np.ndarray, run: AnimationRun) -> list[int] | None:
+    """With ``objective.map = "auto"``: the map that responds most to ``first`` (the
+    animation's first input frame) as the ``choices`` of every frame's dream, so the whole
+    animation keeps one map (a resumed run chooses the same); noted on ``run``. None when
+    the map is not ``"auto"``."""
+    if getattr(dreamer, "auto", None) is None:
+        return None
+    responses = dreamer.responses(dreamer.model_input([first]))
+    choice = int(np.argmax(responses[0]))
+    run.chosen = f"{dreamer.auto_layer} {dreamer.auto} {choice}"
+    return [choice]
+
+
+def note_silence(run: AnimationRun, result: Any) -> None:
+    """Count a frame whose dream was silent (the summary says so, and what to try)."""
+    if getattr(result, "silence", None) is not None:
+        run.silences.append(result.silence)
 
 
 #: Progress callback of animation runs: ``event(done, total)`` after each frame (counting
@@ -405,14 +429,22 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
         started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
         event(first, request.frames)
         current = photo if first == 0 else zoom_picture(store.read(first - 1), request.zoom, request.rotate)
+
+        def pixels(picture: Picture) -> np.ndarray:
+            return picture.luma if dreamer.channels == 1 or picture.rgb is None else picture.rgb
+
         try:
+            choices = frame_choices(dreamer, pixels(photo), run)
+            if choices is not None:
+                settings = dreamer.settings_with(choices[0])  # the animation's stored settings hold the map
             for index in range(first, request.frames):
                 began = time.perf_counter()
-                image = current.luma if dreamer.channels == 1 or current.rgb is None else current.rgb
-                result = interruptible(lambda: dreamer.dream_batch([image])[0])
+                image = pixels(current)
+                result = interruptible(lambda: dreamer.dream_batch([image], choices=choices)[0])
                 run.dream_seconds += time.perf_counter() - began
                 if result.problem is not None:
                     raise ImageError(f"frame {index}: {result.problem}")
+                note_silence(run, result)
                 composed = compose(current, result.image, request.color)
                 meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="zoom",
                                       params=params, index=index, count=request.frames, input_name=source.name,

@@ -63,7 +63,9 @@ class Outcome:
     """What happened to one input (one entry of report.json)."""
 
     job: Job
-    status: str = "pending"  # done | skipped | refused | failed | pending (not reached)
+    status: str = "pending"  # done | silent | skipped | refused | failed | pending (not reached)
+    #: Why it failed, was refused or skipped; for "silent" (written, but the objective was
+    #: zero on it, so nothing changed: a finished output), what to try instead.
     reason: str | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -71,13 +73,15 @@ class Outcome:
     scores: tuple[float, float] | None = None  # the objective before and after
     #: The exception behind a failure, when there was one (``--debug`` shows its traceback).
     error: BaseException | None = field(default=None, repr=False, compare=False)
+    #: A silent dream's :class:`dreamfx.hints.Silence` (the summary's one line comes from these).
+    silence: Any = field(default=None, repr=False, compare=False)
 
     def as_dict(self, settings_hash: str) -> dict[str, Any]:
         return {
             "input": str(self.job.source),
             "status": self.status,
             "reason": self.reason,
-            "output": str(self.job.output) if self.status in ("done", "skipped") else None,
+            "output": str(self.job.output) if self.status in FINISHED else None,
             "settings_hash": settings_hash,
             "seconds": round(self.seconds, 4),
             "score_before": None if self.scores is None else self.scores[0],
@@ -87,12 +91,14 @@ class Outcome:
 
 
 #: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of "skipped",
-#: "refused", "failed", "done", "round" (detail: round index), "batch" (detail: (batch
+#: "refused", "failed", "done", "silent", "round" (detail: round index), "batch" (detail: (batch
 #: size, rounds the batch will take)), "status" (detail: an executor's news, a line of text).
 EventFn = Callable[[str, "Outcome | None", Any], None]
 
 #: Statuses that make a run exit 1.
 PROBLEMS = ("failed", "refused")
+#: Statuses of an input whose output is written and up to date (a rerun skips it).
+FINISHED = ("done", "silent", "skipped")
 
 
 def run_hash(settings: "Settings", options: BatchOptions) -> str:
@@ -109,12 +115,18 @@ def output_hash(settings: "Settings", color: str, keep_alpha: bool) -> str:
 def output_metadata(settings: "Settings", result: "DreamResult", *, color: str, keep_alpha: bool,
                     input_name: str | None, input_digest: str | None) -> dict[str, Any]:
     """The provenance every dreamfx output carries (``dreamfx info`` prints it, ``--from``
-    and resume read it), the same for the command line and :meth:`DreamResultView.save`."""
+    and resume read it), the same for the command line and :meth:`DreamResultView.save`.
+
+    ``settings`` are the run's; the stored ``settings`` are the result's own, which differ
+    where the run left a choice to each image (``objective.map = "auto"``: the map chosen),
+    so ``--from`` repeats the dream without choosing again. The run hash is the run's, so a
+    rerun of the same command finds the output up to date."""
+    own = getattr(result, "settings", None) or settings
     return {
         "dreamfx_version": __version__,
         "preset": settings.preset,
-        "settings": settings.to_dict(),
-        "settings_hash": settings.digest(),
+        "settings": own.to_dict(),
+        "settings_hash": own.digest(),
         "run_hash": output_hash(settings, color, keep_alpha),
         "seed": settings.seed,
         "color": color,
@@ -261,7 +273,9 @@ class BatchRunner:
             return None  # the dream reports why the input cannot be read
         if stored != current:
             return None
-        return "skipped", "output exists with the same settings and input (use --force to redo)"
+        silent = meta.get("score_before") == 0 and meta.get("score_after") == 0
+        return "skipped", ("output exists with the same settings and input (use --force to redo)"
+                           + ("; its dream was silent: the objective is zero on it, nothing changed" if silent else ""))
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> list[Outcome]:
@@ -394,6 +408,7 @@ class BatchRunner:
         each = (time.perf_counter() - started) / len(group)
         for (outcome, picture), result in zip(group, results):
             outcome.seconds, outcome.scores = each, (result.score_before, result.score_after)
+            outcome.silence = result.silence
             if self.options.keep_results:
                 outcome.result = result
             if result.problem is not None:  # a non-finite score or image: write nothing for it
@@ -423,8 +438,15 @@ class BatchRunner:
                 reason = f"cannot write {outcome.job.output}: {type(exc).__name__}: {exc}"
             self._fail(outcome, reason, outcome.seconds)
             return
-        outcome.status = "done"
-        self.event("done", outcome, None)
+        self.written(outcome)
+
+    def written(self, outcome: Outcome) -> None:
+        """``outcome``'s output is in place: it is done, or silent (its ``silence`` set: the
+        objective was zero on it, so nothing changed; the reason says what to try)."""
+        outcome.status = "done" if outcome.silence is None else "silent"
+        if outcome.silence is not None:
+            outcome.reason = outcome.silence.reason()
+        self.event(outcome.status, outcome, None)
 
     def _finish(self, outcome: Outcome, status: str, reason: str, seconds: float = 0.0) -> None:
         outcome.status, outcome.reason, outcome.seconds = status, reason, seconds
@@ -439,10 +461,14 @@ class BatchRunner:
                                input_name=outcome.job.source.name, input_digest=picture.digest)
 
     def counts(self) -> dict[str, int]:
-        counts = {"done": 0, "skipped": 0, "refused": 0, "failed": 0, "pending": 0}
+        counts = {"done": 0, "silent": 0, "skipped": 0, "refused": 0, "failed": 0, "pending": 0}
         for outcome in self.outcomes:
             counts[outcome.status] += 1
         return counts
+
+    def silent(self) -> list[Outcome]:
+        """The outcomes dreamed silent: written, exit status 0, but nothing changed."""
+        return [o for o in self.outcomes if o.status == "silent"]
 
     def problems(self) -> list[Outcome]:
         """The outcomes that make the run exit 1: failed inputs and refused outputs."""

@@ -276,6 +276,10 @@ def cmd_oip(args: argparse.Namespace, host: Any) -> int:
     shortcuts = [("objective.layer", args.layer), ("objective.map", args.map)]
     overrides = [parse_override(text) for text in args.overrides] + [(k, v) for k, v in shortcuts if v is not None]
     settings = settings_for(host, args.preset, overrides, seed=args.seed)
+    chosen = next((k for k, v in settings.objective.params.items() if v == "auto"), None)
+    if chosen is not None and not args.all:
+        raise SettingsError(f"objective.{chosen}=auto chooses the {chosen} that responds most to a photo, and oip "
+                            f"grows patterns from noise: give a {chosen} number (dreamfx atlas PHOTO shows which respond)")
     _quiet_tensorflow(args.debug)
     from .patterns import grow_patterns, write_grid
     from .pipeline import Dreamer

@@ -103,6 +103,8 @@ class ImageResult:
     scores: tuple[float, float] | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: A silent dream's :class:`dreamfx.hints.Silence` (the output is written all the same).
+    silence: Any = None
 
 
 class FolderWork:
@@ -212,7 +214,7 @@ class FolderWork:
                 self.runner._fail(outcome, "the worker returned no result for it", 0.0)
                 continue
             outcome.notes.extend(result.notes)
-            outcome.seconds, outcome.scores = result.seconds, result.scores
+            outcome.seconds, outcome.scores, outcome.silence = result.seconds, result.scores, result.silence
             if result.data is None:
                 self.runner._fail(outcome, result.reason or "the worker could not dream it", result.seconds)
                 continue
@@ -224,8 +226,7 @@ class FolderWork:
             except DreamfxError as exc:
                 self.runner._fail(outcome, str(exc), result.seconds)
                 continue
-            outcome.status = "done"
-            self.runner.event("done", outcome, None)
+            self.runner.written(outcome)
 
     def fail(self, task: DreamTask, reason: str) -> None:
         """Every input of ``task`` failed with ``reason`` (the task itself failed)."""
@@ -429,5 +430,5 @@ def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) ->
             results.append(ImageResult(item.index, reason=reason, scores=scores, seconds=each))
             continue
         results.append(ImageResult(item.index, data, metadata, scores=scores, seconds=each,
-                                   notes=list(picture.notes)))
+                                   notes=list(picture.notes), silence=result.silence))
     return results

@@ -97,36 +97,127 @@ def responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
     return strongest_map(model, info, scaler, layer, as_gray_array(SAMPLE_IMAGE))
 
 
-def strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) -> int | None:
-    """The map of ``layer`` whose mean response to the (H, W) ``image``, seen through
-    ``scaler``'s finest level, is largest; None when every map is zero."""
+def map_responses(model: Any, info: Any, scaler: Any, layer: str, images: Any, chunk: int = 512) -> Any:
+    """The mean response of each map of ``layer`` to each of the same-sized ``images``
+    (B, H, W, channels), seen through ``scaler``'s finest level, as a (B, maps) array; the
+    views are computed ``chunk`` at a time, as :meth:`dreamfx.pipeline.Dreamer.score` does."""
     import numpy as np
     from keras import ops
 
     from .features import feature_model
     from .scaling import split_views
 
-    batch = ops.tile(ops.convert_to_tensor(np.asarray(image, np.float32)[None, :, :, None]),
-                     [1, 1, 1, int(info.input_shape[2])])
-    level = scaler.levels(tuple(image.shape[:2]))[-1]
+    batch = ops.convert_to_tensor(np.asarray(images, np.float32))
+    count = int(batch.shape[0])
+    level = scaler.levels((int(batch.shape[1]), int(batch.shape[2])))[-1]
     canvas = level.to_canvas(batch)
     views = canvas if level.view_size is None else split_views(canvas, level.view_size)
-    any_size = bool(getattr(scaler, "fully_convolutional", False))
-    acts = feature_model(model, (layer,), any_size=any_size)(views, training=False)[layer]
-    means = np.asarray(ops.mean(acts, axis=[0, 1, 2]))
+    features = feature_model(model, (layer,), any_size=bool(getattr(scaler, "fully_convolutional", False)))
+    total = int(views.shape[0])
+    parts = [np.asarray(ops.mean(features(views[i : i + chunk], training=False)[layer], axis=[1, 2]))
+             for i in range(0, total, chunk)]
+    return np.concatenate(parts, axis=0).reshape(count, total // count, -1).mean(axis=1)
+
+
+def strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) -> int | None:
+    """The map of ``layer`` whose mean response to the (H, W) ``image``, seen through
+    ``scaler``'s finest level, is largest; None when every map is zero."""
+    import numpy as np
+
+    gray = np.asarray(image, np.float32)
+    batch = np.repeat(gray[None, :, :, None], int(info.input_shape[2]), axis=-1)
+    means = map_responses(model, info, scaler, layer, batch)[0]
     return int(np.argmax(means)) if means.max() > 0 else None
 
 
-def silent_hint(dreamer: Any, image: Any) -> str:
-    """For a silent dream: a map of the objective's deepest map layer that responds to ``image``."""
-    general = "try another map or layer ('dreamfx oip' shows what a map responds to)"
+@dataclass(frozen=True)
+class Silence:
+    """Why a dream changed nothing: its objective (``objective``, as it describes itself) is
+    zero on the image, so its gradient is zero. ``best``: the map of ``layer`` (the
+    objective's deepest layer with maps) that responds most to the image, None when every
+    map of it is zero or it has none; ``auto``: the objective's parameter that may be
+    ``"auto"`` (``map`` of ``single-map``), None when it has none."""
+
+    objective: str
+    layer: str | None = None
+    best: int | None = None
+    auto: str | None = None
+
+    def advice(self, subject: str = "it") -> str:
+        """What to try instead: a map of the same layer that responds to ``subject``."""
+        if self.layer is None:
+            return "try another map or layer ('dreamfx oip' shows what a map responds to)"
+        if self.best is None:
+            return f"every map of {self.layer} is zero on {subject}; try an earlier layer"
+        why = f"the map of {self.layer} that responds most to {subject}"
+        if self.auto is not None:
+            return f"try --set objective.{self.auto}=auto, or --set objective.{self.auto}={self.best} ({why})"
+        return (f"try --set objective=single-map --set objective.layer={self.layer} --set objective.map={self.best}, "
+                f"{why}")
+
+    def reason(self) -> str:
+        """One image's status line: what was silent and what to try."""
+        return (f"{self.objective} does not respond to it (zero activation, so zero gradient): nothing changed; "
+                f"{self.advice()}")
+
+
+def silences(dreamer: Any, batch: Any, indices: Sequence[int], objectives: Sequence[str],
+             responses: Any = None) -> dict[int, Silence]:
+    """A :class:`Silence` for each of ``indices``, the images of the model-input ``batch``
+    (B, H, W, channels) whose dream was silent under the objective described by
+    ``objectives[i]``. ``responses``: :func:`map_responses` of the whole batch on the
+    objective's deepest map layer, when already computed (``objective.map = "auto"``)."""
+    import numpy as np
+
+    auto = dreamer.auto_parameter
     layers = [name for name in dreamer.objective.layers if name in dreamer.model_info.map_layers()]
+    if not indices:
+        return {}
     if not layers:
-        return general
+        return {i: Silence(objectives[i]) for i in indices}
+    layer = layers[-1]
+    own = auto is not None and getattr(dreamer.objective, "layer", layer) == layer
     try:
-        best = strongest_map(dreamer.model, dreamer.model_info, dreamer.scaler, layers[-1], image)
-    except Exception:  # a hint must never turn a finished dream into an error
-        return general
-    if best is None:
-        return f"every map of {layers[-1]} is zero on it; try an earlier layer"
-    return f"try --set objective.layer={layers[-1]} --set objective.map={best}, the map of {layers[-1]} that responds most to it"
+        if responses is None:
+            from .backend import on_device
+
+            picked = np.asarray(batch)[list(indices)]
+            with on_device(dreamer.device):
+                measured = map_responses(dreamer.model, dreamer.model_info, dreamer.scaler, layer, picked)
+            means = dict(zip(indices, measured))
+        else:
+            means = {i: np.asarray(responses)[i] for i in indices}
+    except Exception:  # noqa: BLE001 - advice must never turn a finished dream into an error
+        return {i: Silence(objectives[i]) for i in indices}
+    return {i: Silence(objectives[i], layer, int(np.argmax(means[i])) if means[i].max() > 0 else None,
+                       auto if own else None) for i in indices}
+
+
+def silence_summary(found: Sequence[Silence], head: str | None = None,
+                    each: str | None = "report.json names one for each") -> str:
+    """One line for the silent images of a run: ``3 silent: conv3 map 56 does not respond
+    to them (zero activation): nothing changed; try --set objective.map=auto, or --set
+    objective.map=33 (the map of conv3 that responds most to 2 of them)``. ``head``
+    replaces ``3 silent``; ``each``: where a map for each image is named, when they differ."""
+    from collections import Counter
+
+    count = len(found)
+    them = "it" if count == 1 else "them"
+    names = Counter(s.objective for s in found)
+    what = names.most_common(1)[0][0] if len(names) == 1 else "the objective"
+    line = f"{head or f'{count} silent'}: {what} does not respond to {them} (zero activation): nothing changed"
+    bests = Counter(s.best for s in found)
+    best, often = bests.most_common(1)[0]
+    first = next(s for s in found if s.best == best)
+    if len(bests) == 1 or best is None:
+        return f"{line}; {first.advice(them)}"
+    return f"{line}; {first.advice(f'{often} of {them}')}" + (f" ({each})" if each else "")
+
+
+def silent_hint(dreamer: Any, image: Any) -> str:
+    """For a silent dream of ``image``: what to try (a map of the objective's deepest map
+    layer that responds to it)."""
+    import numpy as np
+
+    batch = dreamer.model_input([np.asarray(image, np.float32)])
+    return silences(dreamer, batch, [0], [dreamer.objective_description])[0].advice()

@@ -50,7 +50,11 @@ class Register(Protocol):
     preset that leaves it out gets, and the description what `dreamfx plugins` and
     docs/presets.md show. Presets and `--set` are checked against them; an unknown key is
     refused with the list of valid ones. A parameter without a default, `*args` or
-    `**kwargs`, or the old `params=` argument, is a `PluginError` at registration.
+    `**kwargs`, or the old `params=` argument, is a `PluginError` at registration. An
+    objective's map index annotated `Annotated[int, "description", Auto()]` may also be
+    `"auto"`: the host then dreams each photo with the map of the objective's layer that
+    responds most to it (the objective's `selectable` parameter over one layer with maps,
+    as the built-in `single-map`'s `map`).
     """
 
     def __call__(self, name: str, factory: Callable[..., Any], *, description: str = "") -> None: ...

@@ -68,7 +68,9 @@ def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path)
         image = render_grid(result.patterns, labels, title)
     else:
         what = dreamer.objective.selectable
-        labels = [f"{what} {k}: {after:.3g}" if after > 0 else f"{what} {k}: silent"
+        # "no pattern": gradient ascent grows nothing from the noise for that map ("silent" is
+        # kept for a map that does not respond to a photo: dreamfx run, atlas)
+        labels = [f"{what} {k}: {after:.3g}" if after > 0 else f"{what} {k}: no pattern"
                   for k, after in zip(result.choices, result.after)]
         layer = settings.objective.params.get("layer", "")
         title = f"every {what} of {layer}: {steps}"

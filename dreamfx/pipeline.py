@@ -31,7 +31,7 @@ from .features import feature_model
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
-from .registry import Component
+from .registry import AUTO, Component
 from .scaling import LevelCache, level_key, split_views, worth_compiling
 from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 
@@ -117,6 +117,9 @@ class DreamResult:
     problem: str | None = None
     #: The Keras backend that dreamed it.
     backend: str = "tensorflow"
+    #: Why nothing changed, when the objective was zero on the input and on the result (a
+    #: :class:`dreamfx.hints.Silence`: what was silent and a map that responds), or None.
+    silence: Any = None
 
     @property
     def contrast(self) -> np.ndarray:
@@ -175,18 +178,29 @@ class Dreamer:
                                           lambda: parts["model"].build(**model_choice.params))
                 self.model_info = ModelInfo.from_model(self.model, model_choice.name)
                 self.channels = int(self.model_info.input_shape[2])
+            params = dict(settings.objective.params)
+            #: The objective's parameter that is ``"auto"`` in the settings (``map``): each
+            #: image is dreamed with the map that responds most to it; None otherwise.
+            self.auto = next((key for key, value in params.items() if value == AUTO
+                              and any(p.name == key and p.auto for p in parts["objective"].parameters)), None)
+            if self.auto is not None:
+                params[self.auto] = 0  # a placeholder: each image's map is fed at run time
             with plugin_call(parts["objective"], "being built"):
-                self.objective = build_objective(
-                    host.registry("objectives"), self.model_info, settings.objective.name, settings.objective.params
-                )
+                self.objective = build_objective(host.registry("objectives"), self.model_info,
+                                                 settings.objective.name, params)
                 self.objective_layers = tuple(self.objective.layers)
             missing = [layer for layer in self.objective_layers if layer not in self.model_info.layers]
             if missing or not self.objective_layers:
                 raise PluginError(f"{describe_component(parts['objective'])} reads "
                                   f"{'layer ' + repr(missing[0]) if missing else 'no layers'}; model "
                                   f"{model_choice.name!r} has: {', '.join(self.model_info.layers)}")
+            #: The objective's parameter that may be ``"auto"`` (``map``), whatever the settings
+            #: hold, or None; and the layer whose maps it chooses from.
+            self.auto_parameter, self.auto_layer = self._auto_choice(parts["objective"])
             with plugin_call(parts["objective"], "being described"):
                 described = str(self.objective.describe())
+                if self.auto is not None:
+                    described = f"{self.auto_layer} {self.auto} {AUTO}"
                 # copied into every output's metadata: bounded like a setting
                 if len(described) > MAX_STRING:
                     described = described[: MAX_STRING - 3] + "..."
@@ -223,6 +237,40 @@ class Dreamer:
         self._whole = WholeDreams(self.loop, self.ascent, self.backend)
         self._unfused: set[Any] = set()  # (level, shape) that the fused scoring does not take
         self._dreams = 0
+
+    def _auto_choice(self, component: Component) -> tuple[str | None, str | None]:
+        """``(parameter, layer)``: the objective's parameter marked :class:`~dreamfx.registry.Auto`
+        and the layer with maps it chooses among; ``(None, None)`` when it has none. A
+        parameter marked so that the objective cannot choose per image is the plugin's error."""
+        marked = [p.name for p in component.parameters if p.auto]
+        if not marked:
+            return None, None
+        layers = [name for name in self.objective_layers if name in self.model_info.map_layers()]
+        selectable = getattr(self.objective, "selectable", None)
+        if selectable not in marked or len(self.objective_layers) != 1 or not layers:
+            raise PluginError(f"{describe_component(component)} marks {marked[0]!r} Auto(), but the objective it "
+                              f"builds does not choose its {marked[0]} per image among the maps of one layer (its "
+                              f"selectable parameter is {selectable!r}, its layers {', '.join(self.objective_layers)})")
+        return selectable, layers[-1]
+
+    def responses(self, batch: Any) -> np.ndarray:
+        """Each map's mean response to each image of the model-input ``batch`` (B, H, W,
+        channels) on the layer an ``"auto"`` map is chosen from, seen through the scaler's
+        finest level (:func:`dreamfx.hints.map_responses`): (B, maps)."""
+        from .hints import map_responses
+
+        with backend.on_device(self.device):
+            with plugin_call(self.components["model"], f"measuring the maps of {self.auto_layer}"):
+                return map_responses(self.model, self.model_info, self.scaler, str(self.auto_layer), batch)
+
+    def _resolve_auto(self, batch: np.ndarray, choices: Sequence[Any]) -> tuple[list[int], np.ndarray]:
+        """``choices`` with each ``"auto"`` replaced by the map that responds most to its
+        image, and the responses that chose them."""
+        if self.auto_parameter is None:
+            raise SettingsError(f"objective {self.settings.objective.name!r} cannot choose its map per image "
+                                "(\"auto\"); use single-map")
+        responses = self.responses(batch)
+        return [int(np.argmax(responses[i])) if isinstance(c, str) else int(c) for i, c in enumerate(choices)], responses
 
     def choices(self, values: Sequence[int]) -> list[str]:
         """Check that the objective can take ``values`` of its ``selectable`` parameter per
@@ -426,10 +474,19 @@ class Dreamer:
         ``selectable`` parameter (``map`` of ``single-map``) for each image, fed at run
         time, so one batch dreams one photo under many maps and a new map reuses the
         compiled step. Each result equals the dream with that value in the settings; its
-        ``settings`` and ``objective`` say so.
+        ``settings`` and ``objective`` say so. A choice ``"auto"`` (and every image, when
+        the settings' map is ``"auto"``) is the map of the objective's layer that responds
+        most to that image (:meth:`responses`).
+
+        A result whose objective is zero on the input and on the result (nothing changed)
+        carries a ``silence`` saying so, with a map that responds to that image.
         """
         batch_array = self.model_input(images)
-        described = None
+        described = responses = None
+        if choices is None and self.auto is not None:
+            choices = [AUTO] * len(images)
+        if choices is not None and len(choices) == len(images) and any(isinstance(c, str) for c in choices):
+            choices, responses = self._resolve_auto(batch_array, choices)
         if choices is not None:
             if len(choices) != len(images):
                 raise ValueError(f"dream_batch got {len(choices)} choices for {len(images)} images")
@@ -478,14 +535,19 @@ class Dreamer:
             detail = squeeze(np.asarray(out.detail)[..., keep])
             pattern = squeeze(np.asarray(out.pattern)[..., keep])
         seconds = (time.perf_counter() - started) / len(images)
+        problems = [self._problem(float(before[i]), float(after[i]), output[i]) for i in range(len(images))]
+        objectives = [self.objective_description if described is None else described[i] for i in range(len(images))]
+        silent = [i for i in range(len(images)) if problems[i] is None and before[i] == 0 and after[i] == 0]
+        from .hints import silences
+
+        found = silences(self, batch_array, silent, objectives, responses)
         return [
             DreamResult(
                 image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i],
                 score_before=float(before[i]), score_after=float(after[i]),
                 settings=self.settings if choices is None else self.settings_with(int(choices[i])),
-                objective=self.objective_description if described is None else described[i],
-                device=self.device, seconds=seconds,
-                problem=self._problem(float(before[i]), float(after[i]), output[i]), backend=self.backend,
+                objective=objectives[i], device=self.device, seconds=seconds,
+                problem=problems[i], backend=self.backend, silence=found.get(i),
             )
             for i in range(len(images))
         ]
@@ -522,7 +584,9 @@ class Dreamer:
         for section, component in self.components.items():
             choice = self.settings.component(section)
             describe = getattr(built[section], "describe", None)
-            if callable(describe):
+            if section == "objective" and self.auto is not None:  # the placeholder's map is not the one dreamed
+                text = f"{choice.name}: {self.objective_description}"
+            elif callable(describe):
                 with plugin_call(component, "being described"):
                     text = f"{choice.name}: {describe()}"
             else:

@@ -40,7 +40,7 @@ from .loop import DreamLoop, LoopResult, LoopRun, Round
 from .models import load_keras_file
 from .objectives import ModelInfo, Objective, Scaled, Sum
 from .optimize import Optimizer, OptimizerBase
-from .registry import BuildContext, Param
+from .registry import Auto, BuildContext, Param
 from .scaling import (
     RESIZE_METHODS,
     Geometry,
@@ -60,6 +60,7 @@ __all__ = [
     "Register",
     "BuildContext",
     "Param",
+    "Auto",
     "ModelInfo",
     "Objective",
     "Sum",

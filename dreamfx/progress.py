@@ -112,6 +112,7 @@ class BatchProgress:
                 self.console.print(f"[red]{kind}[/] {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}")
         elif outcome is not None:
             text = {"done": f"done {outcome.job.output}",
+                    "silent": f"silent {outcome.job.output}: {outcome.reason}",
                     "skipped": f"skipped {outcome.job.source} (output up to date)",
                     "refused": f"NOT REPLACED {outcome.job.output}: {outcome.reason}",
                     "failed": f"FAILED {outcome.job.source}: {outcome.reason}"}[kind]
@@ -126,21 +127,32 @@ def summary_table(runner: BatchRunner, elapsed: float) -> Any:
     """The final table: counts, time, throughput, and every problem with its reason."""
     from rich.table import Table
 
+    from rich.console import Group
+
+    from .hints import silence_summary
+
     counts = runner.counts()
-    done = counts["done"]
+    done = counts["done"] + counts["silent"]  # dreamed and written (images/s counts both)
     table = Table(title="dreamfx run", title_justify="left", show_header=True)
-    for col in ("done", "skipped", "not replaced", "failed", "not reached", "time", "images/s"):
+    # "silent" only when some are: the usual table stays within 80 columns
+    silent_column = ("silent",) if counts["silent"] else ()
+    for col in ("done", *silent_column, "skipped", "not replaced", "failed", "not reached", "time", "images/s"):
         table.add_column(col, justify="right")
 
     def red(n: int) -> str:
         return f"[red]{n}[/]" if n else "0"
 
-    table.add_row(str(done), str(counts["skipped"]), red(counts["refused"]), red(counts["failed"]),
+    table.add_row(str(counts["done"]), *(f"[yellow]{counts['silent']}[/]" for _ in silent_column),
+                  str(counts["skipped"]), red(counts["refused"]), red(counts["failed"]),
                   str(counts["pending"]), f"{elapsed:.1f} s", f"{done / elapsed:.2f}" if elapsed > 0 else "-")
+    # silent dreams are finished (exit status 0) but changed nothing: one line says why and what to try
+    silent = [o.silence for o in runner.silent() if o.silence is not None]
+    parts: list[Any] = [table]
+    if silent:
+        parts.append(f"[yellow]note[/] {escape(silence_summary(silent))}")
     problems = runner.problems()
     if not problems:
-        return table
-    from rich.console import Group
+        return table if len(parts) == 1 else Group(*parts)
 
     reasons = Table(title="problems", title_justify="left")
     reasons.add_column("input", style="red", overflow="fold")
@@ -149,7 +161,7 @@ def summary_table(runner: BatchRunner, elapsed: float) -> Any:
     for outcome in problems:
         status = "not replaced" if outcome.status == "refused" else outcome.status
         reasons.add_row(escape(str(outcome.job.source)), status, escape(outcome.reason or ""))
-    return Group(table, reasons)
+    return Group(*parts, reasons)
 
 
 def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) -> Any:
@@ -157,14 +169,15 @@ def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) ->
     the loop together as "rounds x steps"), the objective's value, the time and the paths."""
     from rich.table import Table
 
-    from .hints import silent_hint
-
     result, settings = outcome.result, dreamer.settings
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold cyan")
     table.add_column()
     table.add_row("preset", escape(settings.preset))
     lines = dict(dreamer.summary())
+    if getattr(dreamer, "auto", None) is not None:  # objective.map = "auto": the map chosen for this image
+        lines["objective"] = (f"{settings.objective.name}: {result.objective}  ({dreamer.auto} \"auto\": the "
+                              f"{dreamer.auto} of {dreamer.auto_layer} that responds most to this image)")
     for label, text in lines.items():
         if label not in ("optimizer", "loop"):  # those two make the "rounds x steps" line
             table.add_row(label, escape(text))
@@ -184,9 +197,9 @@ def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) ->
     if panel is not None:
         table.add_row("panel", escape(str(panel)))
     notes = outcome.notes
-    if result.score_before == 0.0 and result.score_after == 0.0:
+    if result.silence is not None:
         notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
-                 f"changed: {silent_hint(dreamer, result.image)}"]
+                 f"changed: {result.silence.advice()}"]
     for note in notes:
         table.add_row("[yellow]note[/]", escape(note))
     return table
@@ -262,13 +275,16 @@ def patterns_report(console: Any, title: str, labels: list[str], result: Any, wr
         best = sorted(zip(result.after, result.choices), reverse=True)[:8]
         console.print(f"  {live} of {len(result.choices)} patterns rose above zero; strongest: "
                       + ", ".join(f"{k} ({a:.3g})" for a, k in best if a > 0))
+        none = [str(k) for a, k in zip(result.after, result.choices) if not a > 0]
+        if none:
+            console.print(f"  no pattern (gradient ascent grows nothing from the noise): {', '.join(none)}")
         console.print(wrote)
         return
     for label, before, after in zip(labels, result.before, result.after):
         console.print(f"  {label}{f'  x{after / before:.1f}' if before > 1e-6 and after > 0 else ''}")
     if not result.after.any():
-        console.print("[yellow]note:[/] the objective stayed at zero: it is silent on gray noise (no activation, so no "
-                      "gradient); try another map ('dreamfx layers' lists them)")
+        console.print("[yellow]note:[/] the objective stayed at zero: no pattern grows from gray noise (no activation, "
+                      "so no gradient); try another map ('dreamfx layers' lists them)")
     console.print(wrote)
 
 
@@ -338,6 +354,14 @@ def animation_summary(run: Any, what: str) -> Any:
                                        "from the previous output warped, on consistent pixels)")
     if getattr(run, "note", None):
         table.add_row("note", escape(run.note))
+    if getattr(run, "chosen", None):
+        table.add_row("objective", escape(f"{run.chosen} (\"auto\": the map that responds most to the first frame, "
+                                          "kept for every frame)"))
+    if getattr(run, "silences", None):  # frames dreamed silent: nothing changed; what to try
+        from .hints import silence_summary
+
+        head = f"{len(run.silences)} of {run.dreamed} frames dreamed are silent"
+        table.add_row("[yellow]silent[/]", escape(silence_summary(run.silences, head=head, each=None)))
     if run.folder is not None and run.folder != run.output:
         table.add_row("frames folder", escape(str(run.folder)))
     table.add_row("output", escape(str(run.output)))

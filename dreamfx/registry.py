@@ -31,6 +31,20 @@ PARAM_TYPES: tuple[type, ...] = (bool, int, float, str, list, dict)
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _UNSET: Any = object()
 
+#: The value of a parameter marked :class:`Auto`: chosen per image by the host.
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Auto:
+    """Marks an objective's map parameter that may also be ``"auto"``:
+    ``map: Annotated[int, "The map index.", Auto()] = 0``. The host then dreams each image
+    with the map of the objective's layer that responds most to it (the strongest mean
+    activation on the scaler's finest views), fed at run time as the objective's
+    ``selectable`` parameter; the output's stored settings hold the map it chose. Only the
+    ``selectable`` parameter of an objective over one layer with feature maps can be
+    ``auto`` (the built-in ``single-map``'s ``map``)."""
+
 
 @dataclass(frozen=True)
 class Param:
@@ -40,6 +54,8 @@ class Param:
     type: type | None  # None: any value
     default: Any
     description: str = ""
+    #: Whether the value may also be ``"auto"`` (annotated with :class:`Auto`).
+    auto: bool = False
 
     @property
     def type_name(self) -> str:
@@ -82,6 +98,10 @@ class BuildContext:
             raise SettingsError(f"{where} must be a table of parameters")
         component = self._objectives.get(name)
         validated = validate_params(component, params, where)
+        chosen = next((key for key, value in validated.items() if value == AUTO and component.param(key).auto), None)
+        if chosen is not None:
+            raise SettingsError(f"{where}.{chosen} cannot be \"auto\": a {chosen} is chosen per photo only for the "
+                                f"objective itself (objective = \"{name}\"); give a term a {chosen} number")
         return component.build(component.context(model=self.model, objectives=self._objectives), **validated)
 
 
@@ -218,13 +238,14 @@ def _annotation(annotation: Any, factory: Callable[..., Any]) -> Any:
         return inspect.Parameter.empty
 
 
-def _split(annotation: Any) -> tuple[Any, str]:
-    """``(base type, description)`` of ``Annotated[T, "description"]``, or ``(annotation, "")``."""
+def _split(annotation: Any) -> tuple[Any, str, bool]:
+    """``(base type, description, auto)`` of ``Annotated[T, "description", Auto()]`` (the
+    description and the :class:`Auto` marker optional), or ``(annotation, "", False)``."""
     if typing.get_origin(annotation) is typing.Annotated:
         base, *extras = typing.get_args(annotation)
         text = next((e for e in extras if isinstance(e, str)), "")
-        return base, " ".join(text.split())
-    return annotation, ""
+        return base, " ".join(text.split()), any(isinstance(e, Auto) for e in extras)
+    return annotation, "", False
 
 
 def signature_params(factory: Callable[..., Any], where: str) -> tuple[Param, ...]:
@@ -262,7 +283,7 @@ def signature_params(factory: Callable[..., Any], where: str) -> tuple[Param, ..
         if p.default is inspect.Parameter.empty:
             raise PluginError(f"{where}: parameter {p.name!r} of the factory has no default; "
                               "every parameter needs one (the value a preset that leaves it out gets)")
-        base, description = _split(_annotation(p.annotation, factory))
+        base, description, auto = _split(_annotation(p.annotation, factory))
         default = p.default
         if base in PARAM_TYPES:
             kind: type | None = base
@@ -273,7 +294,9 @@ def signature_params(factory: Callable[..., Any], where: str) -> tuple[Param, ..
         if kind is not None and default is not None and not isinstance(default, kind):
             raise PluginError(f"{where}: the default of parameter {p.name!r} is {_short(default)}, "
                               f"which is not of type {kind.__name__} as annotated")
-        params.append(Param(p.name, kind, default, description))
+        if auto and kind is not int:
+            raise PluginError(f"{where}: parameter {p.name!r} is marked Auto() but is not an int (a map index)")
+        params.append(Param(p.name, kind, default, description, auto))
     return tuple(params)
 
 

@@ -168,7 +168,7 @@ class DreamRun:
         """Write report.json (folder runs); one image: its failure is an error, raised here."""
         if self.plan.report is not None:
             self.runner.write_report(self.plan.report)
-        elif not self.interrupted and self.outcomes[0].status != "done":
+        elif not self.interrupted and self.outcomes[0].status not in ("done", "silent"):
             outcome = self.outcomes[0]
             # chained: --debug shows the traceback into the plugin that failed
             raise ImageError(outcome.reason or outcome.status) from outcome.error

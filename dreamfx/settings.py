@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import PluginError, SettingsError
-from .registry import Component, Registry
+from .registry import AUTO, Component, Registry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -288,7 +288,21 @@ def validate_params(component: Component, table: Mapping[str, Any], where: str) 
                 f"unknown key {where}.{key!r} for {component.kind[:-1]} {component.name!r} "
                 f"(plugin {component.plugin}); valid keys: {valid}"
             )
-        params[key] = coerce_to(value, declared[key].type, f"{where}.{key}")
+        if value == AUTO and declared[key].auto:
+            params[key] = AUTO  # chosen per image by the host (dreamfx.pipeline.Dreamer)
+            continue
+        if value == AUTO and declared[key].type not in (str, None):
+            raise SettingsError(f"{where}.{key} cannot be \"auto\": only a map chosen per photo can (objective.map "
+                                f"of single-map); {component.kind[:-1]} {component.name!r} takes "
+                                f"{'an' if declared[key].type_name[0] in 'aeiou' else 'a'} "
+                                f"{declared[key].type_name} there")
+        try:
+            params[key] = coerce_to(value, declared[key].type, f"{where}.{key}")
+        except SettingsError as exc:
+            if not declared[key].auto or not str(exc).startswith(f"{where}.{key} must be "):
+                raise
+            raise SettingsError(f"{where}.{key} must be {declared[key].type_name} or \"auto\" (the {key} that "
+                                f"responds most to each photo), got {_short(value)} ({type(value).__name__})") from None
     for key in declared.keys() - table.keys():
         if not _finite(declared[key].default):
             raise PluginError(f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r}) declares a "

@@ -34,8 +34,8 @@ import numpy as np
 from PIL import Image
 
 from . import __version__
-from .animation import (AnimationRun, FrameEvent, animation_hash, frame_metadata, frames_of,
-                        prepare_output, require_av, settings_of, write_animation)
+from .animation import (AnimationRun, FrameEvent, animation_hash, frame_choices, frame_metadata, frames_of,
+                        note_silence, prepare_output, require_av, settings_of, write_animation)
 from .errors import DreamfxError, ImageError, SettingsError
 from .imageio import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
 
@@ -272,6 +272,10 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
             event(first, count)
             colour = dreamer.channels == 3
             try:
+                first_frame = clip.picture(0)
+                choices = frame_choices(dreamer, first_frame.rgb if colour else first_frame.luma, run)
+                if choices is not None:
+                    settings = dreamer.settings_with(choices[0])  # the stored settings hold the map chosen
                 for index in range(first, count):
                     picture = clip.picture(index)
                     frame = picture.rgb if colour else picture.luma
@@ -284,10 +288,11 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
                         for ahead in range(index + 1, min(index + 4, count)):
                             motions.want(ahead)
                     began = time.perf_counter()
-                    result = interruptible(lambda: dreamer.dream_batch([start])[0])
+                    result = interruptible(lambda: dreamer.dream_batch([start], choices=choices)[0])
                     run.dream_seconds += time.perf_counter() - began
                     if result.problem is not None:
                         raise ImageError(f"frame {index} of {source}: {result.problem}")
+                    note_silence(run, result)
                     composed = compose(picture, result.image, request.color)
                     previous = to_picture(composed)  # as a rerun reads it back
                     outputs[index] = previous.luma

@@ -455,3 +455,47 @@ def test_ctrl_c_keeps_the_finished_frames_and_a_rerun_resumes(tmp_path, cli):
     assert done.returncode == 0, done.stderr
     assert f"{len(written)}/40 frames up to date; resuming" in done.stdout
     assert "flicker" in done.stdout and len(list(out.glob("frame_*.png"))) == 40
+
+
+# -- silent frames and a map chosen from the first frame (issue 25, item 1) ----------------------------
+
+
+def test_a_silent_zoom_says_so_and_map_auto_keeps_the_first_frames_map(tmp_path, cli):
+    """conv3 map 56 is zero on a black photo: the zoom ends (exit 0) with a summary line that
+    says every frame was silent and names a map that responds; with objective.map=auto every
+    frame dreams that map, chosen once from the photo, and stores it in its settings."""
+    from dreamfx.hints import strongest_map
+    from dreamfx.imageio import read_metadata
+
+    from .conftest import warm_dreamer
+
+    dark = tmp_path / "dark.png"
+    Image.new("RGB", (48, 36)).save(dark)
+    d = warm_dreamer("single-map", steps=2, rounds=1)
+    best = strongest_map(d.model, d.model_info, d.scaler, "conv3", np.zeros((36, 48), np.float32))
+    run = cli("zoom", dark, "--frames", "2", *FAST, "-o", tmp_path / "z.gif")
+    assert run.returncode == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    assert ("silent 2 of 2 frames dreamed are silent: conv3 map 56 does not respond to them (zero activation): "
+            f"nothing changed; try --set objective.map=auto, or --set objective.map={best}") in text, text
+
+    auto = cli("zoom", dark, "--frames", "2", *FAST, "--set", "objective.map=auto", "-o", tmp_path / "a.gif")
+    assert auto.returncode == 0, auto.stderr
+    text = " ".join(auto.stdout.split())
+    assert f'objective conv3 map {best} ("auto"' in text and "are silent" not in text, text
+    for frame in sorted((tmp_path / "a.gif.frames").glob("frame_*.png")):
+        assert read_metadata(frame)["settings"]["objective"]["map"] == best
+        assert read_metadata(frame)["score_before"] > 0
+    assert read_metadata(tmp_path / "a.gif")["settings"]["objective"]["map"] == best
+
+
+def test_a_silent_video_says_so(tmp_path, cli):
+    pytest.importorskip("cv2")
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for i in range(2):
+        Image.new("RGB", (40, 30)).save(clip / f"f{i}.png")
+    run = cli("video", clip, *FAST, "-o", str(tmp_path / "out") + "/")
+    assert run.returncode == 0, run.stderr
+    assert "2 of 2 frames dreamed are silent: conv3 map 56 does not respond" in " ".join(run.stdout.split())
+

@@ -327,3 +327,23 @@ def test_the_docs_atlas_figures(tmp_path):
     grown = grow_patterns(warm_dreamer("single-map"), 64, 10, choices=list(range(64)))
     quoted = re.search(r"Of conv3's maps, (\d+) rise above zero from the default noise", text)
     assert quoted and int(quoted[1]) == int((grown.after > 0).sum())
+
+
+def test_oip_calls_a_map_that_grows_nothing_no_pattern_not_silent(tmp_path, cli):
+    """One meaning of "silent" (issue 25): a map that does not respond to a photo. A map from
+    which gradient ascent grows nothing from noise is "no pattern" in oip's grid and lines."""
+    from dreamfx.patterns import grow_patterns, write_grid
+
+    dreamer = warm_dreamer("single-map", steps=3)
+    result = grow_patterns(dreamer, 64, 1, choices=list(range(64)))
+    none = [k for k, after in zip(result.choices, result.after) if not after > 0]
+    assert none and len(none) < 64
+    _, labels = write_grid(dreamer, result, 1, tmp_path / "grid.png")
+    assert [label for label in labels if label.endswith(": no pattern")] == [f"map {k}: no pattern" for k in none]
+    assert not any("silent" in label for label in labels)
+    run = cli("oip", "--all", "--rounds", "1", "--set", "optimizer.steps=3", "-o", tmp_path / "sheet.png")
+    assert run.returncode == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    assert f"no pattern (gradient ascent grows nothing from the noise): {', '.join(map(str, none))}" in text
+    assert "silent" not in text.replace(str(tmp_path), "")
+

@@ -148,6 +148,29 @@ def test_the_look_ahead_bounds_the_bytes_held(host, tmp_path):
     assert [len(t.items) for t in work.tasks()] == [1] * 6
 
 
+def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
+    """What a worker dreams (executors.dream_task, here in this process) and the client writes
+    (FolderWork.finish) keeps a silent dream's status and reason, as a local run does; with
+    objective.map=auto the worker chooses each photo's map and the output stores it."""
+    from dreamfx.executors import dream_task
+    from dreamfx.imageio import read_metadata
+
+    dark = tmp_path / "in" / "dark.png"
+    (lit,) = _photos(tmp_path / "in", [(40, 30)])
+    Image.new("RGB", (40, 30)).save(dark)
+    for overrides, statuses in (([], {"dark.png": "silent", "p00.png": "done"}),
+                                (["objective.map=auto"], {"dark.png": "done", "p00.png": "done"})):
+        runner, work = _work(host, tmp_path, [dark, lit], overrides=["optimizer.steps=2", "loop.rounds=1", *overrides],
+                             force=True)
+        for task in work.tasks():
+            work.finish(task, dream_task(task))
+        assert {o.job.source.name: o.status for o in runner.outcomes} == statuses
+        dreamed = [o for o in runner.outcomes if o.job.source.name == "dark.png"][0]
+        if not overrides:
+            assert "conv3 map 56 does not respond to it" in dreamed.reason and dreamed.job.output.exists()
+    assert read_metadata(dreamed.job.output)["settings"]["objective"]["map"] != 56  # chosen: 56 is zero on it
+
+
 def test_the_worker_check_names_what_is_missing(host):
     from dreamfx.executors import Requirements, check_worker
 
@@ -325,7 +348,7 @@ def test_a_cluster_dreams_like_the_in_process_run(tmp_path, cli, cluster):
     assert there.returncode == 1, there.stderr
     assert "distributed" not in there.stderr and "Traceback" not in there.stderr  # Dask's log stays quiet
     report = json.loads((tmp_path / "there" / "report.json").read_text())
-    assert report["counts"] == {"done": 5, "skipped": 0, "refused": 0, "failed": 1, "pending": 0}
+    assert report["counts"] == {"done": 5, "silent": 0, "skipped": 0, "refused": 0, "failed": 1, "pending": 0}
     bad = next(f for f in report["files"] if f["input"].endswith("bad.png"))
     assert "not a readable image" in bad["reason"]
     for source in photos:

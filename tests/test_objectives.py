@@ -89,3 +89,75 @@ def test_composition_algebra():
 def test_objective_mistakes_are_clear(overrides, message):
     with pytest.raises(SettingsError, match=message):
         make_dreamer("single-map", overrides)
+
+
+# -- objective.map = "auto": the map that responds most to each photo (issue 25, item 1) ------------
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"objective": "class", "objective__unit": "auto"}, r'objective.unit cannot be "auto"'),
+        ({"steps": "auto"}, r'optimizer.steps cannot be "auto"'),
+        ({"objective": "sum", "objective__terms": [{"name": "single-map", "map": "auto"}]},
+         r'objective.terms\[0\].map cannot be "auto": a map is chosen per photo only for the objective itself'),
+        ({"map": "automatic"}, r'objective.map must be int or "auto" \(the map that responds most to each photo\), '
+                               r"got 'automatic'"),
+        ({"map": 1.5}, r'objective.map must be int or "auto"'),
+    ],
+)
+def test_auto_is_refused_where_no_map_is_chosen_per_photo(overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        make_dreamer("single-map", overrides)
+
+
+def test_auto_errors_are_one_line_on_the_command_line(cli, tmp_path):
+    from .conftest import photo
+
+    src = photo(tmp_path / "p.png")
+    cli("run", src, "-o", tmp_path / "x.png", "--set", "objective=class", "--set", "objective.unit=auto").one_line_error(
+        2, 'objective.unit cannot be "auto"')
+    cli("oip", "--set", "objective.map=auto", "-o", tmp_path / "oip.png").one_line_error(
+        2, "oip grows patterns from noise: give a map number")
+    cli("run", src, "-o", tmp_path / "x.png", "--set", "objective=sum", "--set",
+        'objective.terms=[{name="single-map", map="auto"}]').one_line_error(2, 'objective.terms[0].map cannot be "auto"')
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "oip.png").exists()
+
+
+def test_map_auto_dreams_each_image_with_the_map_that_responds_most(chelsea):
+    """In one batch each image gets the map of conv3 that responds most to it (the layers
+    hint's measure, hints.strongest_map), and its result equals the dream with that map set;
+    the result's settings hold the map (what an output stores), not "auto"."""
+    from dreamfx.hints import strongest_map
+
+    small = chelsea[::4, ::4].copy()
+    images = [small, np.zeros_like(small), small[:, ::-1].copy() * 0.5]
+    auto = make_dreamer("single-map", {"map": "auto", "steps": 2, "rounds": 1})
+    assert auto.summary()[1] == ("objective", "single-map: conv3 map auto")
+    results = auto.dream_batch(images)
+    for image, result in zip(images, results):
+        best = strongest_map(auto.model, auto.model_info, auto.scaler, "conv3", image)
+        assert result.settings.objective.params == {"layer": "conv3", "map": best}
+        assert result.objective == f"conv3 map {best}" and result.silence is None
+        own = warm_dreamer("single-map", steps=2, rounds=1, map=best)(image)
+        assert np.abs(result.image - own.image).max() <= 1e-5
+        assert result.score_after == pytest.approx(own.score_after, rel=1e-4)
+    assert len({r.settings.objective.params["map"] for r in results}) > 1
+
+
+def test_dream_takes_map_auto_and_saves_the_map_it_chose(tmp_path):
+    import dreamfx
+    from dreamfx.hints import strongest_map
+    from dreamfx.imageio import read_metadata
+
+    dark = np.zeros((36, 48), np.float32)  # conv3 map 56 is zero on it: silent
+    silent = dreamfx.dream(dark, steps=2, rounds=1)
+    assert silent.silence is not None and silent.silence.best is not None
+    chosen = dreamfx.dream(dark, map="auto", steps=2, rounds=1)
+    d = warm_dreamer("single-map", steps=2, rounds=1)
+    assert chosen.settings.objective.params["map"] == silent.silence.best == strongest_map(
+        d.model, d.model_info, d.scaler, "conv3", dark)
+    assert chosen.score_before > 0 and chosen.silence is None
+    saved = chosen.save(tmp_path / "auto.png")
+    assert read_metadata(saved)["settings"]["objective"]["map"] == silent.silence.best
+

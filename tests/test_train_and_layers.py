@@ -115,7 +115,8 @@ def test_a_silent_dream_says_so_and_names_a_map_that_responds(tmp_path, cli):
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())
     assert "0 -> 0" in text and text.count("note ") == 1 and "is silent on this image" in text
-    hint = re.search(r"try (--set objective\.layer=conv3 --set objective\.map=(\d+))", text)
+    hint = re.search(r"try --set objective\.map=auto, or (--set objective\.map=(\d+)) \(the map of conv3 that "
+                     r"responds most to it\)", text)
     assert hint and hint.group(2) != "12", text
     again = cli("run", cat, *hint.group(1).split(), "-o", tmp_path / "loud.png", env=WIDE)
     assert again.returncode == 0, again.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Mapping
 
-from dreamfx.plugin import BuildContext, Objective, SettingsError, Sum, hookimpl
+from dreamfx.plugin import Auto, BuildContext, Objective, SettingsError, Sum, hookimpl
 
 WHOLE_LAYER_MODES = ("mean-square", "mean")
 
@@ -13,7 +13,8 @@ def _single_map(
     ctx: BuildContext,
     layer: Annotated[str, "A layer with feature maps."] = "conv3",
     map: Annotated[int, "The map index. Its mean activation is the score. Map 0 of `conv3` is silent on many "
-                        "photos; the presets use 56."] = 0,
+                        "photos; the presets use 56. `\"auto\"`: for each photo, the map of `layer` that responds "
+                        "most to it (the output's settings hold the map chosen).", Auto()] = 0,
 ) -> Objective:
     from .maps import SingleMap
 
