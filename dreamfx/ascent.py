@@ -38,9 +38,11 @@ Bounded calls. Each call of the compiled loop returns to Python in about
 :data:`PIECE_SECONDS` (pieces of steps sized from the measured time per canvas pixel), and
 a canvas so large that one step would take longer has its step split into several calls
 (groups of whole chunks of views), so Ctrl-C and SIGTERM take effect quickly
-(:func:`dreamfx.interrupts.check_stop` runs between calls). Pieces and split steps compute
-the same operations on the same values as one whole loop: the results do not depend on the
-split. The optimizer's state is carried from piece to piece.
+(:func:`dreamfx.interrupts.check_stop` runs between calls), and a progress display hears of
+each call the host waits for anyway (``on_piece``: a bar moves within a long round, with no
+wait added). Pieces and split steps compute the same operations on the same values as one
+whole loop: the results do not depend on the split. The optimizer's state is carried from
+piece to piece.
 
 Randomness is stateless and derived from (seed, round, step): the same seed gives the same
 output. The compiled functions are traced once per canvas shape, never per step or round.
@@ -85,6 +87,8 @@ PIECE_SECONDS = 0.4
 #: Seconds per canvas pixel per step assumed before anything was measured (a slow 2-core
 #: CPU measures 6e-7 for tiled canvases).
 PRIOR_SECONDS_PER_PIXEL = 1.5e-6
+#: ``on_piece(steps_done, steps, views_done, views)``: where a round stands (see :meth:`Ascent.__call__`).
+PieceFn = Callable[[int, int, int, int], None]
 #: Weyl-sequence steps per axis (2**32 times the golden ratio's and sqrt(2)'s fractional parts).
 WEYL = (2_654_435_769, 1_779_033_703)
 
@@ -115,12 +119,17 @@ class Ascent:
         """How many times the compiled pieces were traced (once per canvas shape)."""
         return self._fns.traces()
 
-    def __call__(self, canvas: Any, round_index: int, level: Any, choices: Any = None) -> Round:
+    def __call__(self, canvas: Any, round_index: int, level: Any, choices: Any = None,
+                 on_piece: PieceFn | None = None) -> Round:
         """Run the round's ``steps`` steps on ``canvas``, cut and shifted as ``level`` (its
         ``view_size``, None for the whole canvas, and ``roll``) says. ``choices`` (int32,
         one per image, or None): the objective's ``selectable`` parameter per image, a
         run-time tensor (see :meth:`dreamfx.objectives.Objective.score_each`); each view
-        of an image gets its image's choice."""
+        of an image gets its image's choice. ``on_piece(steps_done, steps, views_done,
+        views)`` (for progress displays) is called after each piece the host already waits
+        for: every piece but the round's last, and every group of a split step (``views``
+        0 outside split steps); never where it would add a wait, so a round of one piece
+        (every small dream) calls it never."""
         fns, total, pace = self._fns, self.steps, self.pace
         view_size, roll = _geometry(level)
         x, ctx = fns.begin(canvas, choices, self.seed, round_index, total, roll, view_size)
@@ -138,10 +147,14 @@ class Ascent:
                 per_chunk = per_step * self.chunk / views
                 group = self.chunk * max(1, int(PIECE_SECONDS / per_chunk))
                 started, traces = time.perf_counter(), fns.traces()
-                x, state, score = fns.split_step(ctx, x, state, done, group)
+                on_group = None if on_piece is None else (
+                    lambda finished, count, step=done: on_piece(step, total, finished, count))
+                x, state, score = fns.split_step(ctx, x, state, done, group, on_group)
                 fns.wait(x)
                 pace.update(time.perf_counter() - started, pixels, traces != fns.traces())
                 done += 1
+                if on_piece is not None and done < total:
+                    on_piece(done, total, 0, 0)
                 continue
             count = min(total - done, max(1, int(PIECE_SECONDS / max(per_step, 1e-12))))
             started, traces = time.perf_counter(), fns.traces()
@@ -149,6 +162,8 @@ class Ascent:
             if done + count < total:  # a last piece need not wait for its result
                 fns.wait(x)
                 pace.update(time.perf_counter() - started, pixels * count, traces != fns.traces())
+                if on_piece is not None:
+                    on_piece(done + count, total, 0, 0)
             done += count
         return Round(x, score)
 
@@ -294,8 +309,10 @@ class _Compiled:
     def traces(self) -> int:
         return sum(f.experimental_get_tracing_count() for f in (self.run, self._prepare, self._gradient, self._finish))
 
-    def split_step(self, ctx: Any, x: tf.Tensor, state: Any, done: int, group: int) -> tuple[tf.Tensor, Any, tf.Tensor]:
-        """One step as several calls: the views' gradient ``group`` views (whole chunks) at a time."""
+    def split_step(self, ctx: Any, x: tf.Tensor, state: Any, done: int, group: int,
+                   on_group: Callable[[int, int], None] | None = None) -> tuple[tf.Tensor, Any, tf.Tensor]:
+        """One step as several calls: the views' gradient ``group`` views (whole chunks) at a
+        time; ``on_group(views_done, views)`` after each group but the last."""
         seeds, roll, view_size, choices, total = ctx
         k = tf.constant(done, tf.int32)
         views, shift = self._prepare(x, seeds, k, tf.constant(total), roll, view_size)
@@ -308,6 +325,8 @@ class _Compiled:
             _wait(part)
             parts.append(part)
             scores.append(score)
+            if on_group is not None and start + group < count:
+                on_group(start + group, count)
         grad = tf.concat(parts, axis=0)
         x, state = self._finish(x, grad, shift, state, k, view_size)
         return x, state, _per_image(tf.concat(scores, axis=0), int(x.shape[0]))

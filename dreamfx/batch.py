@@ -92,7 +92,9 @@ class Outcome:
 
 #: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of "skipped",
 #: "refused", "failed", "done", "silent", "round" (detail: round index), "batch" (detail: (batch
-#: size, rounds the batch will take)), "status" (detail: an executor's news, a line of text).
+#: size, rounds the batch will take)), "piece" (detail: a :class:`dreamfx.pipeline.Piece`,
+#: where the batch's dream stands: pieces within a round and each round's end), "status"
+#: (detail: an executor's news, a line of text).
 EventFn = Callable[[str, "Outcome | None", Any], None]
 
 #: Statuses that make a run exit 1.
@@ -398,7 +400,8 @@ class BatchRunner:
             colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
             images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
             results = interruptible(lambda: self.dreamer.dream_batch(
-                images, on_round=lambda r: self.event("round", group[0][0], r)))
+                images, on_round=lambda r: self.event("round", group[0][0], r),
+                on_piece=lambda piece: self.event("piece", group[0][0], piece)))
         except DreamfxError as exc:
             self.budget.give(pixels * len(group))
             for outcome, _ in group:

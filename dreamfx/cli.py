@@ -187,10 +187,8 @@ def cmd_demo(args: argparse.Namespace, host: Any) -> int:
 
 def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
     """``run`` and ``demo``: plan (no TensorFlow), dream what is to do with a progress display, report."""
-    from rich.markup import escape
-
     from . import interrupts
-    from .progress import BatchProgress, dream_summary, summary_table
+    from .progress import BatchProgress, PathText, dream_summary, summary_table
     from .request import plan_dream
 
     plan = plan_dream(request, host)
@@ -202,7 +200,8 @@ def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
     console = _console()
     # one image: its failure is the command's one-line error; folders: -q still names each failure
     errors = None if plan.single else _console(stderr=True)
-    with BatchProgress(console, len(plan.jobs), quiet=args.quiet or plan.single, errors=errors) as progress:
+    # one image: a bar over its dream's rounds and steps on a terminal, nothing elsewhere
+    with BatchProgress(console, len(plan.jobs), quiet=args.quiet, errors=errors, single=plan.single) as progress:
         run = plan.run(progress, make_dreamer)
     with interrupts.shielded():
         if plan.single and run.interrupted:
@@ -215,7 +214,7 @@ def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
             return EXIT_OK
         if not args.quiet:
             console.print(summary_table(run.runner, run.elapsed))
-            console.print(f"report: {escape(str(plan.report))}")
+            console.print(PathText(plan.report, prefix="report: "))
         if run.interrupted:
             print("dreamfx: interrupted; finished outputs are complete, run again to resume", file=sys.stderr)
             return EXIT_INTERRUPTED

@@ -177,8 +177,10 @@ class JaxCompiled:
         shifts, pattern, choices, view_size = ctx
         return self.run(x, state, np.int32(count), np.int32(done), shifts, pattern, choices, view_size=view_size)
 
-    def split_step(self, ctx: Any, x: Any, state: Any, done: int, group: int) -> tuple[Any, Any, Any]:
-        """One step as several calls: the views' gradient ``group`` views at a time."""
+    def split_step(self, ctx: Any, x: Any, state: Any, done: int, group: int,
+                   on_group: Callable[[int, int], None] | None = None) -> tuple[Any, Any, Any]:
+        """One step as several calls: the views' gradient ``group`` views at a time;
+        ``on_group(views_done, views)`` after each group but the last."""
         import jax.numpy as jnp
 
         shifts, pattern, choices, view_size = ctx
@@ -199,6 +201,8 @@ class JaxCompiled:
             part.block_until_ready()
             parts.append(part)
             scores.append(score)
+            if on_group is not None and start + group < count:
+                on_group(start + group, count)
         grad = jnp.concatenate(parts, axis=0)[:count]
         x, state = self._finish(x, grad, shift, state, np.int32(done), view_size=view_size)
         return x, state, self._per_image(jnp.concatenate(scores, axis=0)[:count], int(x.shape[0]))

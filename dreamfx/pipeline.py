@@ -134,6 +134,28 @@ class DreamResult:
         return self.score_after / self.score_before if self.score_before > 0 else float("inf")
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Where a dream stands, for progress displays (``dream_batch(..., on_piece=...)``):
+    reported after each bounded call of a round's step loop that the host already waits for
+    (pieces of steps, groups of views of a split step: see :mod:`dreamfx.ascent`) and at
+    each round's end."""
+
+    round_index: int  # the round under way (from 0)
+    rounds: int  # rounds the dream makes (at most: a loop may stop early)
+    steps_done: int  # whole steps of this round done
+    steps: int  # steps per round
+    views_done: int = 0  # of a split step under way (a huge canvas): views whose gradient is done
+    views: int = 0  # that step's views (0: no split step under way)
+    #: The share of the whole dream done, 0 to 1: rounds weighted by their level's pixels
+    #: (see :meth:`Dreamer.round_weights`), steps and views within a round counted evenly.
+    fraction: float = 0.0
+
+    @property
+    def round_end(self) -> bool:
+        return self.steps_done >= self.steps and not self.views
+
+
 def widen(images: Any, factor: float) -> Any:
     """Scale the width of each image's value distribution around its mean by ``factor``."""
     if backend.is_jax():
@@ -410,11 +432,14 @@ class Dreamer:
         canvas = level.to_canvas(images)
         return canvas if level.view_size is None else split_views(canvas, level.view_size)
 
-    def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None) -> Any:
+    def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.loop.Round`); a failure
-        names the optimizer's plugin. ``choices``: as for :meth:`dream_batch`."""
+        names the optimizer's plugin. ``choices``: as for :meth:`dream_batch`;
+        ``on_piece``: as for :meth:`dreamfx.ascent.Ascent.__call__`."""
         with plugin_call(self.components["optimizer"], f"running round {round_index + 1}"):
-            return self.ascent(canvas, round_index, level, choices)
+            if on_piece is None:
+                return self.ascent(canvas, round_index, level, choices)
+            return self.ascent(canvas, round_index, level, choices, on_piece)
 
     def rounds_for(self, image_size: tuple[int, int]) -> int:
         """How many rounds (``on_round`` calls, at most) a dream of ``image_size`` makes."""
@@ -423,6 +448,22 @@ class Dreamer:
         levels = self.scaler.levels(image_size)
         with plugin_call(self.components["loop"], "counting its rounds"):
             return units_of(self.loop, levels)
+
+    def round_weights(self, image_size: tuple[int, int]) -> list[float]:
+        """Each round's share of a dream of ``image_size`` (summing to 1), for progress
+        displays: proportional to its level's pixels (``work_size``, which the built-in
+        levels have) when the rounds split evenly over the levels (round ``i`` on level
+        ``i // rounds_per_level``, as the built-in loop runs them); otherwise equal."""
+        levels = self.scaler.levels(image_size)
+        rounds = max(1, self.rounds_for(image_size))
+        sizes = [getattr(level, "work_size", None) for level in levels]
+        if len(levels) > 1 and rounds % len(levels) == 0 and all(
+                isinstance(s, tuple) and len(s) == 2 and all(isinstance(v, int) and v > 0 for v in s) for s in sizes):
+            each = [float(h * w) for h, w in sizes for _ in range(rounds // len(levels))]  # type: ignore[misc]
+        else:
+            each = [1.0] * rounds
+        total = sum(each)
+        return [w / total for w in each]
 
     def __call__(self, image: np.ndarray, on_round: Callable[[int], None] | None = None) -> DreamResult:
         """Dream one (H, W) or (H, W, C) float image in [0, 1]."""
@@ -460,7 +501,7 @@ class Dreamer:
 
     def dream_batch(
         self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None,
-        choices: Sequence[int] | None = None,
+        choices: Sequence[int] | None = None, on_piece: Callable[[Piece], None] | None = None,
     ) -> list[DreamResult]:
         """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
@@ -480,6 +521,11 @@ class Dreamer:
 
         A result whose objective is zero on the input and on the result (nothing changed)
         carries a ``silence`` saying so, with a map that responds to that image.
+
+        ``on_piece(piece)`` (a :class:`Piece`, for progress displays) is called within each
+        round at the boundaries the host already waits at (so on a terminal a dream whose
+        rounds take minutes shows its steps, and a huge canvas the groups of views of each
+        step) and at each round's end; it adds no wait to the dream.
         """
         batch_array = self.model_input(images)
         described = responses = None
@@ -499,6 +545,19 @@ class Dreamer:
             if choices is None:  # as before: self.ascend(canvas, round_index, level)
                 return self.ascend(canvas, round_index, level)
             return self.ascend(canvas, round_index, level, choice_tensor)
+
+        if on_piece is not None:
+            on_round = self._pieces(batch_array.shape[1:3], on_round, on_piece)
+            report = on_round.piece  # type: ignore[attr-defined]
+
+            def ascend(canvas: Any, round_index: int, level: Any) -> Any:
+                def piece(steps_done: int, steps: int, views_done: int, views: int) -> None:
+                    try:
+                        report(round_index, steps_done, steps, views_done, views)
+                    except _CAUGHT as exc:
+                        raise _CallbackError(exc) from exc
+
+                return self.ascend(canvas, round_index, level, None if choices is None else choice_tensor, piece)
 
         if on_round is not None:
             chosen = ascend
@@ -551,6 +610,29 @@ class Dreamer:
             )
             for i in range(len(images))
         ]
+
+    def _pieces(self, size: Any, on_round: Callable[[int], None] | None,
+                on_piece: Callable[[Piece], None]) -> Callable[[int], None]:
+        """An ``on_round`` that also reports each round's end to ``on_piece`` (then calls
+        ``on_round``), with a ``piece(round, steps_done, steps, views_done, views)``
+        attribute that reports a piece within a round: both as :class:`Piece`."""
+        weights = self.round_weights((int(size[0]), int(size[1])))
+        starts = [sum(weights[:i]) for i in range(len(weights) + 1)]
+        steps = self.ascent.steps
+
+        def piece(round_index: int, steps_done: int, total: int, views_done: int = 0, views: int = 0) -> None:
+            r = min(round_index, len(weights) - 1)
+            within = (steps_done + (views_done / views if views else 0.0)) / total if total else 1.0
+            fraction = min(1.0, starts[r] + weights[r] * min(1.0, within))
+            on_piece(Piece(round_index, len(weights), steps_done, total, views_done, views, fraction))
+
+        def round_done(round_index: int) -> None:
+            piece(round_index, steps, steps)
+            if on_round is not None:
+                on_round(round_index)
+
+        round_done.piece = piece  # type: ignore[attr-defined]
+        return round_done
 
     def settings_with(self, choice: int) -> Settings:
         """This dreamer's settings with the objective's ``selectable`` parameter set to ``choice``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -30,6 +31,41 @@ def silence_stdout() -> None:
         pass
 
 
+class PathText:
+    """A file path as rich shows it in a narrow column or terminal: broken between its names
+    (after a ``/`` or at a space) rather than within one, so ``out/dreams/coffee.png`` at 80
+    columns never reads ``out/dre`` + ``ams/coffee.png``; only a single name wider than the
+    whole line is folded. ``prefix`` (plain text, e.g. ``"report: "``) comes first."""
+
+    def __init__(self, path: Any, prefix: str = "", style: str = "") -> None:
+        self.prefix, self.path, self.style = prefix, str(path), style
+
+    def _parts(self) -> list[str]:
+        import re
+
+        return [p for p in re.findall(r"[^/\\ ]*(?:[/\\ ]+|$)", self.prefix + self.path) if p]
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
+        parts = self._parts() or [""]
+        return Measurement(max(cell_len(p.rstrip(" ")) for p in parts), cell_len(self.prefix + self.path))
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        lines, line = [], ""
+        for part in self._parts():
+            if line and cell_len(line + part.rstrip(" ")) > options.max_width:
+                lines.append(line.rstrip(" "))
+                line = ""
+            line += part
+        lines.append(line)
+        yield Text("\n".join(lines), style=self.style, overflow="fold", no_wrap=False)
+
+
 def make_console(stderr: bool = False) -> Any:
     """A rich console that, when its reader goes away, falls silent instead of exiting: rich's
     default is ``SystemExit(1)``, which would stop a run whose real output is its files."""
@@ -43,71 +79,213 @@ def make_console(stderr: bool = False) -> Any:
     return _Console(stderr=stderr, highlight=False)
 
 
+def _clock_text(seconds: float) -> str:
+    """``h:mm:ss``, as rich prints elapsed time."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Eta:
+    """When work will be done, from how much is done (any unit) and when: the rate since the
+    first piece of work reported (so the time the first call spends compiling counts as
+    little as it can), or since :meth:`start` while only one piece came. ``clock``: seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        self.origin: tuple[float, float] | None = None
+        self.first: tuple[float, float] | None = None
+        self.last: tuple[float, float] | None = None
+
+    def start(self, done: float = 0.0) -> None:
+        """The work timed starts now, with ``done`` of it done already (skipped files)."""
+        self.origin, self.first, self.last = (self.clock(), done), None, None
+
+    def update(self, done: float) -> None:
+        if self.origin is None:
+            self.start(done)
+            return
+        if done <= (self.last or self.origin)[1]:
+            return
+        self.last = (self.clock(), done)
+        if self.first is None:
+            self.first = self.last
+
+    def rate(self) -> float | None:
+        """Work per second, or None before the first piece."""
+        if self.last is None or self.origin is None:
+            return None
+        ref = self.first if self.first is not None and self.first[1] < self.last[1] else self.origin
+        seconds = self.last[0] - ref[0]
+        return (self.last[1] - ref[1]) / seconds if seconds > 0 else None
+
+    def finish(self, total: float) -> float | None:
+        """The ``clock`` time the work should be done at, or None (nothing measured yet)."""
+        rate = self.rate()
+        if rate is None or rate <= 0 or self.last is None:
+            return None
+        return self.last[0] + max(0.0, total - self.last[1]) / rate
+
+
+def _progress_display(console: Any, clock: Callable[[], float], columns: list[Any], transient: bool) -> Any:
+    """A rich :class:`~rich.progress.Progress` of ``columns`` laid out for narrow terminals:
+    the bar takes what the other columns leave (so elapsed time and ETA are never cut at 80
+    columns), and ``progress.line``, what is being dreamed, is a second line of its own,
+    shortened at the terminal's edge."""
+    from rich.progress import Progress
+    from rich.text import Text
+
+    class _Progress(Progress):
+        line = ""
+
+        def get_renderables(self) -> Iterator[Any]:
+            yield self.make_tasks_table(self.tasks)
+            if self.line:
+                yield Text(self.line, style="dim", no_wrap=True, overflow="ellipsis")
+
+    return _Progress(*columns, console=console, transient=transient, get_time=clock, expand=True)
+
+
+def _bar() -> Any:
+    from rich.progress import BarColumn
+    from rich.table import Column
+
+    return BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4))
+
+
+def _eta_column(clock: Callable[[], float]) -> Any:
+    """``ETA 0:01:10``: counted down from the task's ``finish`` field (a ``clock`` time);
+    ``ETA -:--:--`` before anything was measured."""
+    from rich.progress import ProgressColumn
+    from rich.table import Column
+    from rich.text import Text
+
+    class _EtaColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            finish = task.fields.get("finish")
+            text = "-:--:--" if finish is None else _clock_text(finish - clock())
+            return Text(f"ETA {text}", style="progress.remaining")
+
+    return _EtaColumn(table_column=Column(no_wrap=True, min_width=11))
+
+
+def where_text(piece: Any) -> str:
+    """Where a dream stands (a :class:`dreamfx.pipeline.Piece`): ``round 2/4, steps 13/40``,
+    ``round 1/4, steps 3/40, views 12,288/40,000`` (a huge canvas's step, split), or
+    ``round 3/4`` as a round starts."""
+    if piece.round_end:
+        return f"round {min(piece.round_index + 2, piece.rounds)}/{piece.rounds}"
+    text = f"round {piece.round_index + 1}/{piece.rounds}, steps {piece.steps_done}/{piece.steps}"
+    return text + (f", views {piece.views_done:,}/{piece.views:,}" if piece.views else "")
+
+
 class BatchProgress:
     """Receives :class:`BatchRunner` events and shows them.
 
-    On a terminal: one overall bar (files done of total, images per second, time left) and
-    the current file and round. Not on a terminal (CI logs, pipes): one plain line per file.
-    ``quiet``: only one line per failed or refused input, on ``errors`` (standard error).
+    On a terminal: one overall bar (files done of total, images per second, elapsed time,
+    time left) and, on a line below it, the file, round and steps being dreamed. The bar
+    moves within a batch too, with each piece of its dream (``piece`` events), so the time
+    left is known from the first piece on. Not on a terminal (CI logs, pipes): one plain
+    line per file. ``quiet``: only one line per failed or refused input, on ``errors``
+    (standard error). ``single`` (a one-file run): on a terminal a bar over the dream's
+    rounds and steps that goes away when it ends; elsewhere nothing (the command's summary,
+    or its error, says the rest). ``clock``: seconds (tests pass their own).
     """
 
-    def __init__(self, console: Any, total: int, quiet: bool = False, errors: Any = None) -> None:
-        self.console, self.total, self.quiet, self.errors = console, total, quiet, errors
+    def __init__(self, console: Any, total: int, quiet: bool = False, errors: Any = None, single: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.console, self.total, self.quiet, self.errors, self.single = console, total, quiet, errors, single
+        self.clock = clock
         self.rounds = 1
         self.finished = 0
-        self.started = time.perf_counter()
+        self.batch = 0  # images in the batch being dreamed
+        self.dreaming = 0.0  # the share of that batch's dream done (0 when none is under way)
+        self.pieces = False  # whether this batch reports pieces (else rounds move the bar)
+        self.units = 0.0  # files done, the batch under way counted in part (never goes back)
+        self.eta = Eta(clock)
         self.live = console.is_terminal and not quiet
         self.progress: Any = None
         self.current = ""
+        self.where = ""
+        self._lock = threading.Lock()
 
     def __enter__(self) -> "BatchProgress":
-        if self.live:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-
-            self.progress = Progress(
-                TextColumn("[bold]dreaming"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                TextColumn("[dim]{task.fields[now]}"), console=self.console, transient=False,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("files", total=self.total, rate="", now="")
+        if self.live and not self.single:  # a single dream's bar starts with the dream
+            self._start()
         return self
+
+    def _start(self) -> None:
+        from rich.progress import MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        if self.single:
+            columns = [TextColumn("[bold]dreaming"), _bar(), TaskProgressColumn(), TimeElapsedColumn(),
+                       _eta_column(self.clock)]
+        else:
+            columns = [TextColumn("[bold]dreaming"), _bar(), MofNCompleteColumn(), TaskProgressColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), _eta_column(self.clock)]
+        self.progress = _progress_display(self.console, self.clock, columns, transient=self.single)
+        self.progress.start()
+        self.task = self.progress.add_task("dream" if self.single else "files", total=1.0 if self.single else self.total,
+                                           rate="", finish=None)
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
 
     def rate(self) -> float:
-        elapsed = time.perf_counter() - self.started
-        return self.finished / elapsed if elapsed > 0 else 0.0
+        """Files per second since the dreaming started (0 before the first piece)."""
+        return self.eta.rate() or 0.0
 
     def __call__(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
-        if kind not in ("batch", "round", "status"):
+        with self._lock:
+            self._event(kind, outcome, detail)
+
+    def _event(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
+        if kind not in ("batch", "round", "status", "piece"):
             self.finished += 1
         if self.quiet:
             if kind in ("failed", "refused") and outcome is not None and self.errors is not None:
                 self.errors.print(f"dreamfx: {kind}: {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}",
                                   soft_wrap=True)
             return
+        if self.single:
+            self._single(kind, detail)
+            return
         if kind == "batch" and outcome is not None:
             count, self.rounds = detail
+            if self.eta.last is None:  # the dreaming starts: files settled before it are not timed
+                self.eta.start(self.units)
+            self.batch, self.dreaming, self.pieces = count, 0.0, False
             extra = f" (+{count - 1} of the same size)" if count > 1 else ""
             self.current = f"{outcome.job.source.name}{extra}"
-            self._update(f"{self.current} round 1/{self.rounds}")
+            self.where = f"round 1/{self.rounds}"
+            self._update()
+            return
+        if kind == "piece":
+            self.pieces = True
+            self.dreaming = detail.fraction if detail.fraction < 1.0 else 0.0  # a finished dream: its files count
+            self.where = where_text(detail)
+            self._update()
             return
         if kind == "round":
-            self._update(f"{self.current} round {min(detail + 2, self.rounds)}/{self.rounds}")
+            if not self.pieces:
+                self.dreaming = (detail + 1) / self.rounds if detail + 1 < self.rounds else 0.0
+                self.where = f"round {min(detail + 2, self.rounds)}/{self.rounds}"
+                self._update()
             return
         if kind == "status":  # an executor's news (dreamfx/executors.py): where the dreams happen
-            self.current = str(detail)
+            self.current, self.where = str(detail), ""
+            if self.eta.last is None:
+                self.eta.start(self.units)
             if self.live:
-                self._update(self.current)
+                self._update()
             else:
                 self.console.print(escape(self.current), soft_wrap=True, highlight=False)
             return
+        # a file settled: the batch's dream is over (a loop may stop early, short of its last
+        # round), or it is a file of the batch before, written late: the next piece says
+        self.dreaming = 0.0
         if self.live:
-            self._update(self.current)
+            self._update()
             if kind in ("failed", "refused") and outcome is not None:
                 self.console.print(f"[red]{kind}[/] {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}")
         elif outcome is not None:
@@ -118,9 +296,34 @@ class BatchProgress:
                     "failed": f"FAILED {outcome.job.source}: {outcome.reason}"}[kind]
             self.console.print(f"[{self.finished}/{self.total}] {escape(text)}", soft_wrap=True, highlight=False)
 
-    def _update(self, now: str) -> None:
+    def _single(self, kind: str, detail: Any) -> None:
+        """A one-file run: the dream's share done, on a terminal only."""
+        if not self.live:
+            return
+        if kind == "batch":
+            self.rounds = detail[1]
+            self.where = f"round 1/{self.rounds}"
+            if self.progress is None:
+                self._start()
+            self.eta.start(0.0)
+        elif kind == "piece":
+            self.units = max(self.units, detail.fraction)
+            self.where = where_text(detail)
+        else:
+            return
+        self.eta.update(self.units)
         if self.progress is not None:
-            self.progress.update(self.task, completed=self.finished, now=escape(now), rate=f"{self.rate():.2f} img/s")
+            self.progress.line = self.where
+            self.progress.update(self.task, completed=self.units, finish=self.eta.finish(1.0))
+
+    def _update(self) -> None:
+        self.units = min(float(self.total), max(self.units, self.finished + self.batch * self.dreaming))
+        self.eta.update(self.units)
+        if self.progress is not None:
+            rate = self.eta.rate()
+            self.progress.line = f"{self.where}: {self.current}" if self.where and self.current else self.where or self.current
+            self.progress.update(self.task, completed=self.units, rate="" if rate is None else f"{rate:.2f} img/s",
+                                 finish=self.eta.finish(float(self.total)))
 
 
 def summary_table(runner: BatchRunner, elapsed: float) -> Any:
@@ -160,7 +363,7 @@ def summary_table(runner: BatchRunner, elapsed: float) -> Any:
     reasons.add_column("reason", overflow="fold")
     for outcome in problems:
         status = "not replaced" if outcome.status == "refused" else outcome.status
-        reasons.add_row(escape(str(outcome.job.source)), status, escape(outcome.reason or ""))
+        reasons.add_row(PathText(outcome.job.source), status, escape(outcome.reason or ""))
     return Group(*parts, reasons)
 
 
@@ -172,7 +375,7 @@ def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) ->
     result, settings = outcome.result, dreamer.settings
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold cyan")
-    table.add_column()
+    table.add_column(overflow="fold")  # a long path whole at 80 columns: broken at spaces, else folded
     table.add_row("preset", escape(settings.preset))
     lines = dict(dreamer.summary())
     if getattr(dreamer, "auto", None) is not None:  # objective.map = "auto": the map chosen for this image
@@ -193,9 +396,9 @@ def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) ->
             else "  (from zero)" if result.score_before == 0 else "")
     table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}{gain}")
     table.add_row("time", f"{elapsed:.2f} s on {dreamer.device} (dream {result.seconds:.2f} s)")
-    table.add_row("output", escape(str(outcome.job.output)))
+    table.add_row("output", PathText(outcome.job.output))
     if panel is not None:
-        table.add_row("panel", escape(str(panel)))
+        table.add_row("panel", PathText(panel))
     notes = outcome.notes
     if result.silence is not None:
         notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
@@ -210,30 +413,37 @@ def presets_table(presets: Any) -> Any:
     from rich.table import Table
 
     table = Table(title="dreamfx presets", title_justify="left")
-    table.add_column("preset", style="bold cyan", no_wrap=True)
-    table.add_column("description")
-    table.add_column("plugin", style="dim")
+    table.add_column("preset", style="bold cyan", no_wrap=True)  # names whole: the description wraps
+    table.add_column("description", overflow="fold")
+    table.add_column("plugin", style="dim", no_wrap=True)
     for component in presets:
         table.add_row(component.name, component.description, component.plugin)
     return table
 
 
 def plugins_table(infos: Any) -> Any:
-    """``dreamfx plugins``: each plugin, its status (and error), hooks and what it registers."""
+    """``dreamfx plugins``: each plugin (its distribution and version below its name), its
+    status (and error), its hooks and what they register. Names are never cut: the plugin
+    column does not wrap, the others wrap between names (a name wider than the whole column
+    is folded), so an 80-column terminal shows everything."""
     from rich.table import Table
 
     table = Table(title="dreamfx plugins", title_justify="left")
-    for col in ("plugin", "distribution", "status", "hooks", "registers"):
-        table.add_column(col)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("status", overflow="fold")
+    table.add_column("hooks, registered", overflow="fold")
     colours = {"ok": "green", "failed": "red", "disabled": "yellow"}
     for info in infos:
-        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registered.items())
+        registers = [f"{kind}: {', '.join(escape(n) for n in names)}" for kind, names in info.registered.items()]
         status = f"[{colours[info.status]}]{info.status}[/]"
         if info.error:
-            status += f"\n[red]{info.error}[/]"
+            status += f"\n[red]{escape(info.error)}[/]"
         dist = f"{info.distribution or '-'} {info.version or ''}".strip()
+        if len(dist) > 24:  # its version on a line of its own rather than a wider column
+            dist = f"{info.distribution}\n{info.version or ''}".strip()
         hooks = ", ".join(h.removeprefix("dreamfx_") for h in info.hooks)
-        table.add_row(info.name, dist, status, hooks, registers)
+        table.add_row(f"[bold]{escape(info.name)}[/]\n[dim]{escape(dist)}[/]", status,
+                      "\n".join([f"[dim]{hooks}[/]", *registers] if hooks else registers))
     return table
 
 
@@ -246,11 +456,13 @@ def components_table(host: Any) -> Any:
     from .plugins import describe_parameters
 
     table = Table(title="components and their parameters", title_justify="left")
-    for col in ("component", "plugin", "description and parameters"):
-        table.add_column(col)
+    # names whole (80 columns): each component's plugin below it, the description wraps
+    table.add_column("component\n[dim]plugin[/]", no_wrap=True)
+    table.add_column("description and parameters", overflow="fold")
     for kind, registry in host.registries.items():
         for component in registry if kind != "presets" else ():
-            table.add_row(f"{kind[:-1]} {component.name}", escape(component.plugin), escape(describe_parameters(component)))
+            table.add_row(f"{kind[:-1]} {escape(component.name)}\n[dim]{escape(component.plugin)}[/]",
+                          escape(describe_parameters(component)))
     return table
 
 
@@ -260,7 +472,9 @@ def layers_table(listing: Any) -> Any:
 
     table = Table(title=f"model {listing.model}: input {listing.input_shape}", title_justify="left")
     for col in ("layer", "type", "output shape", "maps / units", "weights"):
-        table.add_column(col, justify="right" if col in ("maps / units", "weights") else "left")
+        # the layer's name whole (80 columns): the other columns wrap or fold first
+        table.add_column(col, justify="right" if col in ("maps / units", "weights") else "left",
+                         no_wrap=col == "layer", overflow="fold")
     for row in listing.rows:
         table.add_row(*row)
     return table
@@ -311,12 +525,13 @@ class FrameProgress:
             return
         if done < 0:  # the dreaming starts
             if self.live:
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                from rich.progress import (MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                            TimeRemainingColumn)
 
-                self.progress = Progress(TextColumn(f"[bold]{escape(self.what)}"), BarColumn(), MofNCompleteColumn(),
+                # the bar takes what the rest leaves: elapsed time and ETA whole at 80 columns
+                self.progress = Progress(TextColumn(f"[bold]{escape(self.what)}"), _bar(), MofNCompleteColumn(),
                                          TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                                         TimeRemainingColumn(), console=self.console)
+                                         TimeRemainingColumn(), console=self.console, expand=True)
                 self.progress.start()
                 self.task = self.progress.add_task("frames", total=total, rate="")
             return
@@ -363,8 +578,8 @@ def animation_summary(run: Any, what: str) -> Any:
         head = f"{len(run.silences)} of {run.dreamed} frames dreamed are silent"
         table.add_row("[yellow]silent[/]", escape(silence_summary(run.silences, head=head, each=None)))
     if run.folder is not None and run.folder != run.output:
-        table.add_row("frames folder", escape(str(run.folder)))
-    table.add_row("output", escape(str(run.output)))
+        table.add_row("frames folder", PathText(run.folder))
+    table.add_row("output", PathText(run.output))
     table.title, table.title_justify = what, "left"
     return table
 @contextmanager
@@ -374,11 +589,11 @@ def round_progress(console: Any, total: int, what: str, quiet: bool = False) -> 
     if quiet or not console.is_terminal:
         yield lambda _round: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TextColumn("rounds"),
+    with Progress(TextColumn(f"[bold]{what}"), _bar(), MofNCompleteColumn(), TextColumn("rounds"),
                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                  transient=True) as progress:
+                  transient=True, expand=True) as progress:
         task = progress.add_task(what, total=total)
         yield lambda _round: progress.advance(task)
 
@@ -403,4 +618,4 @@ def atlas_report(console: Any, atlas: Any, written: list[Any], elapsed: float) -
     if silent:
         console.print(f"  silent (zero before and after: the dream cannot start): {', '.join(map(str, silent))}")
     console.print(f"  time {elapsed:.2f} s (dream {atlas.seconds:.2f} s)")
-    console.print("wrote " + ", ".join(escape(str(p)) for p in written))
+    console.print(PathText(", ".join(str(p) for p in written), prefix="wrote "))

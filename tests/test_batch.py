@@ -222,6 +222,118 @@ def test_several_inputs_need_an_output_folder(cli, tmp_path):
     assert proc.written == []
 
 
+# -- what a terminal shows while a run dreams (issue 25, items 3 and 5) ----------------------------
+
+
+class _Clock:
+    """A clock the test moves by hand: the display's times and ETA without real waiting."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _terminal() -> object:
+    import io
+
+    from rich.console import Console
+
+    return Console(width=80, force_terminal=True, file=io.StringIO())
+
+
+def _shown(progress) -> list[str]:
+    """The live display as a terminal 80 columns wide shows it now, line by line."""
+    import io
+
+    from rich.console import Console
+
+    screen = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    screen.print(progress.progress.get_renderable())
+    lines = [line.rstrip() for line in screen.export_text().splitlines()]
+    assert lines and all(len(line) <= 80 for line in lines)
+    return lines
+
+
+def _outcome(name: str):
+    from dreamfx.batch import Outcome
+    from dreamfx.inputs import Job
+
+    return Outcome(Job(Path(name), Path("out") / Path(name).name))
+
+
+def test_a_single_dream_shows_its_steps_and_an_eta_from_the_first_piece_at_80_columns():
+    from dreamfx.pipeline import Piece
+    from dreamfx.progress import BatchProgress
+
+    clock, job = _Clock(), _outcome("big.png")
+    with BatchProgress(_terminal(), 1, single=True, clock=clock) as progress:
+        assert progress.progress is None  # no bar while the model loads, nor for an up-to-date output
+        progress("batch", job, (1, 4))
+        bar, line = _shown(progress)
+        assert "0:00:00" in bar and bar.endswith("ETA -:--:--") and line == "round 1/4"
+        clock.now += 30  # the first piece: 2 of the first round's 40 steps
+        progress("piece", job, Piece(0, 4, 2, 40, fraction=0.0125))
+        clock.now += 30
+        bar, line = _shown(progress)
+        # 1.25% in 30 s: 2370 s left after it, 30 of them gone since
+        assert "1%" in bar and "0:01:00" in bar and bar.endswith("ETA 0:39:00") and line == "round 1/4, steps 2/40"
+        progress("piece", job, Piece(0, 4, 3, 40, 1024, 40_000, fraction=0.05))  # a huge canvas's split step
+        bar, line = _shown(progress)
+        # from the first piece on: 3.75% in 30 s, 95% left
+        assert bar.endswith("ETA 0:12:40") and line == "round 1/4, steps 3/40, views 1,024/40,000"
+        progress("piece", job, Piece(0, 4, 40, 40, fraction=0.25))  # the round's end
+        assert _shown(progress)[1] == "round 2/4"
+        progress("done", job, None)
+
+
+def test_a_single_dream_shows_nothing_off_a_terminal_or_when_quiet():
+    import io
+
+    from rich.console import Console
+
+    from dreamfx.pipeline import Piece
+    from dreamfx.progress import BatchProgress
+
+    job = _outcome("big.png")
+    piped, terminal = Console(width=80, file=io.StringIO()), _terminal()
+    for console, quiet in ((piped, False), (terminal, True)):
+        with BatchProgress(console, 1, quiet=quiet, single=True, clock=_Clock()) as progress:
+            progress("batch", job, (1, 4))
+            progress("piece", job, Piece(0, 4, 2, 40, fraction=0.0125))
+            progress("done", job, None)
+            assert progress.progress is None
+        assert console.file.getvalue() == ""
+
+
+def test_the_folder_bar_moves_within_a_batch_and_fits_80_columns():
+    """A batch's pieces move the bar (16 images at 5% are 0.8 of a file), so the ETA is
+    known long before the first file is written; elapsed time and ETA are never cut."""
+    from dreamfx.pipeline import Piece
+    from dreamfx.progress import BatchProgress
+
+    clock, job = _Clock(), _outcome("holiday/2024/IMG_20240611_120000.png")
+    with BatchProgress(_terminal(), 48, clock=clock) as progress:
+        progress("skipped", _outcome("holiday/done.png"), None)  # settled before the dreaming: not timed
+        progress("batch", job, (16, 4))
+        bar, line = _shown(progress)
+        assert "1/48" in bar and bar.endswith("ETA -:--:--")
+        assert line == "round 1/4: IMG_20240611_120000.png (+15 of the same size)"
+        clock.now += 30
+        progress("piece", job, Piece(0, 4, 8, 40, fraction=0.05))
+        bar, line = _shown(progress)
+        # 0.8 files in 30 s, 46.2 to go
+        assert "1/48" in bar and "0.03 img/s" in bar and "0:00:30" in bar and bar.endswith("ETA 0:28:52")
+        assert line == "round 1/4, steps 8/40: IMG_20240611_120000.png (+15 of the same size)"
+        progress("round", job, 0)  # a round's end, already told by its piece: no change
+        assert _shown(progress)[0] == bar
+        progress("piece", job, Piece(3, 4, 40, 40, fraction=1.0))  # dreamed: the files count as written
+        for _ in range(16):
+            progress("done", job, None)
+        assert "17/48" in _shown(progress)[0]
+
+
 # -- silent dreams and a map chosen per photo (issue 25, item 1) ------------------------------------
 
 

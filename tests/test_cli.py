@@ -243,3 +243,56 @@ def test_the_python_api_prints_nothing_from_tensorflow(tmp_path):
                            "print('LEVEL', os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
                           capture_output=True, text=True, timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "1"})
     assert mine.returncode == 0 and "LEVEL 1" in mine.stdout, mine.stderr
+
+
+def _words(text: str) -> set[str]:
+    """The words of a printed table: what lies between spaces, box lines and list commas."""
+    import re
+
+    return set(re.split(r"[\s│┃|,;]+", text)) - {""}
+
+
+def _plain(text: str) -> str:
+    """A terminal's output without its colours and cursor movements."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_listings_fit_80_columns_with_every_name_whole(cli):
+    """``dreamfx plugins``, ``presets`` and ``layers`` on an 80-column terminal: no line
+    wider, nothing cut with an ellipsis, and every plugin, distribution, hook and component
+    name whole (issue 25, item 5)."""
+    shown = {}
+    for command in ("plugins", "presets", "layers"):
+        proc = cli(command, env={"COLUMNS": "80"})
+        assert proc.returncode == 0, proc.stderr
+        assert "…" not in proc.stdout
+        assert all(len(line) <= 80 for line in proc.stdout.splitlines() if line[:1] in "┏┃┡│└"), proc.stdout
+        shown[command] = _words(proc.stdout)
+    for info in json.loads(cli("plugins", "--json").stdout):
+        names = [info["name"], info["distribution"], *(h.removeprefix("dreamfx_") for h in info["hooks"])]
+        names += [name for registered in info["registered"].values() for name in registered]
+        assert set(names) <= shown["plugins"], set(names) - shown["plugins"]
+        presets = info["registered"].get("presets", [])
+        assert set(presets) <= shown["presets"]
+    assert {"conv1", "pool2", "dense1", "logits", "softmax", "MaxPooling2D", "Conv2D"} <= shown["layers"]
+
+
+def test_a_single_run_shows_its_dream_on_a_terminal_only(cli, small_input, tmp_path):
+    """On a terminal a one-file run shows a bar over its dream (share done, elapsed time,
+    ETA, round) that goes away before the summary; piped, the summary alone, its paths broken
+    between names at 80 columns (issue 25, items 3 and 5)."""
+    out = tmp_path / "a-folder-with-a-rather-long-name" / "another-folder-for-the-outputs" / "dreamed-with-a-long-name.png"
+    args = ("run", small_input, "-o", out, "--set", "optimizer.steps=2", "--set", "loop.rounds=2", "--force")
+    piped = cli(*args, env={"COLUMNS": "80", "FORCE_COLOR": None, "TTY_COMPATIBLE": None})
+    assert piped.returncode == 0, piped.stderr
+    assert "ETA" not in piped.stdout and "\x1b" not in piped.stdout and "objective value" in piped.stdout
+    lines = piped.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert all(any(part in _words(line.replace("/", " ")) for line in lines) for part in out.parts[1:]), lines
+    terminal = cli(*args, env={"COLUMNS": "80", "FORCE_COLOR": "1"})
+    assert terminal.returncode == 0, terminal.stderr
+    shown = _plain(terminal.stdout)
+    assert "dreaming" in shown and "100%" in shown and "ETA 0:00:0" in shown and "round 2/2" in shown
+    assert shown.index("ETA") < shown.index("objective value")  # the summary comes after the bar

@@ -146,3 +146,35 @@ def test_train_is_the_mnist_plugins_command(monkeypatch):
     missing = _cli_with(monkeypatch, disabled=frozenset({"mnist"}))("train", "--help")
     assert missing.returncode == 2
     assert "invalid choice: 'train'" in missing.stderr
+
+
+class LongNames:
+    """A plugin whose names take much of an 80-column terminal."""
+
+    @hookimpl
+    def dreamfx_register_presets(self, register):
+        register("a-preset-with-a-rather-long-name", lambda ctx: {"seed": 1},
+                 description="a preset whose name takes much of an 80-column terminal, and a description long "
+                 "enough to wrap more than once in the presets table")
+
+    @hookimpl
+    def dreamfx_register_loops(self, register):
+        class Loop:
+            def __init__(self, ctx, rounds: int = 1):
+                self.rounds = rounds
+
+        register("a-loop-with-a-rather-long-name-too", Loop, description="a loop that is only listed")
+
+
+def test_long_plugin_and_component_names_stay_whole_at_80_columns(monkeypatch):
+    """Issue 25, item 5: names are never cut (``dreamfx-gradien…``); descriptions wrap instead."""
+    cli = _cli_with(monkeypatch, (LongNames(), "dreamfx-gradient-tools"))
+    for command in ("plugins", "presets"):
+        proc = cli(command, env={"COLUMNS": "80"})
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert "…" not in proc.stdout and all(len(line) <= 80 for line in lines), proc.stdout
+        assert any("a-preset-with-a-rather-long-name" in line for line in lines), proc.stdout
+        if command == "plugins":
+            for name in ("dreamfx-gradient-tools", "register_presets", "loop a-loop-with-a-rather-long-name-too"):
+                assert any(name in line for line in lines), (name, proc.stdout)

@@ -113,6 +113,58 @@ def test_stateful_optimizer_pieces_and_split_steps_give_the_unsplit_result(page_
         assert np.array_equal(results["split"], results["whole"])
 
 
+@pytest.mark.parametrize("mode", ["pieces", "split"])
+def test_progress_reports_the_pieces_within_each_round_without_changing_the_dream(mode, monkeypatch):
+    """``on_piece`` (issue 25, item 3): a round that takes several calls (pieces of steps, or
+    a huge canvas's step split into groups of views) reports each piece with its counts,
+    then the round's end; the share done only grows, ends at 1, and the dream is the same."""
+    import dreamfx.ascent as ascent
+    from dreamfx.api import as_gray_array
+
+    from .conftest import SAMPLE
+
+    image = as_gray_array(SAMPLE)[:60, :90]
+    plain = make_dreamer("tiling", {"steps": 3, "rounds": 2, "seed": 3})(image).image
+    monkeypatch.setattr(ascent, "PIECE_SECONDS", 1e-12)  # one step per call
+    dreamer = make_dreamer("tiling", {"steps": 3, "rounds": 2, "seed": 3})
+    dreamer.ascent.pace.rate, dreamer.ascent.pace.measured = 1.0, True  # as if a step were slow
+    monkeypatch.setattr(ascent.Pace, "update", lambda *args: None)
+    if mode == "split":
+        dreamer.ascent.chunk = 4  # a step's views in groups of 4
+    pieces, rounds = [], []
+    result = dreamer.dream_batch([image], on_round=rounds.append, on_piece=pieces.append)[0]
+    if mode == "split" and dreamer.backend == "jax":  # XLA fuses a split step apart (see above)
+        assert np.abs(result.image - plain).max() <= 1e-6
+    else:
+        assert np.array_equal(result.image, plain)
+    assert rounds == [0, 1]
+    views = (-(-60 // 28) * 28 // 28) * (-(-90 // 28) * 28 // 28)  # the tiles of the padded canvas
+    expected = []
+    for r in range(2):
+        for step in range(3):
+            if mode == "split":
+                expected += [(r, step, 3, done, views) for done in range(4, views, 4)]
+            expected.append((r, step + 1, 3, 0, 0))  # the last one: the round's end
+    assert [(p.round_index, p.steps_done, p.steps, p.views_done, p.views) for p in pieces] == expected
+    assert all(p.rounds == 2 for p in pieces)
+    fractions = [p.fraction for p in pieces]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 < fractions[0] <= 1 / 6
+    assert [p.fraction for p in pieces if p.round_end] == [0.5, 1.0]
+
+
+def test_progress_weighs_rounds_by_their_level_and_small_dreams_report_round_ends_only(small_photo):
+    """A small dream's round is one call: ``on_piece`` hears only the rounds' ends (no wait
+    is added). On a pyramid, the rounds of the larger levels count for more."""
+    pieces = []
+    make_dreamer("single-map", {"steps": 2, "rounds": 3}).dream_batch([small_photo], on_piece=pieces.append)
+    assert [(p.round_index, p.steps_done, p.round_end) for p in pieces] == [(0, 2, True), (1, 2, True), (2, 2, True)]
+    assert [round(p.fraction, 6) for p in pieces] == [round(1 / 3, 6), round(2 / 3, 6), 1.0]
+    dreamer = make_dreamer("octaves", {"steps": 1, "rounds": 1})
+    weights = dreamer.round_weights((300, 400))
+    assert len(weights) == len(dreamer.scaler.levels((300, 400))) > 1
+    assert weights == sorted(weights) and weights[0] < weights[-1] and abs(sum(weights) - 1) < 1e-9
+
+
 def test_a_round_returns_the_canvas_and_the_score_per_image(small_photo):
     from dreamfx.scaling import Geometry
 
