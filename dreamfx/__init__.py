@@ -10,7 +10,7 @@ from typing import Any
 
 import pluggy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The marker for hook implementations: ``@dreamfx.hookimpl``.
 hookimpl = pluggy.HookimplMarker("dreamfx")

@@ -460,7 +460,8 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
     if fmt is not None and not run.interrupted:
         meta = {"dreamfx_version": __version__, "animation": "zoom", "animation_params": params,
                 "run_hash": run_hash, "frames": request.frames, "fps": request.fps, "preset": settings.preset,
-                "settings": settings.to_dict(), "seed": settings.seed, "color": request.color,
+                "settings": settings.to_dict(), "model": settings.model_record(), "seed": settings.seed,
+                "color": request.color,
                 "input": source.name, "input_sha256": photo_digest}
         write_animation(path, fmt, frames_of(store, request.frames), request.fps, meta)
     return run

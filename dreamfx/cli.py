@@ -138,7 +138,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
                            "write a labelled contact sheet (gain under each tile, silent maps marked) and the scores.")
     atlas.add_argument("photo", metavar="PHOTO", help="the image to dream")
     atlas.add_argument("--layer", help="shortcut for --set objective.layer=LAYER (default: the preset's)")
-    atlas.add_argument("--maps", help="maps (or units) to dream: all (default), 0-63, 3,7,56 or 0-9,33")
+    atlas.add_argument("--maps", help="maps (or units) to dream: all (default), 0-127, 3,7,56 or 0-9,33")
     atlas.add_argument("--sort", choices=("map", "gain", "after"), default="map",
                        help="tile order: map index (default), gain or score after, largest first")
     atlas.add_argument("-o", "--output", default="atlas.png", help="the sheet (default atlas.png)")

@@ -106,11 +106,12 @@ class Atlas:
 
         return {"dreamfx_atlas": 1, "dreamfx_version": __version__, "input": self.input_name, "layer": self.layer,
                 "choice": self.selectable, "title": self.title, "settings": self.settings_dict(),
+                "model": self.settings.model_record(),
                 "maps": [e.as_dict() for e in self.sorted(sort)]}
 
 
 def parse_maps(text: str | Sequence[int] | None, count: int | None, what: str = "map") -> list[int]:
-    """``"0-63"``, ``"3,7,56"``, ``"0-9,33"`` or ``"all"`` (None) as map indices, each
+    """``"0-127"``, ``"3,7,56"``, ``"0-9,33"`` or ``"all"`` (None) as map indices, each
     checked against the ``count`` maps of the layer; order kept, duplicates dropped."""
     if text is None or text == "all":
         if count is None:
@@ -121,7 +122,7 @@ def parse_maps(text: str | Sequence[int] | None, count: int | None, what: str = 
         for part in (p.strip() for p in text.split(",")):
             match = re.fullmatch(r"(\d{1,6})(?:-(\d{1,6}))?", part)
             if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
-                raise SettingsError(f"--maps {text!r}: give {what} indices and ranges, e.g. 0-63 or 3,7,56")
+                raise SettingsError(f"--maps {text!r}: give {what} indices and ranges, e.g. 0-127 or 3,7,56")
             first, last = int(match[1]), int(match[2] or match[1])
             if last - first >= MAX_MAPS:
                 raise SettingsError(f"--maps {part}: at most {MAX_MAPS} {what}s in one atlas")
@@ -253,7 +254,7 @@ def write_atlas(atlas: Atlas, output: Path, json_path: Path | None, sort: str = 
     from .imageio import write_bytes_atomic, write_image_atomic
 
     metadata = {"dreamfx_version": __version__, "command": "atlas", "input": atlas.input_name, "layer": atlas.layer,
-                "settings": atlas.settings_dict(),
+                "settings": atlas.settings_dict(), "model": atlas.settings.model_record(),
                 "maps": [e.as_dict() for e in atlas.sorted(sort)]}
     write_image_atomic(output, atlas.sheet(sort), metadata)
     if json_path is not None:

@@ -1,7 +1,10 @@
-"""Loading Keras models safely, and the per-process cache of loaded models."""
+"""Loading Keras models safely, the per-process cache of loaded models, and which network
+a model setting names (the SHA-256 of its file, recorded in every output)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,3 +43,49 @@ def cached_model(name: str, params: dict[str, Any], build: Callable[[], Any]) ->
     if key not in _LOADED:
         _LOADED[key] = build()
     return _LOADED[key]
+
+
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+MODEL_FILE_ATTRIBUTE = "dreamfx_model_file"
+"""A model factory with this attribute, a function of the factory's parameters returning
+the ``.keras`` file it loads, lets the host name the network without building it."""
+
+
+def model_file(factory: Callable[..., Any], where: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare that ``factory`` loads the file ``where(**params)`` returns (a path, or ""
+    when the parameters name none); returns ``factory``."""
+    setattr(factory, MODEL_FILE_ATTRIBUTE, where)
+    return factory
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str | None:
+    """The SHA-256 of a regular file, cached by its identity and modification time; None
+    when it cannot be read (the model's build reports why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(path):
+        return None
+    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return None
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+def model_sha256(component: Any, params: dict[str, Any]) -> str | None:
+    """The SHA-256 of the file the model ``component`` loads with ``params``, when its
+    factory declares one (:func:`model_file`); None otherwise (a network built in code is
+    named by its component name and parameters alone)."""
+    where = getattr(component.factory, MODEL_FILE_ATTRIBUTE, None)
+    if where is None:
+        return None
+    path = where(**params)
+    return file_sha256(Path(path).expanduser()) if path else None

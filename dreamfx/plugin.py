@@ -37,7 +37,7 @@ from .errors import DreamfxError, PluginError, SettingsError
 from .executors import Executor, ExecutorError, FolderWork
 from .hookspecs import Register
 from .loop import DreamLoop, LoopResult, LoopRun, Round
-from .models import load_keras_file
+from .models import load_keras_file, model_file
 from .objectives import ModelInfo, Objective, Scaled, Sum
 from .optimize import Optimizer, OptimizerBase
 from .registry import Auto, BuildContext, Param
@@ -80,6 +80,7 @@ __all__ = [
     "Round",
     "LoopResult",
     "load_keras_file",
+    "model_file",
     # executors (dreamfx_register_executors)
     "Executor",
     "FolderWork",

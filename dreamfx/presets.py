@@ -99,11 +99,25 @@ def settings_from_output(
     seed: int | None = None,
     color: str = "gray",
     keep_alpha: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[Settings, str, bool]:
     """``(settings, color, keep_alpha)`` stored in a dreamfx output, with ``--set``-style
     overrides and an optional seed applied, validated by the same code as presets.
-    ``color`` and ``keep_alpha`` are the values to use when the output does not store them."""
+    ``color`` and ``keep_alpha`` are the values to use when the output does not store them.
+
+    An output that names ``mnist-cnn`` without the network's digest was dreamed before
+    ``mnist-cnn`` had the article's 128 maps: it gets ``mnist-cnn-64``, the network that
+    made it. What a user should know (that change; a model file whose digest is no longer
+    the stored one) is appended to ``notes``."""
+    notes = [] if notes is None else notes
     meta = read_output_metadata(path)
+    stored = meta["settings"]
+    if isinstance(stored, dict) and not isinstance(meta.get("model"), dict):
+        model = stored.get("model", {})
+        if isinstance(model, dict) and model.get("name", "mnist-cnn") == "mnist-cnn":
+            stored = {**stored, "model": {**model, "name": "mnist-cnn-64"}}
+            notes.append(f"--from {path}: it was dreamed with mnist-cnn before that network had 128 maps; "
+                         "using mnist-cnn-64, the 64-map network that made it")
     color = meta.get("color", color)
     if color not in COLORS:
         raise SettingsError(f"--from {path}: color must be one of {', '.join(COLORS)}, got {_short(color)}")
@@ -114,8 +128,14 @@ def settings_from_output(
     if not isinstance(preset, str) or len(preset) > MAX_STRING:
         raise SettingsError(f"--from {path}: preset must be a name of at most {MAX_STRING} characters, got {_short(preset)}")
     try:
-        settings = resolve_settings(preset, apply_overrides(meta["settings"], overrides or []), host.registries,
+        settings = resolve_settings(preset, apply_overrides(stored, overrides or []), host.registries,
                                     seed=seed)
     except SettingsError as exc:
         raise SettingsError(f"--from {path}: {exc}") from None
+    recorded = meta.get("model")
+    if (isinstance(recorded, dict) and isinstance(recorded.get("sha256"), str)
+            and recorded.get("name") == settings.model.name and settings.model_sha256 not in (None, recorded["sha256"])):
+        notes.append(f"--from {path}: it was dreamed with model {settings.model.name} of SHA-256 "
+                     f"{recorded['sha256'][:12]}..., which is now {settings.model_sha256[:12]}...: "
+                     "the dream will differ")
     return settings, color, keep_alpha

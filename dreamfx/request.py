@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,8 +83,12 @@ class DreamRequest:
 
         overrides = [parse_override(o) if isinstance(o, str) else tuple(o) for o in self.overrides]
         if self.from_output:
+            notes: list[str] = []
             settings, color, keep_alpha = settings_from_output(host, self.from_output, overrides, seed=self.seed,
-                                                               color=self.color, keep_alpha=self.keep_alpha)
+                                                               color=self.color, keep_alpha=self.keep_alpha,
+                                                               notes=notes)
+            for note in notes:
+                print(f"dreamfx: note: {note}", file=sys.stderr)
             return settings, replace(self, color=color, keep_alpha=keep_alpha)
         return settings_for(host, self.preset, overrides, seed=self.seed), self
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import PluginError, SettingsError
+from .models import model_sha256
 from .registry import AUTO, Component, Registry
 
 if sys.version_info >= (3, 11):
@@ -98,6 +99,10 @@ class Settings:
     optimizer: ComponentChoice
     loop: ComponentChoice
     output: dict[str, Any]
+    model_sha256: str | None = None
+    """The SHA-256 of the model's file when its component declares one (the shipped
+    networks, ``keras-file``): part of :meth:`digest`, so outputs of another network are
+    not taken for up to date; recorded in every output, not part of :meth:`to_dict`."""
 
     def component(self, section: str) -> ComponentChoice:
         return getattr(self, section)
@@ -111,10 +116,16 @@ class Settings:
         data["output"] = dict(self.output)
         return data
 
+    def model_record(self) -> dict[str, Any]:
+        """Which network dreamed: ``{"name": ..., "sha256": ...}``, as every output records it."""
+        return {"name": self.model.name, "sha256": self.model_sha256}
+
     def digest(self) -> str:
         """A short hash of everything that changes the output (not the description)."""
         data = self.to_dict()
         data.pop("description")
+        if self.model_sha256 is not None:
+            data["model_sha256"] = self.model_sha256
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -373,7 +384,8 @@ def resolve_settings(
         raise SettingsError(f"description must be a string, got {_short(description)} ({type(description).__name__})")
     if not isinstance(preset_name, str) or len(preset_name) > MAX_STRING:
         raise SettingsError(f"preset name must be a string of at most {MAX_STRING} characters, got {_short(preset_name)}")
-    settings = Settings(preset_name, description, final_seed, output=output, **choices)
+    network = model_sha256(registries["models"].get(choices["model"].name), choices["model"].params)
+    settings = Settings(preset_name, description, final_seed, output=output, model_sha256=network, **choices)
     size = len(json.dumps(settings.to_dict(), default=str))
     if size > MAX_SETTINGS_BYTES:
         raise SettingsError(f"the settings take {size:,} bytes as JSON; at most {MAX_SETTINGS_BYTES // 1024} KiB are "

@@ -330,7 +330,8 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     if fmt is not None and not run.interrupted:
         meta = {"dreamfx_version": __version__, "animation": "video", "animation_params": params,
                 "run_hash": run_hash, "frames": count, "fps": str(clip.fps), "preset": settings.preset,
-                "settings": settings.to_dict(), "seed": settings.seed, "color": request.color,
+                "settings": settings.to_dict(), "model": settings.model_record(), "seed": settings.seed,
+                "color": request.color,
                 "input": source.name, "input_sha256": clip_digest,
                 "coherence": run.metrics}
         audio = source if clip.has_audio and not source.is_dir() else None
