@@ -91,6 +91,9 @@ def render_grid(patterns: np.ndarray, labels: list[str], title: str, size: int =
     for i, (pattern, label) in enumerate(zip(patterns, labels)):
         x = pad + (i % columns) * (size + pad)
         y = title_h + (i // columns) * (label_h + size + pad)
-        draw.text((x, y + 4), label, fill="black", font=_font(14 if size >= 150 else 12))
+        font_size = 14 if size >= 150 else 12
+        while font_size > 8 and draw.textlength(label, font=_font(font_size)) > size + pad - 2:
+            font_size -= 1  # a long label ("map 120: no pattern") keeps clear of its neighbour's
+        draw.text((x, y + 4), label, fill="black", font=_font(font_size))
         grid.paste(_tile(viridis(stretch(pattern)), size, Image.Resampling.NEAREST), (x, y + label_h))
     return grid

@@ -40,6 +40,8 @@ def main(out: str) -> None:
         results[f"score/{preset}"] = np.array([result.score_before, result.score_after])
         short = make_dreamer(preset, {"seed": 3, "steps": 5, "rounds": 2})(photo)
         results[f"short/{preset}"] = eight_bit(short.image)
+        results[f"short-score/{preset}"] = np.array([short.score_before, short.score_after])
+    results["photo"] = eight_bit(photo)
     # invariants, on this backend
     zero = make_dreamer("single-map", {"steps": 0, "seed": 3})(photo)
     results["zero_steps_error"] = np.array(np.abs(zero.image - photo).max())

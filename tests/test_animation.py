@@ -476,7 +476,7 @@ def test_a_silent_zoom_says_so_and_map_auto_keeps_the_first_frames_map(tmp_path,
     run = cli("zoom", dark, "--frames", "2", *FAST, "-o", tmp_path / "z.gif")
     assert run.returncode == 0, run.stderr
     text = " ".join(run.stdout.split())
-    assert ("silent 2 of 2 frames dreamed are silent: conv3 map 56 does not respond to them (zero activation): "
+    assert ("silent 2 of 2 frames dreamed are silent: conv3 map 19 does not respond to them (zero activation): "
             f"nothing changed; try --set objective.map=auto, or --set objective.map={best}") in text, text
 
     auto = cli("zoom", dark, "--frames", "2", *FAST, "--set", "objective.map=auto", "-o", tmp_path / "a.gif")
@@ -497,5 +497,5 @@ def test_a_silent_video_says_so(tmp_path, cli):
         Image.new("RGB", (40, 30)).save(clip / f"f{i}.png")
     run = cli("video", clip, *FAST, "-o", str(tmp_path / "out") + "/")
     assert run.returncode == 0, run.stderr
-    assert "2 of 2 frames dreamed are silent: conv3 map 56 does not respond" in " ".join(run.stdout.split())
+    assert "2 of 2 frames dreamed are silent: conv3 map 19 does not respond" in " ".join(run.stdout.split())
 

@@ -151,21 +151,21 @@ def test_warm_dreams_reuse_the_dreamer_and_its_compiled_step(photo):
     from dreamfx import api
 
     api.forget_warm()
-    first = dreamfx.dream(photo, "single-map", map=56, steps=4, rounds=2)
+    first = dreamfx.dream(photo, "single-map", map=19, steps=4, rounds=2)
     assert len(api._WARM) == 1
     dreamer = api._WARM.values()[0]
     models = (dreamer.model, dreamer.features, dreamer.ascent)
-    second = dreamfx.dream(photo, "single-map", map=33, steps=4, rounds=2)
-    third = dreamfx.dream(photo, "single-map", map=28, steps=4, rounds=2)
-    fourth = dreamfx.dream(photo, "single-map", map=60, steps=4, rounds=2)
+    second = dreamfx.dream(photo, "single-map", map=29, steps=4, rounds=2)
+    third = dreamfx.dream(photo, "single-map", map=100, steps=4, rounds=2)
+    fourth = dreamfx.dream(photo, "single-map", map=10, steps=4, rounds=2)
     assert len(api._WARM) == 1 and api._WARM.values()[0] is dreamer
     assert (dreamer.model, dreamer.features, dreamer.ascent) == models
-    fresh = warm_dreamer("single-map", map=33, steps=4, rounds=2)(gray(photo))  # a dreamer built with map 33
+    fresh = warm_dreamer("single-map", map=29, steps=4, rounds=2)(gray(photo))  # a dreamer built with map 29
     assert np.array_equal(second.image, fresh.image)
-    assert second.settings.objective.params["map"] == 33 and second.objective == "conv3 map 33"
-    assert first.settings.objective.params["map"] == 56 and third.objective == "conv3 map 28"
+    assert second.settings.objective.params["map"] == 29 and second.objective == "conv3 map 29"
+    assert first.settings.objective.params["map"] == 19 and third.objective == "conv3 map 100"
     assert fourth.score_after > 0
-    dreamfx.dream(photo, "single-map", map=33, steps=5, rounds=2)  # other settings: another dreamer
+    dreamfx.dream(photo, "single-map", map=29, steps=5, rounds=2)  # other settings: another dreamer
     assert len(api._WARM) == 2
 
 
@@ -256,7 +256,7 @@ def test_cli_atlas_refuses_before_any_work(photo, tmp_path, cli):
     notes.write_text('{"mine": 1}')
     refused(2, "", photo, "-o", tmp_path / "a.png", "--json", notes)
     assert notes.read_text() == '{"mine": 1}'
-    refused(2, "does not exist", photo, "-o", tmp_path / "a.png", "--maps", "70")
+    refused(2, "does not exist", photo, "-o", tmp_path / "a.png", "--maps", "200")
     refused(2, "atlas needs single-map", photo, "-o", tmp_path / "a.png", "--set", "objective=whole-layer")
     refused(1, "", tmp_path / "missing.png", "-o", tmp_path / "a.png")
     assert photo.read_bytes() == before and not (tmp_path / "a.png").exists()
@@ -315,8 +315,8 @@ def test_the_docs_atlas_figures(tmp_path):
     readme = (ROOT / "README.md").read_text()
     zero = sum(e.score_before == 0 for e in atlas.entries)
     silent = sum(e.silent for e in atlas.entries)
-    quoted = re.search(r"(\d+) of the 64 maps are zero on the photo; (\d+) of them stay silent", text)
-    assert quoted and (int(quoted[1]), int(quoted[2])) == (zero, silent)
+    quoted = re.search(r"(\d+) of the (\d+) maps are zero on the photo; (\d+) of them stay silent", text)
+    assert quoted and (int(quoted[1]), int(quoted[2]), int(quoted[3])) == (zero, len(atlas.entries), silent)
     maps = re.search(r"README's examples use maps ([\d, and]+)", text)[1].replace("and", ",").split(",")
     for k in (int(k) for k in maps if k.strip()):
         entry = next(e for e in atlas.entries if e.map == k)
@@ -324,7 +324,7 @@ def test_the_docs_atlas_figures(tmp_path):
         assert f"--set objective.map={k}" in readme or f"--map {k}" in readme, k
     from dreamfx.patterns import grow_patterns
 
-    grown = grow_patterns(warm_dreamer("single-map"), 64, 10, choices=list(range(64)))
+    grown = grow_patterns(warm_dreamer("single-map"), 128, 10, choices=list(range(128)))
     quoted = re.search(r"Of conv3's maps, (\d+) rise above zero from the default noise", text)
     assert quoted and int(quoted[1]) == int((grown.after > 0).sum())
 
@@ -335,9 +335,9 @@ def test_oip_calls_a_map_that_grows_nothing_no_pattern_not_silent(tmp_path, cli)
     from dreamfx.patterns import grow_patterns, write_grid
 
     dreamer = warm_dreamer("single-map", steps=3)
-    result = grow_patterns(dreamer, 64, 1, choices=list(range(64)))
+    result = grow_patterns(dreamer, 128, 1, choices=list(range(128)))
     none = [k for k, after in zip(result.choices, result.after) if not after > 0]
-    assert none and len(none) < 64
+    assert none and len(none) < 128
     _, labels = write_grid(dreamer, result, 1, tmp_path / "grid.png")
     assert [label for label in labels if label.endswith(": no pattern")] == [f"map {k}: no pattern" for k in none]
     assert not any("silent" in label for label in labels)

@@ -96,7 +96,7 @@ def test_unreadable_image_is_one_line_and_exit_1(cli, tmp_path):
     "args, message",
     [
         (["--set", "objective.mapp=3"], "valid keys: objective.layer, objective.map"),
-        (["--set", "objective.map=99"], "choose map 0 to 63"),
+        (["--set", "objective.map=200"], "choose map 0 to 127"),
         (["--set", "objective.layer=conv7"], "layers with feature maps: conv1"),
         (["--preset", "nope"], "unknown preset 'nope'"),
     ],
@@ -166,7 +166,7 @@ def test_oip_grows_patterns_far_above_their_noise(cli, tmp_path):
 def test_layers_lists_shapes_and_map_counts(cli):
     proc = cli("layers")
     assert proc.returncode == 0, proc.stderr
-    for expected in ("conv1", "(26, 26, 32)", "32 maps", "conv3", "(3, 3, 64)", "64 maps", "logits", "10 units"):
+    for expected in ("conv1", "(26, 26, 32)", "32 maps", "conv3", "(3, 3, 128)", "128 maps", "logits", "10 units"):
         assert expected in proc.stdout
 
 
@@ -175,7 +175,7 @@ def test_layers_needs_no_dream_components(cli):
     for disabled in ("reinject", "reinject,oip,scaling"):
         proc = cli("layers", env={"DREAMFX_DISABLE_PLUGINS": disabled})
         assert proc.returncode == 0, proc.stderr
-        assert "64 maps" in proc.stdout and "Dream its deepest layer with" in proc.stdout
+        assert "128 maps" in proc.stdout and "Dream its deepest layer with" in proc.stdout
     cli("layers", "--set", "objective.map=3").one_line_error(2, "only takes model.* settings")
 
 

@@ -167,7 +167,7 @@ def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
         assert {o.job.source.name: o.status for o in runner.outcomes} == statuses
         dreamed = [o for o in runner.outcomes if o.job.source.name == "dark.png"][0]
         if not overrides:
-            assert "conv3 map 56 does not respond to it" in dreamed.reason and dreamed.job.output.exists()
+            assert "conv3 map 19 does not respond to it" in dreamed.reason and dreamed.job.output.exists()
     assert read_metadata(dreamed.job.output)["settings"]["objective"]["map"] != 56  # chosen: 56 is zero on it
 
 

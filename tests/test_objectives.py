@@ -23,7 +23,7 @@ OBJECTIVES = {
     "weighted-layers": ("weighted-layers", {}),
     "weighted-maps": ("single-map", {"objective": "weighted-maps",
                                      "objective__terms": [["conv3", 1, 1.0], ["conv2", 3, 0.5]]}),
-    "class": ("single-map", {"objective": "class", "objective__unit": 2}),  # a logit positive on chelsea
+    "class": ("single-map", {"objective": "class", "objective__unit": 6}),  # a logit positive on chelsea (0.55)
     "sum": ("single-map", {"objective": "sum", "objective__terms": [
         {"name": "whole-layer", "layer": "conv2", "weight": 0.5}, {"name": "class", "unit": 8}]}),
 }
@@ -45,7 +45,7 @@ def test_class_objective_also_raises_a_negative_logit(chelsea):
 
 def test_negative_weight_suppresses_its_feature(chelsea):
     dreamer = make_dreamer("single-map", {"objective": "weighted-maps",
-                                          "objective__terms": [["conv3", 1, 1.0], ["conv2", 3, -1.0]]})
+                                          "objective__terms": [["conv3", 1, 1.0], ["conv2", 4, -1.0]]})
     from keras import ops
 
     result = dreamer(chelsea)
@@ -79,7 +79,7 @@ def test_composition_algebra():
         ({"objective": "whole-layer", "objective__mode": "max"}, "is not one of mean-square, mean"),
         ({"objective": "class", "objective__unit": 10}, "choose unit 0 to 9"),
         ({"objective": "class", "objective__layer": "conv3"}, "dense layers: flatten"),
-        ({"objective": "weighted-maps", "objective__terms": [["conv3", 70, 1.0]]}, "choose map 0 to 63"),
+        ({"objective": "weighted-maps", "objective__terms": [["conv3", 130, 1.0]]}, "choose map 0 to 127"),
         ({"objective": "weighted-maps", "objective__terms": [["conv3"]]}, r"must be \[layer, map, weight\]"),
         ({"objective": "weighted-layers", "objective__weights": {}}, "objective.weights is empty"),
         ({"objective": "sum", "objective__terms": [{"name": "nope"}]}, "unknown objective 'nope'"),

@@ -13,7 +13,7 @@ def _single_map(
     ctx: BuildContext,
     layer: Annotated[str, "A layer with feature maps."] = "conv3",
     map: Annotated[int, "The map index. Its mean activation is the score. Map 0 of `conv3` is silent on many "
-                        "photos; the presets use 56. `\"auto\"`: for each photo, the map of `layer` that responds "
+                        "photos; the presets use 19. `\"auto\"`: for each photo, the map of `layer` that responds "
                         "most to it (the output's settings hold the map chosen).", Auto()] = 0,
 ) -> Objective:
     from .maps import SingleMap
