@@ -2,7 +2,7 @@
 
     python docs/make_atlas.py
 
-Writes docs/images/atlas-coffee.jpg (the atlas of conv3's 64 maps on the bundled photo,
+Writes docs/images/atlas-coffee.jpg (the atlas of conv3's 128 maps on the bundled photo,
 ``dreamfx.atlas``, sorted by the score after the dream) and docs/images/oip-conv3-all.jpg
 (``dreamfx oip --layer conv3 --all``), as JPEGs of a few hundred KB, and prints the figures
 the page quotes.
@@ -28,7 +28,7 @@ def main() -> None:
     atlas.sheet(sort="after", tile=120).save(DOCS / "images" / "atlas-coffee.jpg", quality=80)
     zero = [e.map for e in atlas.entries if e.score_before == 0]
     silent = [e.map for e in atlas.entries if e.silent]
-    print(f"{len(zero)} of the 64 maps are zero on the photo; {len(silent)} of them stay silent: {silent}")
+    print(f"{len(zero)} of the {len(atlas.entries)} maps are zero on the photo; {len(silent)} of them stay silent: {silent}")
     print("woken by the jitter:", [k for k in zero if k not in silent])
     print("strongest after:", [(e.map, round(e.score_after, 2)) for e in atlas.sorted("after")[:8]])
     with tempfile.TemporaryDirectory() as tmp:

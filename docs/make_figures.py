@@ -69,8 +69,8 @@ def main() -> None:
             figures.append(line)
             shrink(full, out / f"{preset}.png")
         shrink(Path(tmp) / "panel.png", out / "panel.png", width=1000)
-        dreamfx("oip", "--layer", "conv3", "--map", "56", "-n", "4", "-o", str(Path(tmp) / "oip.png"))
-        shrink(Path(tmp) / "oip.png", out / "oip-conv3-56.png", width=600)
+        dreamfx("oip", "--layer", "conv3", "--map", "19", "-n", "4", "-o", str(Path(tmp) / "oip.png"))
+        shrink(Path(tmp) / "oip.png", out / "oip-conv3-19.png", width=600)
     print("\n".join(figures))
 
 
