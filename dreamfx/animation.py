@@ -138,7 +138,7 @@ class FrameStore:
 def frame_metadata(settings: Any, result: Any, *, color: str, run_hash: str, kind: str, params: dict[str, Any],
                    index: int, count: int, input_name: str, input_digest: str | None) -> dict[str, Any]:
     """A frame's provenance: an output's (``dreamfx info``, ``--from``) plus the animation's."""
-    from .batch import output_metadata
+    from .metadata import output_metadata
 
     meta = output_metadata(settings, result, color=color, keep_alpha=False, input_name=input_name,
                            input_digest=input_digest)

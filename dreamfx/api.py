@@ -21,42 +21,16 @@ import numpy as np
 from PIL import Image
 
 from . import backend
-from .errors import DreamfxError, ImageError, SettingsError
-from .batch import output_metadata
+from .errors import DreamfxError, SettingsError
+from .metadata import output_metadata
 from . import imageio
-from .imageio import (PNG_LEVEL, Picture, compose, digest, load_picture, read_image, read_input_bytes, to_gray,
-                      to_picture, to_uint8, write_image_atomic)
+from .imageio import (PNG_LEVEL, _as_float, as_gray_array, Picture, compose, digest, load_picture, read_input_bytes, to_picture, to_uint8, write_image_atomic)
 from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
 from .request import DreamRequest, check_output_format
 from .scaling import LRUCache
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
-
-
-def _as_float(array: np.ndarray) -> np.ndarray:
-    """uint8 (0-255) or float (0-1) pixels as float32 in [0, 1] scale."""
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float32)
-    raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
-
-
-def as_gray_array(image: Any) -> np.ndarray:
-    """A path, PIL image or array (H, W) / (H, W, 3|4), uint8 or float in [0, 1], as (H, W) float32."""
-    if isinstance(image, (str, os.PathLike)):
-        return read_image(Path(image))
-    if isinstance(image, Image.Image):
-        return to_gray(image)
-    array = _as_float(np.asarray(image))
-    if array.ndim == 3 and array.shape[-1] in (3, 4):
-        array = array[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-    elif array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim != 2:
-        raise ImageError(f"image arrays must be (H, W) or (H, W, 3), got shape {array.shape}")
-    return np.clip(array, 0.0, 1.0)
 
 
 def as_model_array(image: Any, channels: int = 1) -> np.ndarray:
@@ -180,8 +154,6 @@ def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> 
     that parameter is fed at run time. Returns the dreamer and the value to feed (None:
     the dreamer's own settings). TensorFlow starts without its native log lines
     (:func:`dreamfx.backend.start_quietly`)."""
-    from .device import resolve_device
-
     backend.start_quietly()
     name, params = settings.objective.name, settings.objective.params
     plugins = tuple(host.get(kind, settings.component(section).name).plugin
@@ -191,7 +163,7 @@ def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> 
         varied = selectable if selectable in params else None
         base = settings if varied is None else replace(settings, objective=replace(
             settings.objective, params={k: v for k, v in params.items() if k != varied}))
-        return base.digest(), varied, host, plugins, resolve_device(device)
+        return base.digest(), varied, host, plugins, backend.resolve_device(device)
 
     if name in _SELECTABLE:
         dreamer = _WARM.get_or_build(key(_SELECTABLE[name]), lambda: Dreamer(host, settings, device))

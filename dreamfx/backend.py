@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Any, Callable, Iterator
 
+from .device import parse_device, tensorflow_device
 from .errors import DreamfxError, SettingsError
 
 #: The backends dreamfx runs on. Keras's torch backend is not one: see docs/performance.md.
@@ -155,11 +156,7 @@ def resolve_device(spec: str = "auto") -> str:
     TensorFlow; ``cpu:0``, ``cuda:0`` for JAX. ``auto`` is the first GPU when the backend
     sees one, else the CPU."""
     if not is_jax():
-        from .device import tensorflow_device
-
         return tensorflow_device(spec)
-    from .device import parse_device
-
     kind, index = parse_device(spec)
     gpus = jax_gpus()
     if kind == "cpu" or (kind == "auto" and not gpus):

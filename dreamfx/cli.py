@@ -10,6 +10,7 @@ User mistakes print one line (``dreamfx: error: ...``) and exit 2 (settings, usa
 from __future__ import annotations
 
 import argparse
+import contextlib
 from contextlib import nullcontext
 from dataclasses import fields
 import json
@@ -17,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import __version__
 from .commands import console as _console, quiet_tensorflow as _quiet_tensorflow
@@ -39,7 +40,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     common = argparse.ArgumentParser(add_help=False)
     for target, default in ((parser, False), (common, argparse.SUPPRESS)):
         # accepted before or after the command: dreamfx --debug run ... or dreamfx run --debug ...
-        target.add_argument("--debug", action="store_true", default=default, help="show tracebacks and TensorFlow's log")
+        target.add_argument("--debug", action="store_true", default=default, help="show tracebacks, TensorFlow's log and dreamfx's debug lines")
         target.add_argument("--strict", action="store_true", default=default, help="make a broken third-party plugin fatal")
         target.add_argument("--backend", default=default if default is argparse.SUPPRESS else None,
                             metavar="{tensorflow,jax}",
@@ -403,12 +404,39 @@ def _early_option(argv: Sequence[str], name: str) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = argparse.Namespace(debug="--debug" in argv)
+    with _debug_lines(args.debug):
+        return _main(argv, args)
+
+
+@contextlib.contextmanager
+def _debug_lines(on: bool) -> Iterator[None]:
+    """With ``--debug``, the host's debug lines (which faster route it left, and why) on
+    stderr as ``dreamfx: debug: ...``, for this call only."""
+    import logging
+
+    if not on:
+        yield
+        return
+    log = logging.getLogger("dreamfx")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("dreamfx: debug: %(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def _main(argv: list[str], args: argparse.Namespace) -> int:
     from . import interrupts
     from .commands import collect_commands, run_command
     from .plugins import create_host
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = argparse.Namespace(debug="--debug" in argv)
     try:
         from . import backend
 

@@ -1,4 +1,5 @@
-"""Choosing the device a dream runs on."""
+"""Device names: ``auto|cpu|gpu|gpu:N`` checked without a backend, and as TensorFlow names them
+(the active backend's choice is :func:`dreamfx.backend.resolve_device`)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,6 @@ def parse_device(spec: str) -> tuple[str, int]:
     if not match or (match.group(1) != "gpu" and match.group(2)):
         raise SettingsError(f"unknown device {spec!r}; choose {DEVICE_CHOICES}")
     return match.group(1), int(match.group(2) or 0)
-
-
-def resolve_device(spec: str = "auto") -> str:
-    """Map ``auto|cpu|gpu|gpu:N`` to the active backend's device name (``/GPU:0`` for
-    TensorFlow, ``cuda:0`` for JAX: :func:`dreamfx.backend.resolve_device`)."""
-    from .backend import resolve_device as on_backend
-
-    return on_backend(spec)
 
 
 def tensorflow_device(spec: str = "auto") -> str:

@@ -372,7 +372,7 @@ def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) ->
     encoding is left (not after an error raised before): an engine may then start the
     worker's next task, whose decoding and dreaming overlap this one's encoding, as a local
     run's write-behind threads do (Dask's ``secede``; measured in docs/cluster.md)."""
-    from .batch import output_metadata
+    from .metadata import output_metadata
     from .imageio import compose, decode_picture, encode_image
 
     if task.requirements is not None and task.requirements not in _CHECKED:

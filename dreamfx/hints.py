@@ -92,7 +92,7 @@ def responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
         scaler = downscale.build(downscale.context(model=info))
     except (TypeError, ValueError, SettingsError):
         return None
-    from .api import as_gray_array
+    from .imageio import as_gray_array
 
     return strongest_map(model, info, scaler, layer, as_gray_array(SAMPLE_IMAGE))
 

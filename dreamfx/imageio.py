@@ -497,3 +497,28 @@ def _inflate(data: bytes, max_bytes: int) -> bytes:
     if len(out) > max_bytes:
         raise ImageError(f"its metadata is larger than {_size(max_bytes)}")
     return out
+
+
+def _as_float(array: np.ndarray) -> np.ndarray:
+    """uint8 (0-255) or float (0-1) pixels as float32 in [0, 1] scale."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32)
+    raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {array.dtype}")
+
+
+def as_gray_array(image: Any) -> np.ndarray:
+    """A path, PIL image or array (H, W) / (H, W, 3|4), uint8 or float in [0, 1], as (H, W) float32."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(Path(image))
+    if isinstance(image, Image.Image):
+        return to_gray(image)
+    array = _as_float(np.asarray(image))
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        array = array[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    elif array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != 2:
+        raise ImageError(f"image arrays must be (H, W) or (H, W, 3), got shape {array.shape}")
+    return np.clip(array, 0.0, 1.0)

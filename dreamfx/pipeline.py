@@ -17,6 +17,7 @@ dreams the RGB image (gray inputs are repeated into three channels) and its resu
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from contextlib import contextmanager
@@ -31,9 +32,14 @@ from .features import feature_model
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
-from .registry import AUTO, Component
+from .registry import Component
+from .values import AUTO
 from .scaling import LevelCache, level_key, split_views, worth_compiling
 from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
+
+#: Where the host says which faster route it left, and why (``--debug`` shows it on stderr;
+#: in Python: ``logging.getLogger("dreamfx").setLevel(logging.DEBUG)`` with a handler).
+log = logging.getLogger("dreamfx")
 
 #: What a component may raise that is turned into a PluginError. KeyboardInterrupt is not
 #: among them: Ctrl-C during a dream must stop the run, not fail one group.
@@ -373,7 +379,9 @@ class Dreamer:
             fn = self._whole.function(batch.shape, choices is None, lambda: backend.compile_function(dream))
             image, pattern, dream_, detail, before, after = fn(batch, choices)
             before, after = np.asarray(before), np.asarray(after)
-        except Exception:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
+        except Exception as exc:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
+            log.debug("the dream of a batch of shape %s as one compiled call failed (%s: %s); this shape is "
+                      "dreamed round by round from now on", tuple(batch.shape), type(exc).__name__, exc)
             self._whole.refuse(batch.shape, choices is None)
             return None
         if on_round is not None:
@@ -421,7 +429,9 @@ class Dreamer:
         try:
             chosen = None if choices is None else backend.tensor(np.asarray(choices, np.int32), "int32")
             return np.asarray(fused(images, chosen))
-        except Exception:  # noqa: BLE001 - the separate calls run and report it
+        except Exception as exc:  # noqa: BLE001 - the separate calls run and report it
+            log.debug("scoring a batch of shape %s in one compiled call failed (%s: %s); it is scored in "
+                      "separate calls from now on", key[0], type(exc).__name__, exc)
             if len(self._unfused) > 256:  # bounded, like the compiled functions
                 self._unfused.clear()
             self._unfused.add((level_key(level), key))

@@ -87,8 +87,13 @@ def _protocol(cls: type) -> list[str]:
 
 def render() -> str:
     """The text of docs/plugin-hooks.md."""
-    from . import hookspecs, plugin
+    from . import hookspecs
+    from .executors import Executor, FolderWork
+    from .loop import DreamLoop, LoopResult
+    from .objectives import Objective
+    from .optimize import Optimizer
     from .registry import BuildContext
+    from .scaling import Level, Scaler
 
     lines = ["# Plugin hooks", "", NOTICE, "", _doc(hookspecs), ""]
     lines += ["## register", "", "```python",
@@ -108,8 +113,9 @@ def render() -> str:
               "What each kind's factory returns. The host checks a component against its kind's protocol "
               "when it is built; a mismatch is a `PluginError` naming the plugin. Import them from "
               "`dreamfx.plugin`.", ""]
-    for cls in (plugin.Objective, plugin.Scaler, plugin.Level, plugin.Optimizer, plugin.DreamLoop, plugin.LoopResult,
-                plugin.Executor, plugin.FolderWork):
+    # the protocols dreamfx.plugin exports, from their own modules (dreamfx.plugin runs this
+    # generator: importing it back would be a cycle; a test checks they are the same objects)
+    for cls in (Objective, Scaler, Level, Optimizer, DreamLoop, LoopResult, Executor, FolderWork):
         lines += _protocol(cls)
     text = "\n".join(lines)
     while "\n\n\n" in text:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from .errors import PluginError, SettingsError
+from .values import AUTO, validate_params
 
 if TYPE_CHECKING:
     from .objectives import ModelInfo, Objective
@@ -30,9 +31,6 @@ PARAM_TYPES: tuple[type, ...] = (bool, int, float, str, list, dict)
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _UNSET: Any = object()
-
-#: The value of a parameter marked :class:`Auto`: chosen per image by the host.
-AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -87,8 +85,6 @@ class BuildContext:
         the same model: how a composite (the built-in ``sum``) combines other objectives.
         ``where`` is the settings path of the term, for error messages
         (``"objective.terms[0]"``)."""
-        from .settings import validate_params
-
         if self._objectives is None or self.model is None:
             raise PluginError(f"{self.kind[:-1]} {self.name!r} (plugin {self.plugin!r}) asked for an objective, "
                               "which only objectives can build")

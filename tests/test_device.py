@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dreamfx.device import resolve_device
+from dreamfx.backend import resolve_device
 from dreamfx.errors import DreamfxError
 
 

@@ -185,3 +185,68 @@ def test_first_dream_eager_and_later_compiled_rounds_agree(small_photo):
     assert len(dreamer.compiled) == 2  # the loop's enter and reinject
     assert np.abs(first.image - second.image).max() <= 1e-5
     assert first.score_after == pytest.approx(second.score_after, rel=1e-4)
+
+
+# -- the faster routes fall back by name (issue 23) -------------------------------------------------
+
+
+def test_a_failed_whole_dream_call_dreams_round_by_round_and_says_why(small_photo, caplog, monkeypatch):
+    """The one-call dream is an optimisation: when its call fails, the round-by-round way gives
+    the same dream, a debug line names the failure, and that shape is not tried again."""
+    import logging
+
+    reference = make_dreamer("single-map", {"steps": 3, "rounds": 2})(small_photo)
+    dreamer = make_dreamer("single-map", {"steps": 3, "rounds": 2})
+    attempts = []
+
+    def broken(*args):
+        attempts.append(args)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(dreamer._whole, "wanted", lambda shape, plain: not attempts)
+    monkeypatch.setattr(dreamer._whole, "function", broken)
+    with caplog.at_level(logging.DEBUG, logger="dreamfx"):
+        first = dreamer(small_photo)
+        second = dreamer(small_photo)
+    assert np.array_equal(first.image, reference.image) and np.array_equal(second.image, reference.image)
+    assert len(attempts) == 1
+    (line,) = [r.getMessage() for r in caplog.records if "one compiled call failed" in r.getMessage()]
+    assert "(RuntimeError: boom)" in line and "round by round" in line
+
+
+def test_a_failed_fused_score_is_scored_in_separate_calls_and_says_why(small_photo, caplog, monkeypatch):
+    import logging
+
+    images = np.stack([small_photo, small_photo[::-1]])[..., None].astype(np.float32)
+    unfused = make_dreamer("single-map", {"steps": 3, "rounds": 1})
+    monkeypatch.setattr(unfused, "_fused_score", lambda *args: None)  # "does not fuse": the separate calls
+    separate = unfused.score(images)
+    dreamer = make_dreamer("single-map", {"steps": 3, "rounds": 1})
+
+    def broken(level, key, build):
+        def call(*args):
+            raise RuntimeError("bang")
+        return call
+
+    monkeypatch.setattr(dreamer._fused_of, "get", broken)
+    with caplog.at_level(logging.DEBUG, logger="dreamfx"):
+        scores = dreamer.score(images)
+    assert np.array_equal(scores, separate)  # the separate calls' very bits
+    assert len(dreamer._unfused) == 1  # not tried again for this level and shape
+    assert any("scoring a batch of shape (2," in r.getMessage() and "(RuntimeError: bang)" in r.getMessage()
+               and "separate calls" in r.getMessage() for r in caplog.records)
+
+
+def test_debug_prints_the_host_s_debug_lines_on_stderr_for_that_call_only(capsys):
+    import logging
+
+    from dreamfx.cli import _debug_lines
+
+    log = logging.getLogger("dreamfx")
+    with _debug_lines(True):
+        log.debug("left the fast route (RuntimeError: x)")
+    log.debug("not shown")
+    with _debug_lines(False):
+        log.debug("not shown either")
+    err = capsys.readouterr().err
+    assert err == "dreamfx: debug: left the fast route (RuntimeError: x)\n"

@@ -13,6 +13,7 @@ the ascent branch lands.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -286,6 +287,24 @@ def test_plugin_hooks_md_is_generated_from_the_code():
     committed = (ROOT / "docs" / "plugin-hooks.md").read_text()
     assert committed == render(), ("docs/plugin-hooks.md is stale: run "
                                    "python -m dreamfx.plugin --reference > docs/plugin-hooks.md")
+
+
+def test_the_reference_documents_the_protocols_dreamfx_plugin_exports():
+    """render() takes the protocols from their own modules (dreamfx.plugin runs it, so it may
+    not import dreamfx.plugin back): they are the very objects plugin authors import."""
+    import importlib
+
+    import dreamfx.plugin
+    from dreamfx import reference
+
+    homes = {"Objective": "objectives", "Scaler": "scaling", "Level": "scaling", "Optimizer": "optimize",
+             "DreamLoop": "loop", "LoopResult": "loop", "Executor": "executors", "FolderWork": "executors"}
+    source = Path(reference.__file__).read_text()
+    text = reference.render()
+    for name, home in homes.items():
+        assert name in dreamfx.plugin.__all__, name
+        assert getattr(dreamfx.plugin, name) is getattr(importlib.import_module(f"dreamfx.{home}"), name), name
+        assert f"from .{home} import" in source and f"\n### {name}\n" in text, name
 
 
 def test_presets_md_parameter_table_is_generated_from_the_signatures():
