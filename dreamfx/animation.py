@@ -29,6 +29,7 @@ from PIL import Image
 
 from . import __version__
 from .errors import DreamfxError, ImageError, SettingsError
+from .request import CommonOptions
 from .imageio import (Picture, compose, digest, load_picture, provenance, read_input_bytes, sidecar_path, to_picture,
                       write_bytes_atomic, write_image_atomic)
 
@@ -308,7 +309,7 @@ FrameEvent = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class ZoomRequest:
+class ZoomRequest(CommonOptions):
     """The options of ``dreamfx zoom``."""
 
     source: str
@@ -317,17 +318,9 @@ class ZoomRequest:
     zoom: float = 1.05
     rotate: float = 0.0
     fps: float = 12.0
-    preset: str = "single-map"
-    overrides: tuple[Any, ...] = ()
-    seed: int | None = None
-    device: str = "auto"
-    color: str = "gray"
-    force: bool = False
 
     def check(self) -> None:
-        from .device import parse_device
-
-        parse_device(self.device)
+        self.check_common()
         if not 1 <= self.frames <= MAX_FRAMES:
             raise SettingsError(f"--frames must be 1 to {MAX_FRAMES:,}, got {self.frames}")
         if not (math.isfinite(self.zoom) and 0.5 <= self.zoom <= 2.0):
@@ -336,16 +329,6 @@ class ZoomRequest:
             raise SettingsError(f"--rotate must be between -180 and 180 degrees, got {self.rotate}")
         if not (math.isfinite(self.fps) and 0.1 <= self.fps <= 240):
             raise SettingsError(f"--fps must be between 0.1 and 240, got {self.fps}")
-        if self.color not in ("gray", "luma"):
-            raise SettingsError(f"color must be gray or luma, got {self.color!r}")
-
-
-def settings_of(host: Any, preset: str, overrides: Iterable[Any], seed: int | None) -> Any:
-    from .presets import settings_for
-    from .settings import parse_override
-
-    parsed = [parse_override(o) if isinstance(o, str) else tuple(o) for o in overrides]
-    return settings_for(host, preset, parsed, seed=seed)
 
 
 def check_paths(inputs: Iterable[Path], outputs: Iterable[tuple[str, Path]]) -> None:
@@ -397,7 +380,7 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
 
     event = event or (lambda done, total: None)
     request.check()
-    settings = settings_of(host, request.preset, request.overrides, request.seed)
+    settings = request.settings(host)
     source = Path(request.source)
     data = read_input_bytes(source)
     if not data:

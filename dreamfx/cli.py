@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 from . import __version__
 from .commands import console as _console, quiet_tensorflow as _quiet_tensorflow
 from .errors import DreamfxError, ImageError, SettingsError
+from .values import COLORS
 from .hints import SAMPLE_IMAGE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -65,7 +66,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     def animation_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("-o", "--output", required=True,
                        help="OUT.gif, OUT.webp, OUT.mp4 or FOLDER/ (numbered PNG frames)")
-        p.add_argument("--color", choices=("gray", "luma"), default="gray",
+        p.add_argument("--color", choices=COLORS, default="gray",
                        help="gray (default) or luma: dream the brightness, keep the colours")
         p.add_argument("--force", action="store_true", help="redo every frame, and replace files dreamfx did not write")
         dream_options(p)
@@ -81,7 +82,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     run.add_argument("--glob", help="only files whose name matches this pattern, e.g. '*.jpg'")
     run.add_argument("--format", help="output format for folders: png (default), jpg, tif, bmp, webp")
     run.add_argument("--force", action="store_true", help="redo outputs that already exist with the same settings")
-    run.add_argument("--color", choices=("gray", "luma"), default="gray",
+    run.add_argument("--color", choices=COLORS, default="gray",
                      help="gray (default, as in the article) or luma: dream the brightness, keep the colours")
     run.add_argument("--keep-alpha", action="store_true", help="keep the input's transparency in the output")
     run.add_argument("--max-pixels", type=int, default=None,
@@ -183,7 +184,8 @@ def cmd_demo(args: argparse.Namespace, host: Any) -> int:
 
     out = Path(args.out_dir)
     return _dream(args, host, DreamRequest([str(SAMPLE_IMAGE)], str(out / "demo.png"), str(out / "demo-panel.png"),
-                                           args.preset, args.overrides, args.seed, args.device, force=True, batch_size=1))
+                                           preset=args.preset, overrides=args.overrides, seed=args.seed,
+                                           device=args.device, force=True, batch_size=1))
 
 
 def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
@@ -225,19 +227,24 @@ def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
         return EXIT_FAILED if run.runner.problems() else EXIT_OK
 
 
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    """The options every dreaming command takes alike (:class:`dreamfx.request.CommonOptions`)."""
+    from .request import CommonOptions
+
+    return {f.name: getattr(args, f.name) for f in fields(CommonOptions)}
+
+
 def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
     from .animation import ZoomRequest, run_zoom
 
-    request = ZoomRequest(args.photo, args.output, args.frames, args.zoom, args.rotate, args.fps, args.preset,
-                          tuple(args.overrides), args.seed, args.device, args.color, args.force)
+    request = ZoomRequest(args.photo, args.output, args.frames, args.zoom, args.rotate, args.fps, **_common(args))
     return _animate(args, host, "dreamfx zoom", lambda event, make: run_zoom(request, host, make, event))
 
 
 def cmd_video(args: argparse.Namespace, host: Any) -> int:
     from .video import VideoRequest, run_video
 
-    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, args.preset,
-                           tuple(args.overrides), args.seed, args.device, args.color, args.force)
+    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, **_common(args))
     return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))
 
 
@@ -267,14 +274,14 @@ def _animate(args: argparse.Namespace, host: Any, what: str, work: Any) -> int:
 
 def cmd_oip(args: argparse.Namespace, host: Any) -> int:
     from .presets import settings_for
-    from .settings import parse_override
+    from .request import parse_overrides
 
     if args.count < 1 or args.rounds < 1:
         raise SettingsError("--count and --rounds must be at least 1")
     if args.all and args.map is not None:
         raise SettingsError("--all grows every map's pattern: leave out --map")
     shortcuts = [("objective.layer", args.layer), ("objective.map", args.map)]
-    overrides = [parse_override(text) for text in args.overrides] + [(k, v) for k, v in shortcuts if v is not None]
+    overrides = parse_overrides(args.overrides) + [(k, v) for k, v in shortcuts if v is not None]
     settings = settings_for(host, args.preset, overrides, seed=args.seed)
     chosen = next((k for k, v in settings.objective.params.items() if v == "auto"), None)
     if chosen is not None and not args.all:
@@ -307,9 +314,9 @@ def cmd_atlas(args: argparse.Namespace, host: Any) -> int:
     from .imageio import load_picture
     from .mapatlas import check_outputs, groups, make_atlas, write_atlas
     from .presets import settings_for
-    from .settings import parse_override
+    from .request import parse_overrides
 
-    overrides = [parse_override(text) for text in args.overrides]
+    overrides = parse_overrides(args.overrides)
     if args.layer is not None:
         overrides.append(("objective.layer", args.layer))
     settings = settings_for(host, args.preset, overrides, seed=args.seed)
@@ -338,9 +345,9 @@ def cmd_atlas(args: argparse.Namespace, host: Any) -> int:
 
 def cmd_layers(args: argparse.Namespace, host: Any) -> int:
     from .hints import list_layers, model_choice
-    from .settings import parse_override
+    from .request import parse_overrides
 
-    name, params = model_choice(host, args.model, [parse_override(text) for text in args.overrides])
+    name, params = model_choice(host, args.model, parse_overrides(args.overrides))
     _quiet_tensorflow(args.debug)
     from .progress import layers_table
 

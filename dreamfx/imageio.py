@@ -60,9 +60,13 @@ class Picture:
         return int(self.luma.shape[0]), int(self.luma.shape[1])
 
 
+#: ITU-R 601 luma weights, as Pillow's convert("L") and JPEG's YCbCr use.
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma, as Pillow's convert("L") and JPEG's YCbCr use."""
-    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
+    """ITU-R 601 luma (:data:`LUMA`)."""
+    return (rgb @ LUMA).astype(np.float32)
 
 
 def to_picture(img: Image.Image, background: float = 1.0) -> Picture:
@@ -516,7 +520,7 @@ def as_gray_array(image: Any) -> np.ndarray:
         return to_gray(image)
     array = _as_float(np.asarray(image))
     if array.ndim == 3 and array.shape[-1] in (3, 4):
-        array = array[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+        array = array[..., :3] @ LUMA
     elif array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim != 2:

@@ -29,6 +29,7 @@ import numpy as np
 from . import backend
 from .errors import DreamfxError, ImageError, PluginError, SettingsError
 from .features import feature_model
+from .imageio import LUMA
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
@@ -44,7 +45,6 @@ log = logging.getLogger("dreamfx")
 #: What a component may raise that is turned into a PluginError. KeyboardInterrupt is not
 #: among them: Ctrl-C during a dream must stop the run, not fail one group.
 _CAUGHT = (Exception, SystemExit, GeneratorExit)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 class _CallbackError(Exception):
@@ -503,7 +503,7 @@ class Dreamer:
         if have == 4 and want == 3:
             return image[..., :3]
         if have in (3, 4):
-            image = (image[..., :3] @ _LUMA)[..., None]
+            image = (image[..., :3] @ LUMA)[..., None]
         elif have != 1:
             raise ValueError(f"cannot feed {have}-channel images to model {self.settings.model.name!r}, "
                              f"which takes {want} channels")

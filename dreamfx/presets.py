@@ -10,11 +10,10 @@ from typing import Any, Mapping
 from .errors import DreamfxError, PluginError, SettingsError
 from .plugins import PluginHost
 from .settings import MAX_STRING, Settings, _short, apply_overrides, load_toml, resolve_settings
+from .values import COLORS
 
 #: The most metadata ``--from`` reads from an output (its PNG text chunk or sidecar).
 MAX_METADATA_BYTES = 64 * 1024
-#: ``--color`` choices that metadata may name.
-COLORS = ("gray", "luma")
 
 
 def load_preset(host: PluginHost, preset: str) -> tuple[str, dict[str, Any]]:

@@ -24,30 +24,58 @@ from .batch import BatchOptions, BatchRunner, EventFn, Outcome
 from .errors import DreamfxError, ImageError, SettingsError
 from .imageio import DEFAULT_MAX_PIXELS, FORMATS, PNG_LEVEL, Picture
 from .inputs import Job
+from .values import COLORS
 
 #: Output formats that can keep an alpha channel.
 ALPHA_FORMATS = ("PNG", "TIFF", "WEBP")
-#: ``color`` choices: gray (the article's) or luma (dream the brightness, keep the colours).
-COLORS = ("gray", "luma")
 
 
-@dataclass(frozen=True)
-class DreamRequest:
-    """What to dream, with what, and where to write it: the options of ``dreamfx run``."""
+def parse_overrides(overrides: Sequence[str | tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``--set`` texts (``"key=value"``) or (dotted key, value) pairs, as pairs: the one
+    parser of overrides for every command and the API."""
+    from .settings import parse_override
 
-    inputs: Sequence[str | os.PathLike[str]]
-    output: str | None = None  # one input: the output image (default ./<name>-dream.png); else a folder
-    panel: str | None = None  # one input: also write the article's figure here
+    return [parse_override(o) if isinstance(o, str) else tuple(o) for o in overrides]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommonOptions:
+    """What every dreaming command (``run``, ``demo``, ``zoom``, ``video``) takes alike, and
+    checks and turns into settings the same way."""
+
     preset: str = "single-map"
     overrides: Sequence[str | tuple[str, Any]] = ()  # "key=value" texts or (dotted key, value) pairs
     seed: int | None = None
     device: str = "auto"
     color: str = "gray"
+    force: bool = False  # replace files dreamfx did not write
+
+    def check_common(self) -> None:
+        """The shared options' mistakes, found before any file is read."""
+        from .device import parse_device
+
+        parse_device(self.device)
+        if self.color not in COLORS:
+            raise SettingsError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
+
+    def settings(self, host: Any) -> Any:
+        """The validated settings of ``preset`` with ``overrides`` and ``seed``."""
+        from .presets import settings_for
+
+        return settings_for(host, self.preset, parse_overrides(self.overrides), seed=self.seed)
+
+
+@dataclass(frozen=True)
+class DreamRequest(CommonOptions):
+    """What to dream, with what, and where to write it: the options of ``dreamfx run``."""
+
+    inputs: Sequence[str | os.PathLike[str]]
+    output: str | None = None  # one input: the output image (default ./<name>-dream.png); else a folder
+    panel: str | None = None  # one input: also write the article's figure here
     keep_alpha: bool = False
     recursive: bool = False
     glob: str | None = None
     format: str | None = None  # output format for folders (default png)
-    force: bool = False
     max_pixels: int | None = None  # default: Pillow's decompression-bomb limit
     min_size: int | None = None
     png_level: int | None = None  # default: PNG_LEVEL
@@ -59,11 +87,7 @@ class DreamRequest:
 
     def check(self) -> None:
         """Every option mistake, found before any file is read."""
-        from .device import parse_device
-
-        parse_device(self.device)
-        if self.color not in COLORS:
-            raise SettingsError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
+        self.check_common()
         if self.png_level is not None and not 0 <= self.png_level <= 9:
             raise SettingsError(f"--png-level must be 0-9, got {self.png_level}")
         if self.batch_size < 1:
@@ -78,11 +102,10 @@ class DreamRequest:
     def resolve(self, host: Any) -> tuple[Any, "DreamRequest"]:
         """The validated settings, and this request with ``color``/``keep_alpha`` as an
         output named by ``from_output`` stored them."""
-        from .presets import settings_for, settings_from_output
-        from .settings import parse_override
+        from .presets import settings_from_output
 
-        overrides = [parse_override(o) if isinstance(o, str) else tuple(o) for o in self.overrides]
         if self.from_output:
+            overrides = parse_overrides(self.overrides)
             notes: list[str] = []
             settings, color, keep_alpha = settings_from_output(host, self.from_output, overrides, seed=self.seed,
                                                                color=self.color, keep_alpha=self.keep_alpha,
@@ -90,7 +113,7 @@ class DreamRequest:
             for note in notes:
                 print(f"dreamfx: note: {note}", file=sys.stderr)
             return settings, replace(self, color=color, keep_alpha=keep_alpha)
-        return settings_for(host, self.preset, overrides, seed=self.seed), self
+        return self.settings(host), self
 
     @property
     def single(self) -> bool:

@@ -12,6 +12,8 @@ from .errors import PluginError, SettingsError
 
 #: The value of a parameter declared ``Auto[...]`` that the host chooses per image.
 AUTO = "auto"
+#: ``--color`` choices: gray (the article's) or luma (dream the brightness, keep the colours).
+COLORS = ("gray", "luma")
 
 #: Bounds on what settings may hold (they are copied into every output's metadata).
 MAX_DEPTH = 16  # nesting of tables and arrays inside one setting

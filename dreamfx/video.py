@@ -35,8 +35,9 @@ from PIL import Image
 
 from . import __version__
 from .animation import (AnimationRun, FrameEvent, animation_hash, frame_choices, frame_metadata, frames_of,
-                        note_silence, prepare_output, require_av, settings_of, write_animation)
+                        note_silence, prepare_output, require_av, write_animation)
 from .errors import DreamfxError, ImageError, SettingsError
+from .request import CommonOptions
 from .imageio import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
 
 #: The decoded clip is held in memory (8-bit RGB); larger clips are refused with this limit.
@@ -166,7 +167,7 @@ def _read_video(path: Path, fps: float | None) -> Clip:
 
 
 @dataclass(frozen=True)
-class VideoRequest:
+class VideoRequest(CommonOptions):
     """The options of ``dreamfx video``."""
 
     source: str
@@ -174,25 +175,15 @@ class VideoRequest:
     blend: float = 0.5
     flow: str = "farneback"
     fps: float | None = None  # a folder of frames: its frame rate (default 24); a video: overrides its own
-    preset: str = "single-map"
-    overrides: tuple[Any, ...] = ()
-    seed: int | None = None
-    device: str = "auto"
-    color: str = "gray"
-    force: bool = False
 
     def check(self) -> None:
-        from .device import parse_device
-
-        parse_device(self.device)
+        self.check_common()
         if not (math.isfinite(self.blend) and 0.0 <= self.blend <= 1.0):
             raise SettingsError(f"--blend must be between 0 (dream every frame afresh) and 1, got {self.blend}")
         if self.flow not in FLOWS:
             raise SettingsError(f"--flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
         if self.fps is not None and not (math.isfinite(self.fps) and 0.1 <= self.fps <= 240):
             raise SettingsError(f"--fps must be between 0.1 and 240, got {self.fps}")
-        if self.color not in ("gray", "luma"):
-            raise SettingsError(f"color must be gray or luma, got {self.color!r}")
 
 
 @dataclass
@@ -228,7 +219,7 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     event = event or (lambda done, total: None)
     request.check()
     require_cv2()  # the metrics need flow even with --flow none
-    settings = settings_of(host, request.preset, request.overrides, request.seed)
+    settings = request.settings(host)
     source = Path(request.source)
     if not source.exists():
         raise ImageError(f"input {source} does not exist")

@@ -129,3 +129,30 @@ def test_a_request_plans_without_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "3 report.json .jpg False" in out.stdout and "HEAVY []" in out.stdout
+
+
+def test_every_dreaming_command_checks_and_resolves_the_shared_options_alike():
+    """run, zoom and video take preset, --set, seed, device, colour and force from one
+    CommonOptions (issue 23): the same mistakes give the same words, and the same options
+    the same settings."""
+    from dreamfx.animation import ZoomRequest
+    from dreamfx.errors import SettingsError
+    from dreamfx.plugins import create_host
+    from dreamfx.request import CommonOptions, DreamRequest
+    from dreamfx.video import VideoRequest
+
+    def requests(**common):
+        return [DreamRequest(["in.png"], **common), ZoomRequest("in.png", "z.gif", 4, **common),
+                VideoRequest("clip/", "v/", **common)]
+
+    for bad, words in (({"device": "tpu"}, "unknown device 'tpu'"), ({"color": "sepia"}, "color must be one of gray, luma")):
+        for request in requests(**bad):
+            assert isinstance(request, CommonOptions)
+            with pytest.raises(SettingsError, match=words):
+                request.check()
+    host = create_host()
+    chosen = requests(preset="tiling", overrides=("objective.map=7", ("optimizer.steps", 3)), seed=5)
+    digests = {request.settings(host).digest() for request in chosen}
+    assert len(digests) == 1
+    settings = chosen[0].settings(host)
+    assert settings.objective.params["map"] == 7 and settings.optimizer.params["steps"] == 3 and settings.seed == 5
