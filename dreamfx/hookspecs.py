@@ -50,7 +50,7 @@ class Register(Protocol):
     preset that leaves it out gets, and the description what `dreamfx plugins` and
     docs/presets.md show. Presets and `--set` are checked against them; an unknown key is
     refused with the list of valid ones. A parameter without a default, `*args` or
-    `**kwargs`, or the old `params=` argument, is a `PluginError` at registration. An
+    `**kwargs` is a `PluginError` at registration. An
     objective's map index annotated `Annotated[int, "description", Auto()]` may also be
     `"auto"`: the host then dreams each photo with the map of the objective's layer that
     responds most to it (the objective's `selectable` parameter over one layer with maps,
@@ -433,8 +433,8 @@ def dreamfx_register_commands(register: RegisterCommand) -> None:
     Called once per run of the program, before its arguments are parsed (also for
     `--help`, so import nothing heavy at module level: TensorFlow belongs inside `run`).
     `register(name, run, *, arguments=None, description="")`: `name` is kebab-case and
-    must not be one of dreamfx's own commands (run, demo, oip, layers, presets, plugins,
-    info) or another plugin's; `arguments(parser)` adds the command's options to its
+    must not be one of dreamfx's own commands (run, demo, zoom, video, oip, atlas, layers,
+    presets, plugins, info: `dreamfx.commands.BUILTIN_COMMANDS`) or another plugin's; `arguments(parser)` adds the command's options to its
     `argparse.ArgumentParser` (and may set `parser.description`); `run(args)` gets the
     parsed `argparse.Namespace` (with `debug` and `strict`) and returns the exit status. A
     `DreamfxError` it raises is printed as one line (exit 2 for a `SettingsError`, else 1);

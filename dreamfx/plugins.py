@@ -27,7 +27,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .registry import _UNSET, KINDS, Component, Registry, signature_params
+from .registry import KINDS, Component, Registry, signature_params
 
 ENTRY_POINT_GROUP = "dreamfx"
 DISABLE_ENV = "DREAMFX_DISABLE_PLUGINS"
@@ -230,12 +230,8 @@ class PluginHost:
 
 
 def _collector(kind: str, plugin: str, staged: list[Component]) -> Callable[..., None]:
-    def register(name: str, factory: Callable[..., Any], *legacy: Any, description: str = "",
-                 params: Any = _UNSET) -> None:
+    def register(name: str, factory: Callable[..., Any], *, description: str = "") -> None:
         where = f"plugin {plugin!r} registered {kind[:-1]} {name!r}"
-        if params is not _UNSET or legacy:
-            raise PluginError(f"{where} with params: plugin API v1: declare parameters in the factory's "
-                              "signature, as factory(ctx, name: Annotated[type, \"description\"] = default, ...)")
         if not isinstance(name, str):
             raise PluginError(f"plugin {plugin!r} registered a {kind[:-1]} whose name is not a string: {name!r}")
         if not isinstance(description, str):

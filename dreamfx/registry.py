@@ -30,7 +30,6 @@ KINDS: tuple[str, ...] = ("models", "objectives", "scalers", "optimizers", "loop
 PARAM_TYPES: tuple[type, ...] = (bool, int, float, str, list, dict)
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -264,10 +263,6 @@ def signature_params(factory: Callable[..., Any], where: str) -> tuple[Param, ..
         raise PluginError(f"{where}: plugin API v1: the factory's first parameter, {first.name!r}, has a default, "
                           "but the host passes the build context there: write factory(ctx, "
                           f"{first.name}=..., ...)")
-    old_names = {"model_info": "ctx.model", "view_size": "ctx.view_size", "build": "ctx.objective(name, params, where)"}
-    if first.name in old_names:
-        raise PluginError(f"{where}: plugin API v1: the factory's first parameter is the build context, not "
-                          f"{first.name!r} as before v1; take ctx and use {old_names[first.name]}")
     params = []
     for p in values[1:]:
         if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):

@@ -178,3 +178,19 @@ def test_long_plugin_and_component_names_stay_whole_at_80_columns(monkeypatch):
         if command == "plugins":
             for name in ("dreamfx-gradient-tools", "register_presets", "loop a-loop-with-a-rather-long-name-too"):
                 assert any(name in line for line in lines), (name, proc.stdout)
+
+
+def test_the_builtin_command_list_is_one_list():
+    """The names a plugin command may not take are the CLI's own commands, and the hook's
+    documentation lists each of them (it listed 7 of 10 once)."""
+    import inspect
+    import re
+
+    from dreamfx import hookspecs
+    from dreamfx.cli import COMMANDS
+    from dreamfx.commands import BUILTIN_COMMANDS
+
+    assert set(BUILTIN_COMMANDS) == set(COMMANDS)
+    doc = " ".join(inspect.getdoc(hookspecs.dreamfx_register_commands).split())
+    listed = re.search(r"dreamfx's own commands \(([^:]+):", doc)[1]
+    assert [name.strip() for name in listed.split(",")] == list(BUILTIN_COMMANDS)

@@ -321,8 +321,6 @@ def test_presets_md_parameter_table_is_generated_from_the_signatures():
 
 @pytest.mark.parametrize("factory, message", [
     (lambda layer="conv2", map=50: None, "the factory's first parameter, 'layer', has a default"),
-    (lambda model_info, layer="conv2": None, "not 'model_info' as before v1; take ctx and use ctx.model"),
-    (lambda view_size, method="bicubic": None, "use ctx.view_size"),
 ])
 def test_a_factory_without_the_build_context_is_refused_at_registration(factory, message):
     from dreamfx.errors import PluginError

@@ -267,10 +267,6 @@ def test_builtin_defaults_are_the_registrations_of_before():
 
 
 @pytest.mark.parametrize("registration, message", [
-    ("register('old', lambda info, gain: None, params={'gain': 1.0})",
-     "plugin API v1: declare parameters in the factory's signature"),
-    ("register('old', lambda info, gain: None, {'gain': 1.0})",
-     "plugin API v1: declare parameters in the factory's signature"),
     ("register('old', lambda: None)", "the factory must take the build context first"),
     ("register('old', lambda ctx, gain: None)", "parameter 'gain' of the factory has no default"),
     ("register('old', lambda ctx, **params: None)", "takes **params; declare every parameter by name"),
@@ -278,7 +274,7 @@ def test_builtin_defaults_are_the_registrations_of_before():
     ("def f(ctx, n: int = 'x'):\n        pass\n    register('old', f)",
      "the default of parameter 'n' is 'x', which is not of type int as annotated"),
 ])
-def test_old_and_malformed_registrations_are_a_clear_plugin_error(registration, message):
+def test_malformed_registrations_are_a_clear_plugin_error(registration, message):
     namespace: dict = {}
     exec(f"def hook(register):\n    {registration}\n", {}, namespace)
 
