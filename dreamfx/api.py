@@ -11,8 +11,6 @@ or, when unambiguous, the bare parameter name (``map``, ``steps``, ``rounds``, `
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
 from .request import DreamRequest, check_output_format
-from .scaling import LRUCache
+from .cache import process_cache
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
@@ -88,7 +86,7 @@ def make_dreamer(
 
 
 #: The plugin host of the last :func:`dream` call, by what would change it.
-_HOSTS = LRUCache(2)
+_HOSTS = process_cache("api.hosts", 2, "the plugin host of dreamfx.dream(), by DREAMFX_DISABLE_PLUGINS")
 
 
 def _host() -> PluginHost:
@@ -103,16 +101,15 @@ def forget_warm() -> None:
     _HOSTS.clear()
     _WARM.clear()
     _SELECTABLE.clear()
-    with _DECODED_LOCK:
-        _DECODED.clear()
+    _DECODED.clear()
 
 
-#: The last photos decoded from files, by the SHA-256 of the file's bytes (oldest first).
-_DECODED: "OrderedDict[str, Picture]" = OrderedDict()
 #: How many decoded photos are kept, and the most pixels a kept one may have (4 MP: at most
 #: 64 MB of float32 luma and RGB each; a larger photo's dream dwarfs its decoding anyway).
 DECODED_KEEP, DECODED_MAX_PIXELS = 2, 4_000_000
-_DECODED_LOCK = threading.Lock()
+#: The last photos decoded from files, by the SHA-256 of the file's bytes.
+_DECODED = process_cache("api.decoded_photos", DECODED_KEEP,
+                         f"photos decoded for dreamfx.dream(), by file digest (up to {DECODED_MAX_PIXELS:,} pixels)")
 
 
 def decoded(path: Path) -> Picture:
@@ -123,25 +120,19 @@ def decoded(path: Path) -> Picture:
     the kept arrays are read-only, so no caller can change what a later call gets."""
     data = read_input_bytes(path)
     key = digest(data)
-    with _DECODED_LOCK:
-        kept = _DECODED.get(key)
-        if kept is not None:
-            _DECODED.move_to_end(key)
+    kept = _DECODED.peek(key)
     if kept is None:
         kept = imageio.picture_of_bytes(data, path, known_digest=key)
         for array in (kept.luma, kept.rgb, kept.alpha):
             if array is not None:
                 array.flags.writeable = False
         if kept.luma.size <= DECODED_MAX_PIXELS:
-            with _DECODED_LOCK:
-                _DECODED[key] = kept
-                while len(_DECODED) > DECODED_KEEP:
-                    _DECODED.popitem(last=False)
+            _DECODED.put(key, kept)
     return replace(kept, notes=list(kept.notes))
 
 
 #: Dreamers kept for later calls in this process (:func:`warm_dreamer`).
-_WARM = LRUCache(4)
+_WARM = process_cache("api.warm_dreamers", 4, "dreamers of dreamfx.dream()/atlas(), by settings without the map")
 #: The parameter each objective (by name) can choose at run time, once one was built.
 _SELECTABLE: dict[str, str | None] = {}
 

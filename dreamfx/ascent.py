@@ -60,10 +60,11 @@ from typing import Any, Callable
 import numpy as np
 
 from . import backend
+from .cache import LRUCache
 from .interrupts import check_stop
 from .loop import Round
 from .optimize import DEFAULT_CHUNK
-from .scaling import LRUCache, level_key, merge_views, split_views
+from .scaling import level_key, merge_views, split_views
 
 
 class _TensorFlow:

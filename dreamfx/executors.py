@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from . import __version__
+from .cache import process_cache
 from .errors import DreamfxError, ImageError
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 # -- the worker side ----------------------------------------------------------------------------
 
 _HOST: Any = None
-_DREAMERS: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
+_DREAMERS = process_cache("executors.worker_dreamers", 4, "a worker's warm dreamers, by settings digest and device")
 _LOCK = threading.Lock()
 _CHECKED: list[Requirements] = []
 THREADS_ENV = "DREAMFX_WORKER_THREADS"
@@ -327,13 +328,14 @@ def _large_arrays_from_the_heap() -> None:
 def _dreamer_for(settings: "Settings", device: str) -> tuple[Any, threading.Lock]:
     """This worker's warm dreamer for ``settings`` (built on first use, then kept)."""
     key = (settings.digest(), device)
-    with _LOCK:
-        if key not in _DREAMERS:
-            _start_tensorflow()
-            from .pipeline import Dreamer
+    def build() -> tuple[Any, threading.Lock]:
+        _start_tensorflow()
+        from .pipeline import Dreamer
 
-            _DREAMERS[key] = (Dreamer(_worker_host(), settings, device), threading.Lock())
-        return _DREAMERS[key]
+        return Dreamer(_worker_host(), settings, device), threading.Lock()
+
+    with _LOCK:  # one dreamer built at a time
+        return _DREAMERS.get_or_build(key, build)
 
 
 def check_worker(requirements: Requirements) -> str | None:

@@ -8,12 +8,12 @@ layer after a Flatten or Dense layer is refused with the list of layers that wou
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Sequence
 
+from .cache import process_cache
 from .errors import SettingsError
 
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]]" = weakref.WeakKeyDictionary()
+_CACHE = process_cache("features.models", 16, "feature models, by model, layer set and any-size")
 
 #: Keras layer types that accept any spatial size.
 ANY_SIZE_LAYERS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
@@ -24,8 +24,8 @@ ANY_SIZE_LAYERS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D
 def feature_model(model: Any, layers: Sequence[str], *, any_size: bool = False) -> Any:
     """A Keras model mapping the model's input to ``{layer_name: activations}``."""
     key = (tuple(sorted(set(layers))), any_size)
-    per_model = _CACHE.setdefault(model, {})
-    if key not in per_model:
+
+    def build() -> Any:
         from .backend import is_jax
 
         built = None
@@ -37,8 +37,10 @@ def feature_model(model: Any, layers: Sequence[str], *, any_size: bool = False) 
             built = chain_features(model, key[0], any_size)
         if built is None:
             built = _any_size(model, key[0]) if any_size else _fixed_size(model, key[0])
-        per_model[key] = built
-    return per_model[key]
+        return built
+
+    # keyed by the model object itself (not its id, which a collected model's successor may reuse)
+    return _CACHE.get_or_build((model, *key), build)
 
 
 def _fixed_size(model: Any, layers: tuple[str, ...]) -> Any:

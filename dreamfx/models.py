@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from .cache import process_cache
 from .errors import DreamfxError, SettingsError
 
-_LOADED: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+_LOADED = process_cache("models.loaded", 8, "built models, by name and parameters")
 
 
 def load_keras_file(path: str | Path) -> Any:
@@ -39,13 +40,10 @@ def load_keras_file(path: str | Path) -> Any:
 
 def cached_model(name: str, params: dict[str, Any], build: Callable[[], Any]) -> Any:
     """Build a model once per (name, parameters) and process; later calls reuse it."""
-    key = (name, tuple(sorted(params.items())))
-    if key not in _LOADED:
-        _LOADED[key] = build()
-    return _LOADED[key]
+    return _LOADED.get_or_build((name, tuple(sorted(params.items()))), build)
 
 
-_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+_DIGESTS = process_cache("models.file_digests", 64, "SHA-256 of model files, by path, inode, size and mtime")
 MODEL_FILE_ATTRIBUTE = "dreamfx_model_file"
 """A model factory with this attribute, a function of the factory's parameters returning
 the ``.keras`` file it loads, lets the host name the network without building it."""
@@ -68,16 +66,18 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
     if not os.path.isfile(path):
         return None
     key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        try:
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            return None
-        _DIGESTS[key] = digest.hexdigest()
-    return _DIGESTS[key]
+    known = _DIGESTS.peek(key)
+    if known is not None:
+        return known
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    _DIGESTS.put(key, digest.hexdigest())
+    return digest.hexdigest()
 
 
 def model_sha256(component: Any, params: dict[str, Any]) -> str | None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
+
+from .cache import LRUCache
 
 
 #: The resize methods a scaler may use (``tf.image.resize``'s, and ``keras.ops.image.resize``'s names).
@@ -269,31 +270,6 @@ def worth_compiling(dreams: int, batch: int) -> bool:
     from a dreamer's second dream on. A single image dreamed once runs it eagerly, because
     tracing would cost it more (about 90 ms) than it saves."""
     return dreams > 1 or batch > 1
-
-
-class LRUCache:
-    """Things built once per key, the least recently used dropped beyond ``size``."""
-
-    def __init__(self, size: int = 16) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-
-    def get_or_build(self, key: Any, build: Callable[[], Any]) -> Any:
-        if key not in self._items:
-            self._items[key] = build()
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        self._items.move_to_end(key)
-        return self._items[key]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def values(self) -> list[Any]:
-        return list(self._items.values())
 
 
 class LevelCache(LRUCache):

@@ -114,3 +114,43 @@ def test_a_mistake_in_a_plugin_preset_names_the_preset_and_its_plugin():
     # a mistake in the overrides is the user's: no preset named
     with pytest.raises(SettingsError, match=r"^unknown key objective\.'mapp'"):
         settings_for(host, "single-map", [("objective.mapp", 3)])
+
+
+def test_every_process_wide_cache_is_bounded_and_listed_in_the_architecture_page():
+    """One cache facility (issue 23): each process-wide cache has a stated size, and
+    docs/architecture.md's table names each with that size."""
+    import re
+
+    import dreamfx.api  # noqa: F401 - the modules that make the caches
+    import dreamfx.executors  # noqa: F401
+    import dreamfx.features  # noqa: F401
+    import dreamfx.models  # noqa: F401
+    from dreamfx.cache import CACHES
+
+    from .conftest import ROOT
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    table = dict(re.findall(r"^\| `([a-z_.]+)` \| (\d+) \|", text, re.M))
+    assert set(table) == set(CACHES)
+    for name, info in CACHES.items():
+        assert int(table[name]) == info.size > 0, name
+
+
+def test_an_lru_cache_keeps_the_most_recently_used_and_builds_each_key_once():
+    from dreamfx.cache import LRUCache
+
+    cache = LRUCache(2)
+    built = []
+
+    def build(key):
+        return lambda: built.append(key) or key * 10
+
+    assert cache.get_or_build(1, build(1)) == 10 and cache.get_or_build(2, build(2)) == 20
+    assert cache.get_or_build(1, build(1)) == 10  # kept: 1 is now the most recent
+    assert cache.get_or_build(3, build(3)) == 30  # 2, the least recently used, goes
+    assert cache.peek(2) is None and cache.peek(1) == 10 and len(cache) == 2
+    assert built == [1, 2, 3]
+    cache.put(4, 40)
+    assert cache.values() == [10, 40]
+    with pytest.raises(ValueError):
+        LRUCache(0)
