@@ -105,13 +105,12 @@ def map_responses(model: Any, info: Any, scaler: Any, layer: str, images: Any, c
     from keras import ops
 
     from .features import feature_model
-    from .scaling import split_views
+    from .scaling import views_at
 
     batch = ops.convert_to_tensor(np.asarray(images, np.float32))
     count = int(batch.shape[0])
     level = scaler.levels((int(batch.shape[1]), int(batch.shape[2])))[-1]
-    canvas = level.to_canvas(batch)
-    views = canvas if level.view_size is None else split_views(canvas, level.view_size)
+    views = views_at(level, batch)
     features = feature_model(model, (layer,), any_size=bool(getattr(scaler, "fully_convolutional", False)))
     total = int(views.shape[0])
     parts = [np.asarray(ops.mean(features(views[i : i + chunk], training=False)[layer], axis=[1, 2]))

@@ -35,7 +35,7 @@ from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
 from .registry import Component
 from .values import AUTO
-from .scaling import LevelCache, level_key, split_views, worth_compiling
+from .scaling import LevelCache, level_key, views_at, worth_compiling
 from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 
 #: Where the host says which faster route it left, and why (``--debug`` shows it on stderr;
@@ -439,8 +439,7 @@ class Dreamer:
 
     @staticmethod
     def _views(level: Any, images: Any) -> Any:
-        canvas = level.to_canvas(images)
-        return canvas if level.view_size is None else split_views(canvas, level.view_size)
+        return views_at(level, images)
 
     def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.loop.Round`); a failure

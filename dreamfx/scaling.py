@@ -306,6 +306,14 @@ def tile_grid(size: Sequence[int], view_size: Sequence[int]) -> tuple[int, int]:
     return math.ceil(size[0] / view_size[0]), math.ceil(size[1] / view_size[1])
 
 
+def views_at(level: Any, images: Any) -> Any:
+    """What the network sees of ``images`` (a batch ``(B, H, W, C)``) at ``level``: the
+    level's canvas, cut into model-sized views when the level has a view size. Scoring,
+    the silent-map hints and the atlas all see a photo through this one function."""
+    canvas = level.to_canvas(images)
+    return canvas if level.view_size is None else split_views(canvas, level.view_size)
+
+
 def split_views(canvas: Any, view_size: Sequence[int]) -> Any:
     """Cut a canvas ``(B, a*h, b*w, C)`` into views ``(B*a*b, h, w, C)``, image-major."""
     from .backend import is_jax
