@@ -140,3 +140,24 @@ def test_a_rerun_dreams_again_what_another_network_dreamed(tmp_path, cli) -> Non
 def test_the_shipped_networks_are_listed(cli, name) -> None:
     out = cli("plugins", env={"COLUMNS": "200"})
     assert out.returncode == 0 and name in out.stdout.split(), out.stdout
+
+
+def test_the_model_card_quotes_the_shipped_files():
+    """docs/model-card.md's SHA-256, size and parameter count are the shipped file's, its layer
+    table has conv3's 128 maps, and the mnist-cnn-64 section names the kept file's digest."""
+    import re
+
+    import keras
+
+    from dreamfx_mnist import MODEL_64_FILE, MODEL_FILE
+
+    from .conftest import ROOT
+
+    card = (ROOT / "docs" / "model-card.md").read_text()
+    assert f"| SHA-256 | `{_sha(MODEL_FILE)}` |" in card
+    assert f"| Size | {MODEL_FILE.stat().st_size:,} bytes |" in card
+    model = keras.saving.load_model(MODEL_FILE, safe_mode=True)
+    assert f"| Parameters | {model.count_params():,} |" in card
+    assert model.get_layer("conv3").output.shape[-1] == 128
+    assert re.search(r"\| `conv3` \| Conv2D 128, 3x3, ReLU \| \(None, 3, 3, 128\) \| 73,856 \|", card)
+    assert _sha(MODEL_64_FILE) == SHA_64 and SHA_64 in card.split("## The earlier network")[1]
