@@ -29,9 +29,9 @@ from PIL import Image
 
 from . import __version__
 from .errors import DreamfxError, ImageError, SettingsError
-from .request import CommonOptions
 from .imageio import (Picture, compose, digest, load_picture, provenance, read_input_bytes, sidecar_path, to_picture,
                       write_bytes_atomic, write_image_atomic)
+from .request import CommonOptions
 
 #: Animated outputs by suffix; anything ending in / (or an existing folder) is a folder of frames.
 ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}

@@ -19,15 +19,16 @@ import numpy as np
 from PIL import Image
 
 from . import backend
+from .cache import process_cache
 from .errors import DreamfxError, SettingsError
 from .metadata import output_metadata
 from . import imageio
-from .imageio import (PNG_LEVEL, _as_float, as_gray_array, Picture, compose, digest, load_picture, read_input_bytes, to_picture, to_uint8, write_image_atomic)
+from .imageio import (PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture, read_input_bytes,
+                      to_picture, to_uint8, write_image_atomic)
 from .pipeline import Dreamer, DreamResult
 from .plugins import PluginHost, create_host
 from .presets import load_preset, settings_for
 from .request import DreamRequest, check_output_format
-from .cache import process_cache
 from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
@@ -43,7 +44,7 @@ def as_model_array(image: Any, channels: int = 1) -> np.ndarray:
     else:
         array = np.asarray(image)
         if array.ndim == 3 and array.shape[-1] in (3, 4):
-            return np.clip(_as_float(array)[..., :3], 0.0, 1.0)
+            return np.clip(as_unit_float(array)[..., :3], 0.0, 1.0)
         return np.repeat(as_gray_array(array)[..., None], 3, axis=-1)
     rgb = picture.rgb if picture.rgb is not None else np.repeat(picture.luma[..., None], 3, axis=-1)
     return rgb.astype(np.float32)
@@ -178,7 +179,7 @@ def as_picture(image: Any) -> tuple[Picture, str | None]:
     array = np.asarray(image)
     rgb = alpha = None
     if array.ndim == 3 and array.shape[-1] in (3, 4):
-        floats = _as_float(array)
+        floats = as_unit_float(array)
         rgb = np.clip(floats[..., :3], 0.0, 1.0)
         alpha = np.clip(floats[..., 3], 0.0, 1.0) if array.shape[-1] == 4 else None
     return Picture(as_gray_array(array), rgb, alpha), None

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from . import __version__, interrupts
 from .errors import DreamfxError, ImageError
-from .metadata import output_hash, output_metadata  # noqa: F401 - re-exported
 from .imageio import (DEFAULT_MAX_PIXELS, PNG_LEVEL, Picture, compose, digest, load_picture, provenance,
                       read_input_bytes, write_bytes_atomic, write_image_atomic)
 from .inputs import Job
+from .metadata import output_hash, output_metadata
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow's helpers; planning must not
     from .pipeline import Dreamer, DreamResult

@@ -3,7 +3,7 @@ dropped beyond a stated size.
 
 Every cache that lives as long as the process is made by :func:`process_cache`, which
 names it and states its size in :data:`CACHES` (docs/architecture.md lists them, and a test
-holds the page to this table); :func:`forget_all` empties them all. A ``Dreamer``'s own
+holds the page to this table). A ``Dreamer``'s own
 caches (compiled functions per level and shape) are :class:`LRUCache` objects that live
 and die with it. Lookups are thread-safe: a folder run's decode and write threads and a
 notebook's threads may share a cache.
@@ -98,10 +98,4 @@ def process_cache(name: str, size: int, keeps: str) -> LRUCache:
     return cache
 
 
-def forget_all() -> None:
-    """Empty every process-wide cache (after installing a plugin in a running notebook)."""
-    for info in CACHES.values():
-        info.cache.clear()
-
-
-__all__ = ["CACHES", "CacheInfo", "LRUCache", "forget_all", "process_cache"]
+__all__ = ["CACHES", "CacheInfo", "LRUCache", "process_cache"]

@@ -10,8 +10,7 @@ User mistakes print one line (``dreamfx: error: ...``) and exit 2 (settings, usa
 from __future__ import annotations
 
 import argparse
-import contextlib
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 import json
 import os
@@ -23,8 +22,8 @@ from typing import Any, Iterator, Sequence
 from . import __version__
 from .commands import console as _console, quiet_tensorflow as _quiet_tensorflow
 from .errors import DreamfxError, ImageError, SettingsError
-from .values import COLORS
 from .hints import SAMPLE_IMAGE
+from .values import COLORS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -41,7 +40,8 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     common = argparse.ArgumentParser(add_help=False)
     for target, default in ((parser, False), (common, argparse.SUPPRESS)):
         # accepted before or after the command: dreamfx --debug run ... or dreamfx run --debug ...
-        target.add_argument("--debug", action="store_true", default=default, help="show tracebacks, TensorFlow's log and dreamfx's debug lines")
+        target.add_argument("--debug", action="store_true", default=default, 
+                            help="show tracebacks, TensorFlow's log and dreamfx's debug lines")
         target.add_argument("--strict", action="store_true", default=default, help="make a broken third-party plugin fatal")
         target.add_argument("--backend", default=default if default is argparse.SUPPRESS else None,
                             metavar="{tensorflow,jax}",
@@ -417,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv, args)
 
 
-@contextlib.contextmanager
+@contextmanager
 def _debug_lines(on: bool) -> Iterator[None]:
     """With ``--debug``, the host's debug lines (which faster route it left, and why) on
     stderr as ``dreamfx: debug: ...``, for this call only."""

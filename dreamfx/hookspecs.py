@@ -50,10 +50,9 @@ class Register(Protocol):
     preset that leaves it out gets, and the description what `dreamfx plugins` and
     docs/presets.md show. Presets and `--set` are checked against them; an unknown key is
     refused with the list of valid ones. A parameter without a default, `*args` or
-    `**kwargs` is a `PluginError` at registration. An
-    objective's map index annotated `Annotated[int, "description", Auto()]` may also be
-    `"auto"`: the host then dreams each photo with the map of the objective's layer that
-    responds most to it (the objective's `selectable` parameter over one layer with maps,
+    `**kwargs` is a `PluginError` at registration. An objective's map index annotated
+    `Annotated[int, "description", Auto()]` may also be `"auto"`: the host then dreams
+    each photo with the map of the objective's layer that responds most to it (the objective's `selectable` parameter over one layer with maps,
     as the built-in `single-map`'s `map`).
     """
 
@@ -434,9 +433,10 @@ def dreamfx_register_commands(register: RegisterCommand) -> None:
     `--help`, so import nothing heavy at module level: TensorFlow belongs inside `run`).
     `register(name, run, *, arguments=None, description="")`: `name` is kebab-case and
     must not be one of dreamfx's own commands (run, demo, zoom, video, oip, atlas, layers,
-    presets, plugins, info: `dreamfx.commands.BUILTIN_COMMANDS`) or another plugin's; `arguments(parser)` adds the command's options to its
-    `argparse.ArgumentParser` (and may set `parser.description`); `run(args)` gets the
-    parsed `argparse.Namespace` (with `debug` and `strict`) and returns the exit status. A
+    presets, plugins, info: `dreamfx.commands.BUILTIN_COMMANDS`) or another plugin's;
+    `arguments(parser)` adds the command's options to its `argparse.ArgumentParser` (and
+    may set `parser.description`); `run(args)` gets the parsed `argparse.Namespace` (with
+    `debug` and `strict`) and returns the exit status. A
     `DreamfxError` it raises is printed as one line (exit 2 for a `SettingsError`, else 1);
     anything else is one line naming the plugin. The description is the command's line in
     `dreamfx --help`. A plugin whose hook raises, or that takes a name already taken, is

@@ -503,7 +503,7 @@ def _inflate(data: bytes, max_bytes: int) -> bytes:
     return out
 
 
-def _as_float(array: np.ndarray) -> np.ndarray:
+def as_unit_float(array: np.ndarray) -> np.ndarray:
     """uint8 (0-255) or float (0-1) pixels as float32 in [0, 1] scale."""
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255.0
@@ -518,7 +518,7 @@ def as_gray_array(image: Any) -> np.ndarray:
         return read_image(Path(image))
     if isinstance(image, Image.Image):
         return to_gray(image)
-    array = _as_float(np.asarray(image))
+    array = as_unit_float(np.asarray(image))
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         array = array[..., :3] @ LUMA
     elif array.ndim == 3 and array.shape[-1] == 1:

@@ -76,8 +76,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
                 digest.update(block)
     except OSError:
         return None
-    _DIGESTS.put(key, digest.hexdigest())
-    return digest.hexdigest()
+    _DIGESTS.put(key, known := digest.hexdigest())
+    return known
 
 
 def model_sha256(component: Any, params: dict[str, Any]) -> str | None:

@@ -76,7 +76,8 @@ def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path)
         title = f"every {what} of {layer}: {steps}"
         image = render_grid(result.patterns, labels, title, size=96, columns=8)
     metadata = {"dreamfx_version": __version__, "command": "oip", "settings": settings.to_dict(),
-                "model": settings.model_record(), "settings_hash": settings.digest(), "scores": [float(a) for a in result.after]}
+                "model": settings.model_record(), "settings_hash": settings.digest(),
+                "scores": [float(a) for a in result.after]}
     if result.choices is not None:
         metadata["maps"] = [int(k) for k in result.choices]
     write_image_atomic(path, image, metadata)

@@ -34,9 +34,9 @@ from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
 from .registry import Component
-from .values import AUTO
 from .scaling import LevelCache, level_key, views_at, worth_compiling
 from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
+from .values import AUTO
 
 #: Where the host says which faster route it left, and why (``--debug`` shows it on stderr;
 #: in Python: ``logging.getLogger("dreamfx").setLevel(logging.DEBUG)`` with a handler).
@@ -335,9 +335,9 @@ class Dreamer:
                 if worth_compiling(self._dreams, int(images.shape[0])):
                     # traced per image size (resizing needs static sizes); no autograph: straight-line
                     views = self._views_of.get(level, None, lambda: backend.compile_function(
-                        lambda batch: self._views(level, batch)))(images)
+                        lambda batch: views_at(level, batch)))(images)
                 else:
-                    views = self._views(level, images)
+                    views = views_at(level, images)
             with plugin_call(self.components["objective"], "scoring"):
                 parts = []
                 if choices is not None:
@@ -402,7 +402,7 @@ class Dreamer:
         from keras import ops
 
         batch = int(images.shape[0])
-        views = self._views(level, images)
+        views = views_at(level, images)
         count = views.shape[0]
         if count is None or int(count) > chunk:
             raise _NotFused
@@ -436,10 +436,6 @@ class Dreamer:
                 self._unfused.clear()
             self._unfused.add((level_key(level), key))
             return None
-
-    @staticmethod
-    def _views(level: Any, images: Any) -> Any:
-        return views_at(level, images)
 
     def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.loop.Round`); a failure

@@ -71,7 +71,6 @@ DEFAULT_COMPONENTS: dict[str, str] = {
 TOP_LEVEL_KEYS = ("description", "seed", *COMPONENT_SECTIONS, "output")
 
 
-
 @dataclass(frozen=True)
 class ComponentChoice:
     """Which component of a kind to use, and its validated parameters (defaults filled in)."""

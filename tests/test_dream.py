@@ -97,6 +97,8 @@ def test_scoring_in_one_compiled_call_equals_the_separate_calls(small_photo, pre
     the number of views). The two run the network on batches of other sizes, whose kernels
     may sum in another order (oneDNN picks them per shape and instruction set): the scores
     agree within twice the float32 forward error bound of tests/numerics.py, not bit for bit."""
+    from dreamfx.scaling import views_at
+
     from .numerics import score_bound
 
     dreamer = make_dreamer(preset, {"steps": 1, "rounds": 1})
@@ -109,7 +111,7 @@ def test_scoring_in_one_compiled_call_equals_the_separate_calls(small_photo, pre
     assert len(dreamer._unfused) == 1
 
     level = dreamer.scaler.levels(small_photo.shape)[-1]
-    views = np.asarray(dreamer._views(level, images))
+    views = np.asarray(views_at(level, images))
     params = dreamer.settings.objective.params
 
     def bound(index: int) -> np.ndarray:

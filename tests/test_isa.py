@@ -138,6 +138,7 @@ def _bound(preset: str, array: np.ndarray) -> tuple[float, float]:
     """The exact objective of an 8-bit image under ``preset`` and the float32 error bound of
     any computation of it (tests/numerics.py)."""
     from dreamfx.api import make_dreamer
+    from dreamfx.scaling import views_at
 
     from .numerics import score_bound
 
@@ -147,7 +148,7 @@ def _bound(preset: str, array: np.ndarray) -> tuple[float, float]:
     params = dreamer.settings.objective.params
     batch = (array.astype(np.float32) / 255.0)[None, :, :, None]
     level = dreamer.scaler.levels(array.shape)[-1]
-    views = np.clip(np.asarray(dreamer._views(level, batch)), 0.0, 1.0)
+    views = np.clip(np.asarray(views_at(level, batch)), 0.0, 1.0)
     exact, error = score_bound(dreamer.model, views, params["layer"], params["map"], views_per_image=len(views))
     return float(exact[0]), float(error[0])
 
