@@ -47,7 +47,7 @@ def main() -> int:
         return 2
     import jax
 
-    gpus = backend.jax_gpus()
+    gpus = backend.kernel().gpus()
     print(f"jax {jax.__version__}; devices: {', '.join(str(d) for d in jax.devices())}")
     if not gpus:
         print("no CUDA GPU visible to JAX (install jax[cuda13] on a machine with an NVIDIA GPU)"

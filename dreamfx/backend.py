@@ -2,10 +2,9 @@
 
 Plugins compute with ``keras.ops`` only, so they run on either. What Keras leaves to the
 host is here, per backend: which one is active, device placement, converting arrays,
-compiling a function (``tf.function`` or ``jax.jit``) and waiting for a result. The step
-loop itself (gradient of the objective with respect to the input, the compiled loop, the
-stateless random shifts) is :mod:`dreamfx.ascent` for TensorFlow and
-:mod:`dreamfx.jax_ascent` for JAX; :mod:`dreamfx.scaling` resizes on either.
+compiling a function (``tf.function`` or ``jax.jit``) and waiting for a result: each
+backend's *kernel* (:mod:`dreamfx.engine.backends`), which :func:`kernel` picks. The dream
+engine (:mod:`dreamfx.engine`) is written once over ``keras.ops`` on that kernel.
 
 Keras picks its backend once, when it is first imported, from ``KERAS_BACKEND`` or from
 the ``"backend"`` of ``~/.keras/keras.json`` (Keras's own configuration file, independent
@@ -21,7 +20,6 @@ import os
 import sys
 from typing import Any, Callable, Iterator
 
-from .device import parse_device, tensorflow_device
 from .errors import DreamfxError, SettingsError
 
 #: The backends dreamfx runs on. Keras's torch backend is not one: see docs/performance.md.
@@ -57,6 +55,12 @@ def request(name: str | None) -> str:
     return name
 
 
+def started() -> bool:
+    """Whether Keras or a backend's library already runs in this process (then it is too
+    late to choose a backend or to hide its start-up lines)."""
+    return any(name in sys.modules for name in ("keras", *BACKENDS))
+
+
 def planned() -> str:
     """The backend Keras will use (or uses), without importing it: ``KERAS_BACKEND``, else
     ``~/.keras/keras.json``, else TensorFlow."""
@@ -89,10 +93,6 @@ def active() -> str:
         raise DreamfxError(f"Keras runs on the {name} backend, which dreamfx does not support; "
                            f"set KERAS_BACKEND to {' or '.join(BACKENDS)}")
     return name
-
-
-def is_jax() -> bool:
-    return active() == "jax"
 
 
 # -- starting TensorFlow without its chatter ---------------------------------------------------
@@ -136,103 +136,56 @@ def start_quietly() -> None:
         return
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_NATIVE_LEVEL)
     loggers = [name for name in ("tensorflow", "absl") if logging.getLogger(name).level == logging.NOTSET]
-    try:
-        with stderr_hidden() if level.strip() == QUIET_NATIVE_LEVEL else contextlib.nullcontext():
-            import keras  # noqa: F401
-            import tensorflow as tf
-
-            tf.config.list_logical_devices()  # the runtime (and its CUDA probe) starts now
+    try:  # the runtime (and its CUDA probe) starts now
+        kernel("tensorflow").start(stderr_hidden if level.strip() == QUIET_NATIVE_LEVEL else contextlib.nullcontext)
     except ImportError:  # not installed: building the dreamer says what to install
         return
     for name in loggers:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-# -- what the host needs of a backend -------------------------------------------------------------
+# -- the kernel: what differs between backends ------------------------------------------------------
+
+#: The engine's kernel module of each backend (:mod:`dreamfx.engine.backends`).
+KERNELS = {"tensorflow": "dreamfx.engine.backends.tensorflow_kernel", "jax": "dreamfx.engine.backends.jax_kernel"}
+
+
+def kernel(name: str | None = None) -> Any:
+    """The engine's kernel of backend ``name`` (None: the one Keras runs on): the only code
+    of dreamfx that imports TensorFlow or JAX, or asks which one runs."""
+    import importlib
+
+    return importlib.import_module(KERNELS[check_name(name) if name else active()])
 
 
 def resolve_device(spec: str = "auto") -> str:
     """``auto|cpu|gpu|gpu:N`` as the backend's device name: ``/CPU:0``, ``/GPU:0`` for
     TensorFlow; ``cpu:0``, ``cuda:0`` for JAX. ``auto`` is the first GPU when the backend
     sees one, else the CPU."""
-    if not is_jax():
-        return tensorflow_device(spec)
-    kind, index = parse_device(spec)
-    gpus = jax_gpus()
-    if kind == "cpu" or (kind == "auto" and not gpus):
-        return "cpu:0"
-    if index >= len(gpus):
-        found = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
-        raise DreamfxError(f"--device {spec.strip().lower()}: JAX sees {found}; install JAX's CUDA build "
-                           '(pip install "jax[cuda13]") or use --device cpu')
-    return f"cuda:{index}"
+    return kernel().resolve_device(spec)
 
 
-def jax_gpus() -> list[Any]:
-    """The GPUs JAX sees (none when its CUDA plugin is missing)."""
-    import jax
-
-    try:
-        return list(jax.devices("gpu"))
-    except RuntimeError:  # no GPU platform in this JAX
-        return []
-
-
-def _jax_device(name: str) -> Any:
-    import jax
-
-    kind, _, index = name.partition(":")
-    return jax_gpus()[int(index)] if kind == "cuda" else jax.devices("cpu")[int(index or 0)]
-
-
-@contextlib.contextmanager
-def on_device(name: str) -> Iterator[None]:
-    """Place the work inside on device ``name`` (from :func:`resolve_device`)."""
-    if not is_jax():
-        import tensorflow as tf
-
-        with tf.device(name):
-            yield
-        return
-    import jax
-
-    with jax.default_device(_jax_device(name)):
-        yield
+def on_device(name: str) -> Any:
+    """A context that places the work inside on device ``name`` (from :func:`resolve_device`)."""
+    return kernel().on_device(name)
 
 
 def tensor(value: Any, dtype: str = "float32") -> Any:
     """``value`` as a tensor of the active backend."""
-    if is_jax():
-        import jax.numpy as jnp
-
-        return jnp.asarray(value, dtype)
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(value, getattr(tf, dtype))
+    return kernel().tensor(value, dtype)
 
 
 def compile_function(fn: Callable[..., Any], *, retrace_less: bool = False) -> Callable[..., Any]:
     """``fn`` compiled: ``jax.jit``, or ``tf.function`` without autograph (straight-line
     code; ``retrace_less``: TensorFlow's ``reduce_retracing``, for batch-size changes)."""
-    if is_jax():
-        import jax
-
-        return jax.jit(fn)
-    import tensorflow as tf
-
-    if retrace_less:
-        return tf.function(fn, reduce_retracing=True)
-    return tf.function(fn, autograph=False)
+    return kernel().compile_function(fn, retrace_less=retrace_less)
 
 
 def wait(value: Any) -> None:
     """Block until ``value`` is computed (JAX dispatches asynchronously, also on a CPU;
     TensorFlow's eager ops are synchronous on a CPU but not on a GPU)."""
-    if hasattr(value, "block_until_ready"):
-        value.block_until_ready()
-    elif "GPU" in getattr(value, "device", ""):
-        value.numpy()
+    kernel().wait(value)
 
 
-__all__ = ["BACKENDS", "active", "check_name", "compile_function", "is_jax", "on_device", "planned", "request",
-           "resolve_device", "start_quietly", "stderr_hidden", "tensor", "wait"]
+__all__ = ["BACKENDS", "KERNELS", "active", "check_name", "compile_function", "kernel", "on_device", "planned",
+           "request", "resolve_device", "started", "start_quietly", "stderr_hidden", "tensor", "wait"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -124,7 +123,8 @@ def console(stderr: bool = False) -> Any:
 
 
 def quiet_tensorflow(debug: bool = False) -> None:
-    """Import TensorFlow with none of its chatter reaching the user unless ``debug``.
+    """Start the Keras backend (TensorFlow by default) with none of its chatter reaching the
+    user unless ``debug``.
 
     The C++ start-up lines (CUDA probing on CPU machines) are written by native code before
     logging is configured, so file descriptor 2 points elsewhere while TensorFlow loads; the
@@ -132,38 +132,19 @@ def quiet_tensorflow(debug: bool = False) -> None:
     retracing warnings of a folder of many sizes) and Python warnings from TensorFlow and
     Keras are raised to errors-only. ``debug`` shows all of it.
     """
-    if debug or "tensorflow" in sys.modules or "keras" in sys.modules:
+    from .backend import kernel, planned, started, stderr_hidden
+
+    if debug or started():
         return
-    from .backend import planned
-
-    if planned() != "tensorflow":  # Keras on JAX: no TensorFlow to start or quieten
-        import warnings
-
-        warnings.filterwarnings("ignore", module=r"keras(\.|$)")
-        import keras  # noqa: F401
-
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import logging
     import warnings
 
-    for module in ("tensorflow", "keras", "absl", "tf_keras", "h5py"):
+    chosen = kernel(planned())  # on JAX: no TensorFlow to start or quieten
+    for name, value in chosen.QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    for module in chosen.NOISY_MODULES:
         warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
-    from .backend import stderr_hidden
-
-    with stderr_hidden():
-        import keras  # noqa: F401
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()  # initialise the runtime (and its CUDA probe) now
-    tf.get_logger().setLevel(logging.ERROR)
-    tf.autograph.set_verbosity(0)
-    try:
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:  # pragma: no cover - absl comes with TensorFlow
-        pass
+    chosen.start(stderr_hidden)  # the runtime (and its CUDA probe) starts now, its native lines hidden
+    chosen.quiet_loggers()
 
 
 __all__ = ["BUILTIN_COMMANDS", "Command", "collect_commands", "console", "quiet_tensorflow", "run_command"]

@@ -18,6 +18,7 @@ engine's library at module level.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -279,33 +280,33 @@ def _worker_host() -> Any:
     return _HOST
 
 
-def _start_tensorflow() -> None:
-    import sys
+def _start_backend() -> None:
+    """Start this worker's Keras backend once (through its kernel), quietly when asked."""
+    from .backend import kernel, planned, started
 
-    if "tensorflow" in sys.modules:
+    if started():
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    chosen = kernel(planned())
+    for name, value in chosen.QUIET_ENV.items():
+        os.environ.setdefault(name, value)
     if os.environ.get("DREAMFX_WORKER_QUIET"):
-        # a local cluster's worker writes to the user's terminal: TensorFlow's native lines
+        # a local cluster's worker writes to the user's terminal: the backend's native lines
         # (written before its log level applies) go nowhere; the client reports failures
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
-    import tensorflow as tf
-
     if os.environ.get("DREAMFX_LOCAL_WORKER"):
         # a worker of a cluster dreamfx started: when it is closed, skip the interpreter's
-        # teardown of TensorFlow (seconds), after which its nanny would kill it anyway
+        # teardown of the backend (seconds), after which its nanny would kill it anyway
         import atexit
 
         atexit.register(os._exit, 0)
     _large_arrays_from_the_heap()
+    chosen.start(contextlib.nullcontext)
     threads = int(os.environ[THREADS_ENV]) if os.environ.get(THREADS_ENV, "").isdigit() else None
     if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-        except RuntimeError:  # already initialised by someone else in this process
-            pass
+        chosen.set_threads(threads)
 
 
 def _large_arrays_from_the_heap() -> None:
@@ -329,7 +330,7 @@ def _dreamer_for(settings: "Settings", device: str) -> tuple[Any, threading.Lock
     """This worker's warm dreamer for ``settings`` (built on first use, then kept)."""
     key = (settings.digest(), device)
     def build() -> tuple[Any, threading.Lock]:
-        _start_tensorflow()
+        _start_backend()
         from .pipeline import Dreamer
 
         return Dreamer(_worker_host(), settings, device), threading.Lock()

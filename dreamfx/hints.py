@@ -100,22 +100,22 @@ def responding_map(host: Any, model: Any, info: Any, layer: str) -> int | None:
 def map_responses(model: Any, info: Any, scaler: Any, layer: str, images: Any, chunk: int = 512) -> Any:
     """The mean response of each map of ``layer`` to each of the same-sized ``images``
     (B, H, W, channels), seen through ``scaler``'s finest level, as a (B, maps) array; the
-    views are computed ``chunk`` at a time, as :meth:`dreamfx.pipeline.Dreamer.score` does."""
+    views are computed ``chunk`` at a time, as every score is (:mod:`dreamfx.engine.scoring`)."""
     import numpy as np
     from keras import ops
 
-    from .features import feature_model
-    from .scaling import views_at
+    from .engine.features import feature_model
+    from .engine.scoring import in_chunks
+    from .engine.views import views_at
 
     batch = ops.convert_to_tensor(np.asarray(images, np.float32))
-    count = int(batch.shape[0])
     level = scaler.levels((int(batch.shape[1]), int(batch.shape[2])))[-1]
-    views = views_at(level, batch)
     features = feature_model(model, (layer,), any_size=bool(getattr(scaler, "fully_convolutional", False)))
-    total = int(views.shape[0])
-    parts = [np.asarray(ops.mean(features(views[i : i + chunk], training=False)[layer], axis=[1, 2]))
-             for i in range(0, total, chunk)]
-    return np.concatenate(parts, axis=0).reshape(count, total // count, -1).mean(axis=1)
+
+    def responses(views: Any, part: slice) -> Any:
+        return ops.mean(features(views, training=False)[layer], axis=[1, 2])
+
+    return np.asarray(in_chunks(responses, views_at(level, batch), int(batch.shape[0]), chunk))
 
 
 def strongest_map(model: Any, info: Any, scaler: Any, layer: str, image: Any) -> int | None:

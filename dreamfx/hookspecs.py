@@ -268,7 +268,7 @@ def dreamfx_register_optimizers(register: Register) -> None:
     ```
 
     Built-ins: `oip` (`plugins/dreamfx_oip/optimizer.py`: blur, per-image normalisation,
-    step; the host's loop is `dreamfx/ascent.py`). More examples (Adam, with state) in
+    step; the host's loop is `dreamfx/engine/ascent.py`). More examples (Adam, with state) in
     docs/optimizers-and-loops.md.
     """
 

@@ -82,7 +82,7 @@ class DreamLoop(Protocol):
     ``describe() -> str``, a line for summaries, and ``traceable = True``: a promise that
     ``__call__`` only calls ``run`` and ``keras.ops`` and never reads a round's score on the
     host, so the host may trace a whole small dream as one compiled call
-    (:class:`dreamfx.ascent.WholeDreams`)."""
+    (:class:`dreamfx.engine.whole.WholeDreams`)."""
 
     def __call__(self, images: Any, scaler: Any, run: LoopRun) -> LoopResult:
         """Dream a batch of images ``(B, H, W, C)`` in [0, 1]."""

@@ -1,6 +1,6 @@
 """What an input optimizer is: an update rule, nothing else.
 
-The host (:mod:`dreamfx.ascent`) owns the plumbing of gradient ascent on a canvas: the
+The host (:mod:`dreamfx.engine`) owns the plumbing of gradient ascent on a canvas: the
 tie-break pattern, the per-step shifts (tile-grid offsets or jitter), cutting the canvas
 into model-sized views, the gradient in chunks of views, putting it back together, evening
 it out per position on tiled levels, undoing the shift, the compiled step loop run in

@@ -29,10 +29,11 @@ def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2,
     """Run ``rounds`` optimizer calls on ``count`` noise images (grey 0.5 +- ``noise``).
     ``choices``: the objective's map (or unit) per pattern, all grown in one batch
     (``dreamfx oip --all``); None: the objective's own for all."""
-    from . import backend, stateless
+    from . import backend
+    from .engine import stateless
 
     h, w = dreamer.model_info.input_size
-    # TensorFlow's stateless_uniform, computed the same on every backend (dreamfx.stateless)
+    # TensorFlow's stateless_uniform, computed the same on every backend (dreamfx.engine.stateless)
     noise_images = stateless.uniform_float32([count, h, w, dreamer.channels], (dreamer.settings.seed, 7919),
                                              0.5 - noise, 0.5 + noise)
     with backend.on_device(dreamer.device):

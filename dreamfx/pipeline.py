@@ -28,13 +28,18 @@ import numpy as np
 
 from . import backend
 from .errors import DreamfxError, ImageError, PluginError, SettingsError
-from .features import feature_model
+from .engine.ascent import Ascent, FunctionCache, HostRun
+from .engine.features import feature_model
+from .engine.scoring import in_chunks, objective_per_view
+from .engine.steps import per_image
+from .engine.views import views_at
+from .engine.whole import TracedRun, WholeDreams
 from .imageio import LUMA
 from .models import cached_model
 from .objectives import ModelInfo, build_objective
 from .plugins import PluginHost
 from .registry import Component
-from .scaling import LevelCache, level_key, views_at, worth_compiling
+from .scaling import LevelCache, level_key, worth_compiling
 from .settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 from .values import AUTO
 
@@ -144,7 +149,7 @@ class DreamResult:
 class Piece:
     """Where a dream stands, for progress displays (``dream_batch(..., on_piece=...)``):
     reported after each bounded call of a round's step loop that the host already waits for
-    (pieces of steps, groups of views of a split step: see :mod:`dreamfx.ascent`) and at
+    (pieces of steps, groups of views of a split step: see :mod:`dreamfx.engine.ascent`) and at
     each round's end."""
 
     round_index: int  # the round under way (from 0)
@@ -164,21 +169,13 @@ class Piece:
 
 def widen(images: Any, factor: float) -> Any:
     """Scale the width of each image's value distribution around its mean by ``factor``."""
-    if backend.is_jax():
-        import jax.numpy as jnp
+    from keras import ops
 
-        images = jnp.asarray(images, jnp.float32)
-        if factor == 1.0:
-            return images
-        mean = jnp.mean(images, axis=(1, 2, 3), keepdims=True)
-        return jnp.clip(mean + (images - mean) * factor, 0.0, 1.0)
-    import tensorflow as tf
-
-    images = tf.convert_to_tensor(images, tf.float32)
+    images = ops.convert_to_tensor(images, "float32")
     if factor == 1.0:
         return images
-    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
-    return tf.clip_by_value(mean + (images - mean) * factor, 0.0, 1.0)
+    mean = ops.mean(images, axis=[1, 2, 3], keepdims=True)
+    return ops.clip(mean + (images - mean) * factor, 0.0, 1.0)
 
 
 class Dreamer:
@@ -188,11 +185,11 @@ class Dreamer:
         self.settings = settings
         #: The Keras backend the dreams run on (``tensorflow`` or ``jax``).
         self.backend = backend.active()
+        #: The engine's kernel for that backend (:mod:`dreamfx.engine.backends`).
+        self.kernel = backend.kernel()
         method = settings.scaler.params.get("method")
-        if self.backend == "jax" and isinstance(method, str):  # a usage error, before any work
-            from .scaling import _check_jax_method
-
-            _check_jax_method(method)
+        if isinstance(method, str):  # a method this backend has no kernel for: a usage error, before any work
+            self.kernel.check_resize_method(method)
         self.device = backend.resolve_device(device)
         #: The registered component behind each section (for naming the plugin in errors).
         self.components: dict[str, Component] = {
@@ -245,12 +242,10 @@ class Dreamer:
             with plugin_call(parts["loop"], "being built"):
                 self.loop = parts["loop"].build(parts["loop"].context(model=self.model_info), **settings.loop.params)
             with plugin_call(parts["optimizer"], "being prepared for the model and objective"):
-                from .ascent import Ascent, FunctionCache
-
                 #: The host's gradient ascent with this optimizer's update rule.
-                self.ascent = Ascent(self.features, self.objective, self.optimizer, settings.seed)
+                self.ascent = Ascent(self.kernel, self.features, self.objective, self.optimizer, settings.seed)
             #: Functions loops hand to ``run.compile``, compiled once per key.
-            self.compiled = FunctionCache()
+            self.compiled = FunctionCache(self.kernel)
             self._score_views = backend.compile_function(
                 lambda views: self.objective(self.features(views, training=False)), retrace_less=True)
             self._score_each = backend.compile_function(
@@ -259,10 +254,8 @@ class Dreamer:
         self._objectives = host.registry("objectives")
         self._views_of = LevelCache()  # compiled "images -> the level's views", per level
         self._fused_of = LevelCache()  # compiled "images -> scores", per level and shape
-        from .ascent import WholeDreams
-
         #: Small dreams run as one compiled call once their shape has shown it pays.
-        self._whole = WholeDreams(self.loop, self.ascent, self.backend)
+        self._whole = WholeDreams(self.loop, self.kernel)
         self._unfused: set[Any] = set()  # (level, shape) that the fused scoring does not take
         self._dreams = 0
 
@@ -339,32 +332,30 @@ class Dreamer:
                 else:
                     views = views_at(level, images)
             with plugin_call(self.components["objective"], "scoring"):
-                parts = []
                 if choices is not None:
                     per_view = ops.repeat(backend.tensor(np.asarray(choices, np.int32), "int32"),
                                           int(views.shape[0]) // int(images.shape[0]))
-                for i in range(0, int(views.shape[0]), chunk):
-                    part = (self._score_views(views[i : i + chunk]) if choices is None
-                            else self._score_each(views[i : i + chunk], per_view[i : i + chunk]))
-                    count = min(chunk, int(views.shape[0]) - i)
+
+                def score(part_views: Any, part: slice) -> Any:
+                    if choices is None:
+                        return self._score_views(part_views)
+                    return self._score_each(part_views, per_view[part])
+
+                def check(part: Any, count: int) -> None:
                     if tuple(part.shape) != (count,):  # before the optimizer is blamed for it
                         raise PluginError(f"{describe_component(self.components['objective'])} returned scores of "
                                           f"shape {tuple(part.shape)} for {count} views: score(activations) must "
                                           f"return one value per batch element, shape ({count},); reduce over "
                                           "every axis but the first")
-                    parts.append(part)
-                per_view = ops.concatenate(parts, axis=0)
-                per_image = ops.mean(ops.reshape(per_view, [int(images.shape[0]), -1]), axis=1)
-                return np.asarray(per_image)
+
+                return np.asarray(in_chunks(score, views, int(images.shape[0]), chunk, check))
 
     def _whole_dream(self, batch: Any, choices: Any, on_round: Callable[[int], None] | None) -> Any:
         """The dream as one compiled call, when that is sure to pay and to agree (see
-        :class:`dreamfx.ascent.WholeDreams`): ``(LoopResult, before, after)``, or None for
+        :class:`dreamfx.engine.whole.WholeDreams`): ``(LoopResult, before, after)``, or None for
         the round-by-round way."""
         if not self._whole.wanted(batch.shape, choices is None):
             return None
-        from .ascent import TracedRun
-
         def dream(images: Any, choices: Any) -> Any:
             level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
 
@@ -399,19 +390,15 @@ class Dreamer:
         objective (``choices``: a tensor of the selectable parameter per image, or None) and
         the mean per image. Raises _NotFused when the views do not fit in one ``chunk`` or
         the objective's scores have the wrong shape (the separate calls say what is wrong)."""
-        from keras import ops
-
         batch = int(images.shape[0])
         views = views_at(level, images)
         count = views.shape[0]
         if count is None or int(count) > chunk:
             raise _NotFused
-        acts = self.features(views, training=False)
-        per_view = (self.objective(acts) if choices is None
-                    else self.objective.score_each(acts, ops.repeat(choices, int(count) // batch)))
+        per_view = objective_per_view(self.features, self.objective, views, batch, choices)
         if tuple(per_view.shape) != (int(count),):
             raise _NotFused
-        return ops.mean(ops.reshape(per_view, [batch, -1]), axis=1)
+        return per_image(per_view, batch)
 
     def _fused_score(self, level: Any, images: Any, chunk: int, choices: Any) -> np.ndarray | None:
         """The scores of :meth:`score` from one compiled call (views, network, objective and
@@ -440,7 +427,7 @@ class Dreamer:
     def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.loop.Round`); a failure
         names the optimizer's plugin. ``choices``: as for :meth:`dream_batch`;
-        ``on_piece``: as for :meth:`dreamfx.ascent.Ascent.__call__`."""
+        ``on_piece``: as for :meth:`dreamfx.engine.ascent.Ascent.__call__`."""
         with plugin_call(self.components["optimizer"], f"running round {round_index + 1}"):
             if on_piece is None:
                 return self.ascent(canvas, round_index, level, choices)
@@ -574,8 +561,6 @@ class Dreamer:
                 except _CAUGHT as exc:
                     raise _CallbackError(exc) from exc
                 return out
-
-        from .ascent import HostRun
 
         run = HostRun(ascend, self.compiled, worth_compiling(self._dreams, len(images)))
         keep = slice(0, 3) if self.channels == 3 else slice(0, 1)

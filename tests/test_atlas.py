@@ -177,10 +177,10 @@ def test_warm_dreams_do_not_retrace_for_another_map(photo):
     dreamfx.dream(photo, "single-map", map=56, steps=3, rounds=1)
     dreamfx.dream(photo, "single-map", map=33, steps=3, rounds=1)  # first run-time choice: traces once
     dreamer = api._WARM.values()[0]
-    traces = dreamer.ascent._fns.traces()
+    traces = dreamer.ascent.traces()
     for k in (28, 60, 7):
         dreamfx.dream(photo, "single-map", map=k, steps=3, rounds=1)
-    assert dreamer.ascent._fns.traces() == traces
+    assert dreamer.ascent.traces() == traces
 
 
 def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_path):

@@ -1,8 +1,8 @@
 """The JAX backend beside TensorFlow: the same numbers where the backends must agree.
 
-- :mod:`dreamfx.stateless` draws TensorFlow's stateless random numbers bit for bit, so both
+- :mod:`dreamfx.engine.stateless` draws TensorFlow's stateless random numbers bit for bit, so both
   backends shift, jitter and tie-break a dream the same way;
-- the JAX resize (:func:`dreamfx.scaling._jax_resize`) matches ``tf.image.resize``;
+- the JAX kernel's resize (:func:`dreamfx.engine.backends.jax_kernel.resize`) matches ``tf.image.resize``;
 - every preset that is not chaotic dreamed on JAX gives the TensorFlow backend's written
   image within 2/255 (short and full-length dreams: see docs/performance.md, "Backends", for
   the measured figures); the chaotic ones (tiling, hybrid, weighted-layers) give the same
@@ -32,7 +32,7 @@ PRESETS = ("single-map", "whole-layer", "weighted-layers", "tiling", "hybrid", "
 def test_stateless_numbers_are_tensorflows_bit_for_bit():
     import tensorflow as tf
 
-    from dreamfx import stateless
+    from dreamfx.engine import stateless
 
     for shape, seed in (((28, 28, 1), (20_251_125, 11)), ((3, 17, 5), (0, 0)), ((1000,), (2**40 + 7, 2**33))):
         expected = tf.random.stateless_uniform(shape, seed=seed, minval=-2**-5, maxval=2**-5).numpy()
@@ -48,15 +48,25 @@ def test_stateless_numbers_are_tensorflows_bit_for_bit():
 def test_jax_step_shifts_are_tensorflows():
     import tensorflow as tf
 
-    from dreamfx.ascent import WEYL, step_shift
-    from dreamfx.jax_ascent import round_shifts
+    from dreamfx.engine.views import WEYL, round_shifts
 
-    for roll, jitter in ((28, 1), (0, 1), (0, 3), (14, 0), (0, 0)):
-        seeds = tf.constant([3, 2], tf.int64)
-        expected = [step_shift(seeds, tf.constant(k), 20, jitter, roll) for k in range(20)]
-        expected = np.array([[0, 0] if e is None else e.numpy() for e in expected])
-        assert np.array_equal(round_shifts(3, 2, 20, jitter, roll, WEYL), expected)
-    assert round_shifts(3, 0, 0, 1, 0, WEYL).shape == (0, 2)
+    def step_shift(seed: int, round_index: int, k: int, total: int, jitter: int, roll: int) -> np.ndarray:
+        """The shifts as the TensorFlow step loop drew them in graph before issue 23."""
+        seeds = tf.constant([seed, round_index], tf.int64)
+        if roll:
+            index = tf.cast(k, tf.int64) + seeds[1] * tf.cast(total, tf.int64)
+            start = tf.random.stateless_uniform([2], seed=tf.stack([seeds[0], tf.constant(7_919, tf.int64)]),
+                                                minval=0, maxval=2**32, dtype=tf.int64)
+            phase = tf.math.floormod(start + index * tf.constant(WEYL, tf.int64), 2**32)
+            return tf.cast(phase * tf.cast(roll, tf.int64) // 2**32, tf.int32).numpy()
+        rng = tf.stack([seeds[0], seeds[1] * 1_000_003 + tf.cast(k, tf.int64)])
+        return tf.random.stateless_uniform([2], seed=rng, minval=-jitter, maxval=jitter + 1, dtype=tf.int32).numpy()
+
+    for roll, jitter in ((28, 1), (0, 1), (0, 3), (14, 0)):
+        expected = np.array([step_shift(3, 2, k, 20, jitter, roll) for k in range(20)])
+        assert np.array_equal(round_shifts(3, 2, 20, jitter, roll), expected)
+    assert round_shifts(3, 2, 20, 0, 0) is None  # never shifted
+    assert round_shifts(3, 0, 0, 1, 0).shape == (0, 2)
 
 
 @pytest.mark.slow  # JAX compiles each of the five shapes: 5-20 s per method on a 2-core CPU
@@ -65,6 +75,7 @@ def test_jax_resize_matches_tensorflow(method):
     import tensorflow as tf
 
     from dreamfx import scaling
+    from dreamfx.engine.backends import jax_kernel
 
     rng = np.random.default_rng(0)
     for shape, size in (((2, 28, 28, 1), (90, 120)), ((1, 28, 28, 3), (400, 600)), ((2, 90, 120, 1), (28, 28)),
@@ -72,17 +83,17 @@ def test_jax_resize_matches_tensorflow(method):
         images = rng.random(shape).astype(np.float32)
         shrinking = size[0] < shape[1] or size[1] < shape[2]
         expected = scaling.resize(tf.constant(images), size, method).numpy()
-        got = np.asarray(scaling._jax_resize(images, size, method, shrinking))
+        got = np.asarray(jax_kernel.resize(images, size, method, shrinking))
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() < 1e-5, (shape, size)
 
 
 def test_jax_refuses_resize_methods_it_has_no_kernel_for():
-    from dreamfx import scaling
+    from dreamfx.engine.backends import jax_kernel
     from dreamfx.errors import SettingsError
 
     with pytest.raises(SettingsError, match="no JAX kernel.*bicubic"):
-        scaling._jax_resize(np.zeros((1, 28, 28, 1), np.float32), (56, 56), "area", False)
+        jax_kernel.resize(np.zeros((1, 28, 28, 1), np.float32), (56, 56), "area", False)
 
 
 def test_unknown_backend_is_a_usage_error(tmp_path, cli):
@@ -148,12 +159,14 @@ def test_jax_device_selection_prefers_cuda_and_says_when_there_is_none(monkeypat
     from dreamfx import backend
     from dreamfx.errors import DreamfxError
 
-    monkeypatch.setattr(backend, "is_jax", lambda: True)
-    monkeypatch.setattr(backend, "jax_gpus", lambda: ["gpu0", "gpu1"])
+    from dreamfx.engine.backends import jax_kernel
+
+    monkeypatch.setattr(backend, "kernel", lambda name=None: jax_kernel)
+    monkeypatch.setattr(jax_kernel, "gpus", lambda: ["gpu0", "gpu1"])
     assert backend.resolve_device("auto") == "cuda:0"
     assert backend.resolve_device("gpu:1") == "cuda:1"
     assert backend.resolve_device("cpu") == "cpu:0"
-    monkeypatch.setattr(backend, "jax_gpus", lambda: [])
+    monkeypatch.setattr(jax_kernel, "gpus", lambda: [])
     assert backend.resolve_device("auto") == "cpu:0"
     with pytest.raises(DreamfxError, match="JAX sees no GPU.*jax\\[cuda13\\].*--device cpu"):
         backend.resolve_device("gpu")
@@ -183,12 +196,12 @@ def test_the_backend_table_is_the_benchmarks_output():
 
 
 def test_jax_max_pooling_gradient_goes_to_the_first_maximum_as_in_tensorflow():
-    """dreamfx.jax_pooling: exact ties (integers) get TensorFlow's MaxPoolGrad's answer."""
+    """dreamfx.engine.backends.jax_pooling: exact ties (integers) get TensorFlow's MaxPoolGrad's answer."""
     import jax
     import jax.numpy as jnp
     import tensorflow as tf
 
-    from dreamfx.jax_pooling import first_max_pool
+    from dreamfx.engine.backends.jax_pooling import first_max_pool
 
     images = np.random.default_rng(1).integers(0, 3, (2, 7, 6, 3)).astype(np.float32)  # odd height: cropped
     weights = np.arange(27.0, dtype=np.float32).reshape(1, 3, 3, 3)

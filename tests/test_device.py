@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dreamfx.backend import resolve_device
@@ -50,8 +51,11 @@ def test_each_round_is_one_compiled_call(small_photo):
         # the compiled function holds the whole step loop: its graph is one while loop
         import tensorflow as tf
 
-        graph = dreamer.ascent.compiled.get_concrete_function(
-            tf.TensorSpec([1, 28, 28, 1]), (), tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int32), (28, 28),
-        ).graph
+        from dreamfx.scaling import Geometry
+
+        ascent = dreamer.ascent
+        x, ctx = ascent.begin(np.zeros((1, 28, 28, 1), np.float32), None, 0, Geometry((28, 28), 28), ascent.steps)
+        graph = ascent.compiled.get_concrete_function(
+            x, ascent.start_state(x), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32), ctx.shifts,
+            ctx.pattern, None, view_size=(28, 28)).graph
         assert any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())

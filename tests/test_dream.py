@@ -97,7 +97,7 @@ def test_scoring_in_one_compiled_call_equals_the_separate_calls(small_photo, pre
     the number of views). The two run the network on batches of other sizes, whose kernels
     may sum in another order (oneDNN picks them per shape and instruction set): the scores
     agree within twice the float32 forward error bound of tests/numerics.py, not bit for bit."""
-    from dreamfx.scaling import views_at
+    from dreamfx.engine.views import views_at
 
     from .numerics import score_bound
 
@@ -141,7 +141,7 @@ def test_a_small_dream_as_one_compiled_call_gives_the_same_bits(small_photo, pre
     scores, bit for bit, and progress still hears of every round."""
     import keras
 
-    from dreamfx import ascent
+    from dreamfx.engine import ascent
 
     monkeypatch.setattr(ascent, "PIECE_SECONDS", 30.0)  # "short" whatever the machine's load
     dreamer = make_dreamer(preset, {"steps": 3, "rounds": 2})
@@ -168,7 +168,7 @@ def test_a_loop_that_stops_early_is_dreamed_round_by_round(small_photo):
 def test_a_dream_whose_shape_ran_long_stays_round_by_round(small_photo, monkeypatch):
     """The whole-dream call is only for shapes whose last two dreams were shorter than a
     piece (what Ctrl-C waits for at most)."""
-    from dreamfx import ascent
+    from dreamfx.engine import ascent
 
     monkeypatch.setattr(ascent, "PIECE_SECONDS", 1e-6)
     dreamer = make_dreamer("single-map", {"steps": 2, "rounds": 2})

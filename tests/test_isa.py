@@ -138,7 +138,7 @@ def _bound(preset: str, array: np.ndarray) -> tuple[float, float]:
     """The exact objective of an 8-bit image under ``preset`` and the float32 error bound of
     any computation of it (tests/numerics.py)."""
     from dreamfx.api import make_dreamer
-    from dreamfx.scaling import views_at
+    from dreamfx.engine.views import views_at
 
     from .numerics import score_bound
 

@@ -65,7 +65,7 @@ def test_composition_algebra():
     a = dreamer.objective
     combined = 0.5 * a - a + (-a)
     assert isinstance(combined, Sum) and len(combined.terms) == 3
-    from dreamfx.stateless import uniform_float32
+    from dreamfx.engine.stateless import uniform_float32
 
     acts = dreamer.features(uniform_float32([2, 28, 28, 1], (1, 2), 0.0, 1.0))
     assert np.allclose(np.asarray(combined(acts)), -1.5 * np.asarray(a(acts)), atol=1e-6)

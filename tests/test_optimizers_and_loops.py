@@ -86,7 +86,7 @@ def test_page_loop_stops_when_the_score_stops_rising(page_host, small_photo):
 def test_stateful_optimizer_pieces_and_split_steps_give_the_unsplit_result(page_host, preset, monkeypatch):
     """Adam's state is carried through the host's pieces and split steps: running one call per
     step, or one step as several calls, gives exactly what one call for all steps gives."""
-    import dreamfx.ascent as ascent
+    import dreamfx.engine.ascent as ascent
     from dreamfx.api import as_gray_array
 
     from .conftest import SAMPLE
@@ -118,7 +118,7 @@ def test_progress_reports_the_pieces_within_each_round_without_changing_the_drea
     """``on_piece`` (issue 25, item 3): a round that takes several calls (pieces of steps, or
     a huge canvas's step split into groups of views) reports each piece with its counts,
     then the round's end; the share done only grows, ends at 1, and the dream is the same."""
-    import dreamfx.ascent as ascent
+    import dreamfx.engine.ascent as ascent
     from dreamfx.api import as_gray_array
 
     from .conftest import SAMPLE

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from dreamfx.api import make_dreamer
-from dreamfx.scaling import merge_views, split_views, tile_grid
+from dreamfx.engine.views import merge_views, split_views
+from dreamfx.scaling import tile_grid
 
 from .conftest import SAMPLE, dream_once, gray_photo, warm_dreamer
 
@@ -202,7 +203,8 @@ def test_matrix_resize_equals_tensorflow_resize(method, shape, size):
     linear map as tf.image.resize (antialiased when an axis shrinks), for every method."""
     import tensorflow as tf
 
-    from dreamfx.scaling import MATMUL_MAX_SIDE, resize
+    from dreamfx.engine.backends.tensorflow_kernel import MATMUL_MAX_SIDE
+    from dreamfx.scaling import resize
 
     assert max(shape[1], shape[2]) <= MATMUL_MAX_SIDE  # the matrix path is the one tested
     x = tf.random.stateless_uniform(shape, seed=[4, 2])
@@ -263,13 +265,13 @@ def test_shifting_a_canvas_gives_tf_roll_s_values(shape):
     shifts of either sign and beyond the canvas's size."""
     import tensorflow as tf
 
-    from dreamfx.ascent import SMALL_ROLL, shift_canvas
+    from dreamfx.engine.backends.tensorflow_kernel import SMALL_ROLL, roll
 
     x = tf.random.uniform(shape, seed=1)
     small = int(np.prod(shape)) <= SMALL_ROLL
     for dy, dx in [(0, 0), (1, -1), (-3, 2), (5, 5), (-40, 31), (shape[1], -shape[2])]:
         shift = tf.constant([dy, dx], tf.int32)
-        fn = tf.function(shift_canvas, autograph=False)
+        fn = tf.function(roll, autograph=False)
         assert np.array_equal(fn(x, shift).numpy(), tf.roll(x, shift, axis=[1, 2]).numpy()), (shape, dy, dx, small)
 
 

@@ -123,7 +123,7 @@ def test_every_process_wide_cache_is_bounded_and_listed_in_the_architecture_page
 
     import dreamfx.api  # noqa: F401 - the modules that make the caches
     import dreamfx.executors  # noqa: F401
-    import dreamfx.features  # noqa: F401
+    import dreamfx.engine.features  # noqa: F401
     import dreamfx.models  # noqa: F401
     from dreamfx.cache import CACHES
 

@@ -1,7 +1,7 @@
 """OIP's update rule: normalised-gradient ascent on the input ("optimal input patterns").
 
 Per step, from the gradient the host computed (shifts, views, chunks, evening out and the
-tie-break pattern are the host's, see ``dreamfx/ascent.py``): optionally blur it with a
+tie-break pattern are the host's, see ``dreamfx/engine/ascent.py``): optionally blur it with a
 Gaussian of ``blur`` pixels; divide it per image by its standard deviation, so the step
 size means "change per pixel per step" whatever the layer's scale; step. The host clips to
 [0, 1]. Written with ``keras.ops`` only, so it runs under any Keras backend.

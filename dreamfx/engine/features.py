@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .cache import process_cache
-from .errors import SettingsError
+from ..cache import process_cache
+from ..errors import SettingsError
 
 _CACHE = process_cache("features.models", 16, "feature models, by model, layer set and any-size")
 
@@ -26,15 +26,12 @@ def feature_model(model: Any, layers: Sequence[str], *, any_size: bool = False) 
     key = (tuple(sorted(set(layers))), any_size)
 
     def build() -> Any:
-        from .backend import is_jax
+        from ..backend import kernel
 
-        built = None
-        if is_jax():  # TensorFlow's max-pooling gradient, at its speed (dreamfx.jax_pooling)
-            from .jax_pooling import chain_features
-
-            if any_size:
-                _check_any_size(model, key[0])
-            built = chain_features(model, key[0], any_size)
+        if any_size:
+            _check_any_size(model, key[0])
+        # the kernel's own (JAX: TensorFlow's max-pooling gradient, at its speed), else Keras's
+        built = kernel().feature_model(model, key[0], any_size)
         if built is None:
             built = _any_size(model, key[0]) if any_size else _fixed_size(model, key[0])
         return built
