@@ -13,7 +13,7 @@ A1b `dreamfx run FRAMES/ --batch-size 1 -o OUT/` (no target: one frame per dream
 A2  `dreamfx video FRAMES/ -o OUT/` (frame by frame, in order); target: at least 0.7x A1's
     frames/s
 
-For each, the flicker and the warping error of the frames written (dreamfx.flow).
+For each, the flicker and the warping error of the frames written (dreamfx.runs.flow).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
     from dreamfx.cli import main as dreamfx
-    from dreamfx.flow import clip_coherence
+    from dreamfx.runs.flow import clip_coherence
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -39,14 +39,13 @@ def child(repeats: int) -> dict[str, float]:
     import keras  # noqa: F401
 
     import dreamfx
-    from dreamfx import pipeline  # noqa: F401
+    from dreamfx.engine import dreamer  # noqa: F401
     from dreamfx.api import make_dreamer
 
     figures = {"import": time.perf_counter() - started}
-    import numpy as np
     from PIL import Image
 
-    from dreamfx.imageio import to_gray
+    from dreamfx.io.images import to_gray
 
     with Image.open(PHOTO) as img:
         photo = to_gray(img.convert("RGB"))

@@ -53,7 +53,7 @@ _DREAMER: list[Any] = []
 def folder_run(src: Path, out: Path, cluster: str | None, host: Any) -> None:
     """A folder run as `dreamfx run` does it; in this process with one dreamer kept warm
     across runs, as each worker keeps its own."""
-    from dreamfx.request import DreamRequest, plan_dream
+    from dreamfx.config.request import DreamRequest, plan_dream
 
     plan = plan_dream(DreamRequest([str(src)], str(out), force=True, cluster=cluster), host)
     if cluster is None and not _DREAMER:
@@ -70,7 +70,7 @@ def warm(src: Path, tmp: Path, repeats: int) -> dict[str, Any]:
     import dask
     import distributed
 
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     host = create_host()
     runs: dict[str, Callable[[], None]] = {"in_process_s": lambda: folder_run(src, tmp / "here", None, host)}

@@ -40,7 +40,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from dreamfx import backend
+    from dreamfx.engine import backend
 
     if backend.active() != "jax":
         print(f"gpu_check needs the jax backend; KERAS_BACKEND is {os.environ.get('KERAS_BACKEND')!r}", file=sys.stderr)
@@ -61,7 +61,7 @@ def main() -> int:
     from PIL import Image
 
     from dreamfx.api import make_dreamer
-    from dreamfx.imageio import to_gray
+    from dreamfx.io.images import to_gray
 
     with Image.open(PHOTO) as img:
         photo = to_gray(img.convert("RGB"))

@@ -53,7 +53,7 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
 
 
 def gray(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    from dreamfx.imageio import to_gray
+    from dreamfx.io.images import to_gray
 
     with Image.open(path) as img:
         if size is not None:
@@ -257,8 +257,8 @@ def make_photos(folder: Path, count: int = 64, size: tuple[int, int] = (512, 384
 
 
 def bench_b3(repeats: int) -> dict[str, Any]:
-    from dreamfx.batch import BatchOptions, BatchRunner
-    from dreamfx.inputs import collect_jobs
+    from dreamfx.runs.batch import BatchOptions, BatchRunner
+    from dreamfx.runs.inputs import collect_jobs
 
     dreamer = single_map_dreamer()
     p = dreamer.settings.objective.params

@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the digests here")
     parser.add_argument("--compare", type=Path, help="compare with digests written by --json")
     args = parser.parse_args()
-    from dreamfx import backend
+    from dreamfx.engine import backend
 
     backend.request(args.backend)
     from dreamfx.api import make_dreamer

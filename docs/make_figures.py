@@ -6,7 +6,7 @@ Each preset dreams the bundled sample photo; the results are shrunk to 450 px wi
 repository stays small. Also writes the article's panel and an OIP grid, and prints the
 figures docs/scaling.md quotes: each preset's objective before -> after and time (as
 ``dreamfx run`` reports them), and the tile-grid periodicity of the tiled presets' results
-(:func:`dreamfx.scaling.periodicity`, per axis y and x; the photo itself for comparison).
+(:func:`dreamfx.kinds.scalers.periodicity`, per axis y and x; the photo itself for comparison).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def summary_field(summary: str, name: str) -> str:
 def periodicity_of(path: Path) -> tuple[float, float]:
     import numpy as np
 
-    from dreamfx.scaling import periodicity
+    from dreamfx.kinds.scalers import periodicity
 
     with Image.open(path) as img:
         return periodicity(np.asarray(img.convert("L"), np.float32) / 255.0)

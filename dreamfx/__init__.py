@@ -20,7 +20,7 @@ __all__ = ["__version__", "hookimpl", "dream", "atlas"]
 
 def dream(image: Any, preset: str = "single-map", **overrides: Any) -> Any:
     """Dream ``image`` (a path, PIL image or array) with a preset; see :func:`dreamfx.api.dream`."""
-    from .api import dream as _dream
+    from dreamfx.api import dream as _dream
 
     return _dream(image, preset, **overrides)
 
@@ -28,6 +28,6 @@ def dream(image: Any, preset: str = "single-map", **overrides: Any) -> Any:
 def atlas(image: Any, preset: str = "single-map", **options: Any) -> Any:
     """Dream ``image`` once per map of a layer, in one batch: the sheet and each map's scores;
     see :func:`dreamfx.api.atlas`."""
-    from .api import atlas as _atlas
+    from dreamfx.api import atlas as _atlas
 
     return _atlas(image, preset, **options)

@@ -1,5 +1,5 @@
 """``python -m dreamfx`` is the ``dreamfx`` command."""
 
-from .cli import entry
+from dreamfx.cli import entry
 
 entry()

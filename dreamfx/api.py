@@ -18,18 +18,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import backend
-from .cache import process_cache
-from .errors import DreamfxError, SettingsError
-from .metadata import output_metadata
-from . import imageio
-from .imageio import (PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture, read_input_bytes,
+from dreamfx.engine import backend
+from dreamfx.cache import process_cache
+from dreamfx.errors import DreamfxError, SettingsError
+from dreamfx.io.metadata import output_metadata
+from dreamfx.io import images
+from dreamfx.io.images import (PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture, read_input_bytes,
                       to_picture, to_uint8, write_image_atomic)
-from .pipeline import Dreamer, DreamResult
-from .plugins import PluginHost, create_host
-from .presets import load_preset, settings_for
-from .request import DreamRequest, check_output_format
-from .settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
+from dreamfx.engine.dreamer import Dreamer, DreamResult
+from dreamfx.host.manager import PluginHost, create_host
+from dreamfx.config.presets import load_preset, settings_for
+from dreamfx.config.request import DreamRequest, check_output_format
+from dreamfx.config.settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
 def as_model_array(image: Any, channels: int = 1) -> np.ndarray:
@@ -123,7 +123,7 @@ def decoded(path: Path) -> Picture:
     key = digest(data)
     kept = _DECODED.peek(key)
     if kept is None:
-        kept = imageio.picture_of_bytes(data, path, known_digest=key)
+        kept = images.picture_of_bytes(data, path, known_digest=key)
         for array in (kept.luma, kept.rgb, kept.alpha):
             if array is not None:
                 array.flags.writeable = False
@@ -145,7 +145,7 @@ def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> 
     ``selectable`` parameter (``map`` of ``single-map``) and by the plugins behind them;
     that parameter is fed at run time. Returns the dreamer and the value to feed (None:
     the dreamer's own settings). TensorFlow starts without its native log lines
-    (:func:`dreamfx.backend.start_quietly`)."""
+    (:func:`dreamfx.engine.backend.start_quietly`)."""
     backend.start_quietly()
     name, params = settings.objective.name, settings.objective.params
     plugins = tuple(host.get(kind, settings.component(section).name).plugin
@@ -170,7 +170,7 @@ def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> 
 
 
 def as_picture(image: Any) -> tuple[Picture, str | None]:
-    """A path, PIL image or array as a :class:`~dreamfx.imageio.Picture` (decoded once: the
+    """A path, PIL image or array as a :class:`~dreamfx.io.images.Picture` (decoded once: the
     luma dreamed on, the colour and alpha kept for the output) and the input's file name."""
     if isinstance(image, (str, os.PathLike)):
         return decoded(Path(image)), Path(image).name
@@ -211,11 +211,11 @@ def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: st
           device: str = "auto", on_round: Any = None, **overrides: Any) -> Any:
     """Dream ``image`` once per map of a layer (``maps``: None for all, ``"0-9,33"`` or a
     list), all in one batch, as ``dreamfx atlas`` does. Returns a
-    :class:`dreamfx.mapatlas.Atlas`: ``.scores`` (each map's score before and after, gain,
+    :class:`dreamfx.runs.atlas.Atlas`: ``.scores`` (each map's score before and after, gain,
     silent), ``.responding`` (the strongest maps after the dream), ``.entries`` (each map's dream) and
     ``.sheet(sort="gain")``, the labelled contact sheet as a PIL image. The dreamer is kept
     for later calls in the process, as :func:`dream` keeps it."""
-    from .mapatlas import make_atlas
+    from dreamfx.runs.atlas import make_atlas
 
     host = _host()
     _, data = load_preset(host, preset)
@@ -260,7 +260,7 @@ class DreamResultView(DreamResult):
         return path
 
     def panel(self, height: int = 256) -> Image.Image:
-        from .panel import render_panel
+        from dreamfx.io.panel import render_panel
 
         return render_panel(self, height)
 

@@ -6,7 +6,7 @@ KeyboardInterrupt like SIGINT does, so a run stops the same way whichever arrive
 writes under way finish, report.json is written, the exit status is 130. While those last
 writes happen, further stop signals are noted and ignored: pressing Ctrl-C twice cannot
 lose the report. SIGKILL cannot be caught; a later run removes the temporary files it
-leaves (:func:`dreamfx.imageio.remove_stale_temporaries`).
+leaves (:func:`dreamfx.io.images.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def shielded() -> Iterator[list[int]]:
 
 
 #: Set when the main thread was interrupted while a dream ran in a worker thread
-#: (:func:`dreamfx.batch.interruptible`): the dream stops at its next check.
+#: (:func:`dreamfx.runs.batch.interruptible`): the dream stops at its next check.
 _STOP = threading.Event()
 
 

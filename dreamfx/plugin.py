@@ -31,17 +31,17 @@ built-in components' parameters as docs/presets.md shows them.
 
 from __future__ import annotations
 
-from . import hookimpl
-from .commands import console, quiet_tensorflow
-from .errors import DreamfxError, PluginError, SettingsError
-from .executors import Executor, ExecutorError, FolderWork
-from .hookspecs import Register
-from .loop import DreamLoop, LoopResult, LoopRun, Round
-from .models import load_keras_file, model_file
-from .objectives import ModelInfo, Objective, Scaled, Sum
-from .optimize import Optimizer, OptimizerBase
-from .registry import Auto, BuildContext, Param
-from .scaling import (
+from dreamfx import hookimpl
+from dreamfx.host.commands import console, quiet_tensorflow
+from dreamfx.errors import DreamfxError, PluginError, SettingsError
+from dreamfx.runs.executors import Executor, ExecutorError, FolderWork
+from dreamfx.host.hookspecs import Register
+from dreamfx.kinds.loops import DreamLoop, LoopResult, LoopRun, Round
+from dreamfx.kinds.models import load_keras_file, model_file
+from dreamfx.kinds.objectives import ModelInfo, Objective, Scaled, Sum
+from dreamfx.kinds.optimizers import Optimizer, OptimizerBase
+from dreamfx.host.registry import Auto, BuildContext, Param
+from dreamfx.kinds.scalers import (
     RESIZE_METHODS,
     Geometry,
     Level,
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     args = sys.argv[1:] if argv is None else argv
-    from .reference import parameter_table, render
+    from dreamfx.tools.reference import parameter_table, render
 
     if args == ["--reference"]:
         sys.stdout.write(render())

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from dreamfx.api import make_dreamer
-from dreamfx.imageio import to_gray
+from dreamfx.io.images import to_gray
 
 SAMPLE = "dreamfx/data/coffee.png"
 #: The built-in presets (presets/*.toml).

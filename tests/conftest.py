@@ -216,7 +216,7 @@ def gray_photo(size: tuple[int, int], source: Path = SAMPLE, squeeze: bool = Fal
     [0, 1]; ``squeeze`` maps it into [0.1, 0.9] so no pixel starts at a clipping bound."""
     from PIL import Image
 
-    from dreamfx.imageio import to_gray
+    from dreamfx.io.images import to_gray
 
     with Image.open(source) as img:
         gray = to_gray(img.resize(size, Image.Resampling.LANCZOS))
@@ -225,7 +225,7 @@ def gray_photo(size: tuple[int, int], source: Path = SAMPLE, squeeze: bool = Fal
 
 @pytest.fixture
 def host():
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     return create_host(entry_points=False, disabled=set())
 

@@ -40,14 +40,14 @@ def gray(path: Path) -> np.ndarray:
 # -- fast: math and wiring -------------------------------------------------------------------
 
 def test_zoom_of_one_and_no_turn_is_the_identity():
-    from dreamfx.animation import zoom_about_centre
+    from dreamfx.runs.zoom import zoom_about_centre
 
     image = np.random.default_rng(0).random((21, 30)).astype(np.float32)
     assert np.allclose(zoom_about_centre(image, 1.0, 0.0), image, atol=1e-5)
 
 
 def test_zoom_enlarges_about_the_centre_and_keeps_the_size():
-    from dreamfx.animation import zoom_about_centre
+    from dreamfx.runs.zoom import zoom_about_centre
 
     yy, xx = np.mgrid[0:40, 0:60].astype(np.float32)
     ramp = (xx / 59.0)  # brightness grows to the right
@@ -61,7 +61,7 @@ def test_zoom_enlarges_about_the_centre_and_keeps_the_size():
 
 
 def test_rotation_turns_counter_clockwise():
-    from dreamfx.animation import zoom_about_centre
+    from dreamfx.runs.zoom import zoom_about_centre
 
     image = np.zeros((41, 41), np.float32)
     image[20, 30:38] = 1.0  # a bar to the right of the centre
@@ -79,7 +79,7 @@ def _texture(h=48, w=64, seed=1) -> np.ndarray:
 
 def test_consistency_mask_drops_revealed_pixels_and_keeps_the_rest():
     pytest.importorskip("cv2")
-    from dreamfx.flow import Motion, warp
+    from dreamfx.runs.flow import Motion, warp
 
     big = _texture(48, 72)
     first, second = big[:, 6:70], big[:, 3:67]  # the camera pans left: content moves 3 px right
@@ -92,7 +92,7 @@ def test_consistency_mask_drops_revealed_pixels_and_keeps_the_rest():
 
 
 def test_blend_start_blends_only_where_the_mask_keeps():
-    from dreamfx.flow import Motion, blend_start
+    from dreamfx.runs.flow import Motion, blend_start
 
     frame = np.full((4, 6), 0.2, np.float32)
     dream = np.full((4, 6), 0.8, np.float32)
@@ -108,7 +108,7 @@ def test_blend_start_blends_only_where_the_mask_keeps():
 
 def test_coherence_of_a_copy_of_the_input_is_zero():
     pytest.importorskip("cv2")
-    from dreamfx.flow import clip_coherence
+    from dreamfx.runs.flow import clip_coherence
 
     big = _texture(40, 70)
     frames = [big[:, i : i + 60] for i in range(4)]
@@ -121,8 +121,8 @@ def test_coherence_of_a_copy_of_the_input_is_zero():
 
 
 def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, cli):
-    from dreamfx.animation import require_av
-    from dreamfx.flow import require_cv2
+    from dreamfx.runs.zoom import require_av
+    from dreamfx.runs.flow import require_cv2
 
     monkeypatch.setitem(sys.modules, "av", None)
     monkeypatch.setitem(sys.modules, "cv2", None)
@@ -194,7 +194,7 @@ def test_video_refuses_a_still_photo_and_names_the_commands_for_one(tmp_path, cl
     """A photo is not a clip: ``dreamfx video photo.jpg`` once made a 1-frame MP4 and
     reported a flicker of 0.0000. A GIF, WebP or PNG of several frames is a clip."""
     pytest.importorskip("cv2")
-    from dreamfx.video import still_image
+    from dreamfx.runs.video import still_image
 
     stills = [photo(tmp_path / "photo.jpg"), photo(tmp_path / "photo.png"), photo(tmp_path / "photo.gif")]
     for still in stills:
@@ -241,9 +241,9 @@ def small_photo_path(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_zoom_frames_are_dreams_of_the_zoomed_previous_frame(small_photo_path, tmp_path, host):
-    from dreamfx.animation import ZoomRequest, run_zoom, zoom_picture
-    from dreamfx.imageio import compose, load_picture
-    from dreamfx.pipeline import Dreamer
+    from dreamfx.runs.zoom import ZoomRequest, run_zoom, zoom_picture
+    from dreamfx.io.images import compose, load_picture
+    from dreamfx.engine.dreamer import Dreamer
 
     dreamers = []
 
@@ -268,7 +268,7 @@ def test_zoom_frames_are_dreams_of_the_zoomed_previous_frame(small_photo_path, t
         with Image.open(frames[k + 1]) as img:
             assert img.mode == "RGB" and img.size == (64, 48)
             assert np.array_equal(np.asarray(img), expected), k
-    from dreamfx.imageio import read_metadata
+    from dreamfx.io.images import read_metadata
 
     meta = read_metadata(frames[2])
     assert meta["frame"] == 2 and meta["animation"] == "zoom" and meta["input"] == "photo.png"
@@ -281,7 +281,7 @@ def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_pa
                    "-o", tmp_path / name).returncode == 0
         with Image.open(tmp_path / name) as img:
             assert img.n_frames == 3 and img.size == (64, 48) and img.is_animated
-    from dreamfx.imageio import read_metadata
+    from dreamfx.io.images import read_metadata
 
     assert read_metadata(tmp_path / "z.gif")["frames"] == 3
     pytest.importorskip("av")
@@ -349,8 +349,8 @@ def test_video_mp4_keeps_frames_size_rate_and_audio(tmp_path, cli):
 @pytest.mark.slow
 def test_video_resumes_after_the_last_finished_frame_with_the_same_frames(tmp_path, host):
     pytest.importorskip("cv2")
-    from dreamfx.pipeline import Dreamer
-    from dreamfx.video import VideoRequest, run_video
+    from dreamfx.engine.dreamer import Dreamer
+    from dreamfx.runs.video import VideoRequest, run_video
 
     pan_clip(tmp_path / "clip", 10, (48, 36))
     made = []
@@ -391,7 +391,7 @@ def test_blending_halves_the_flicker_of_independent_dreams(tmp_path, cli):
     """The issue's figure, on a clip no one tuned for: a slow pan over the bundled photo,
     dreamed with the default preset by ``dreamfx run FRAMES/`` and by ``dreamfx video``."""
     pytest.importorskip("cv2")
-    from dreamfx.flow import clip_coherence
+    from dreamfx.runs.flow import clip_coherence
 
     paths = pan_clip(tmp_path / "clip", 16, (160, 120))
     inputs = [gray(p) for p in paths]
@@ -464,8 +464,8 @@ def test_a_silent_zoom_says_so_and_map_auto_keeps_the_first_frames_map(tmp_path,
     """conv3 map 56 is zero on a black photo: the zoom ends (exit 0) with a summary line that
     says every frame was silent and names a map that responds; with objective.map=auto every
     frame dreams that map, chosen once from the photo, and stores it in its settings."""
-    from dreamfx.hints import strongest_map
-    from dreamfx.imageio import read_metadata
+    from dreamfx.runs.hints import strongest_map
+    from dreamfx.io.images import read_metadata
 
     from .conftest import warm_dreamer
 

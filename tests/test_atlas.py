@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import SettingsError
-from dreamfx.mapatlas import AtlasEntry, groups, parse_maps
+from dreamfx.runs.atlas import AtlasEntry, groups, parse_maps
 
 from .conftest import ROOT, SAMPLE, warm_dreamer
 from .conftest import photo as write_photo
@@ -66,7 +66,7 @@ def test_score_each_equals_score_bit_for_bit():
     """The one-hot choice gives the same values as the objective built with that map/unit."""
     import keras
 
-    from dreamfx.objectives import ModelInfo
+    from dreamfx.kinds.objectives import ModelInfo
     from dreamfx_objectives.dense import ClassUnit
     from dreamfx_objectives.maps import SingleMap
 
@@ -87,7 +87,7 @@ def test_an_objective_without_a_choice_is_refused_clearly(photo):
     dreamer = warm_dreamer("single-map", objective="whole-layer")
     with pytest.raises(SettingsError, match="cannot be dreamed for several maps"):
         dreamer.dream_batch([gray(photo)], choices=[3])
-    from dreamfx.mapatlas import make_atlas
+    from dreamfx.runs.atlas import make_atlas
 
     with pytest.raises(SettingsError, match="atlas needs single-map"):
         make_atlas(dreamer, gray(photo))
@@ -118,7 +118,7 @@ def test_choices_in_one_batch_equal_dreams_built_with_each_map(photo, preset):
 def test_atlas_tile_equals_dreamfx_run_of_that_map(photo, tmp_path, cli):
     """The lead's invariant: the atlas tile of map k is `dreamfx run --set objective.map=k`."""
     import dreamfx
-    from dreamfx.imageio import to_uint8
+    from dreamfx.io.images import to_uint8
 
     atlas = dreamfx.atlas(photo, maps="33,28,56")
     assert [e.map for e in atlas.entries] == [33, 28, 56]
@@ -191,7 +191,7 @@ def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_pat
 
     import dreamfx
     from dreamfx import api
-    from dreamfx.imageio import load_picture
+    from dreamfx.io.images import load_picture
 
     api.forget_warm()
     path = tmp_path / "explored.png"
@@ -219,7 +219,7 @@ def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_pat
 
 
 def test_cli_atlas_writes_the_sheet_and_the_scores(photo, tmp_path, cli):
-    from dreamfx.imageio import read_metadata
+    from dreamfx.io.images import read_metadata
 
     out, scores = tmp_path / "atlas.png", tmp_path / "atlas.json"
     run = cli("atlas", photo, "--maps", "0-3,33", "--sort", "gain", "-o", out, "--json", scores,
@@ -263,18 +263,18 @@ def test_cli_atlas_refuses_before_any_work(photo, tmp_path, cli):
 
 
 def test_cli_atlas_interrupted_writes_nothing(photo, tmp_path, monkeypatch, cli):
-    import dreamfx.mapatlas
+    import dreamfx.runs.atlas
 
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dreamfx.mapatlas, "make_atlas", stop)
+    monkeypatch.setattr(dreamfx.runs.atlas, "make_atlas", stop)
     assert cli("atlas", photo, "-o", tmp_path / "a.png", "--json", tmp_path / "a.json").returncode == 130
     assert not list(tmp_path.glob("a.*"))
 
 
 def test_cli_oip_all_grows_every_map_in_one_sheet(tmp_path, cli):
-    from dreamfx.imageio import read_metadata
+    from dreamfx.io.images import read_metadata
 
     out = tmp_path / "sheet.png"
     run = cli("oip", "--layer", "conv2", "--all", "--rounds", "1", "--set", "optimizer.steps=3", "-o", out)
@@ -289,8 +289,8 @@ def test_oip_all_patterns_equal_each_maps_own_pattern_from_the_same_noise():
     """One batch with a map per pattern grows what each map's own dreamer grows from that noise."""
     import tensorflow as tf
 
-    from dreamfx.patterns import grow_patterns
-    from dreamfx.scaling import Geometry
+    from dreamfx.runs.patterns import grow_patterns
+    from dreamfx.kinds.scalers import Geometry
 
     shared = warm_dreamer("single-map", steps=5)
     result = grow_patterns(shared, 3, 2, choices=[33, 28, 56])
@@ -322,7 +322,7 @@ def test_the_docs_atlas_figures(tmp_path):
         entry = next(e for e in atlas.entries if e.map == k)
         assert entry.score_before > 0 and entry.score_after > 3 * entry.score_before, k
         assert f"--set objective.map={k}" in readme or f"--map {k}" in readme, k
-    from dreamfx.patterns import grow_patterns
+    from dreamfx.runs.patterns import grow_patterns
 
     grown = grow_patterns(warm_dreamer("single-map"), 128, 10, choices=list(range(128)))
     quoted = re.search(r"Of conv3's maps, (\d+) rise above zero from the default noise", text)
@@ -332,7 +332,7 @@ def test_the_docs_atlas_figures(tmp_path):
 def test_oip_calls_a_map_that_grows_nothing_no_pattern_not_silent(tmp_path, cli):
     """One meaning of "silent" (issue 25): a map that does not respond to a photo. A map from
     which gradient ascent grows nothing from noise is "no pattern" in oip's grid and lines."""
-    from dreamfx.patterns import grow_patterns, write_grid
+    from dreamfx.runs.patterns import grow_patterns, write_grid
 
     dreamer = warm_dreamer("single-map", steps=3)
     result = grow_patterns(dreamer, 128, 1, choices=list(range(128)))

@@ -74,7 +74,7 @@ def test_jax_step_shifts_are_tensorflows():
 def test_jax_resize_matches_tensorflow(method):
     import tensorflow as tf
 
-    from dreamfx import scaling
+    from dreamfx.kinds import scalers
     from dreamfx.engine.backends import jax_kernel
 
     rng = np.random.default_rng(0)
@@ -82,7 +82,7 @@ def test_jax_resize_matches_tensorflow(method):
                         ((1, 100, 130, 3), (150, 200)), ((1, 100, 130, 1), (60, 200))):
         images = rng.random(shape).astype(np.float32)
         shrinking = size[0] < shape[1] or size[1] < shape[2]
-        expected = scaling.resize(tf.constant(images), size, method).numpy()
+        expected = scalers.resize(tf.constant(images), size, method).numpy()
         got = np.asarray(jax_kernel.resize(images, size, method, shrinking))
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() < 1e-5, (shape, size)
@@ -104,7 +104,7 @@ def test_unknown_backend_is_a_usage_error(tmp_path, cli):
 
 
 def test_a_second_backend_in_one_process_is_refused():
-    from dreamfx import backend
+    from dreamfx.engine import backend
     from dreamfx.errors import DreamfxError
 
     import keras  # noqa: F401 - this process runs on TensorFlow
@@ -156,7 +156,7 @@ def test_every_preset_agrees_across_backends(tmp_path):
 
 
 def test_jax_device_selection_prefers_cuda_and_says_when_there_is_none(monkeypatch):
-    from dreamfx import backend
+    from dreamfx.engine import backend
     from dreamfx.errors import DreamfxError
 
     from dreamfx.engine.backends import jax_kernel

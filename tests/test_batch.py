@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.imageio import read_metadata
+from dreamfx.io.images import read_metadata
 
 from .conftest import FAST, SAMPLE, default_signals, photo
 
@@ -260,15 +260,15 @@ def _shown(progress) -> list[str]:
 
 
 def _outcome(name: str):
-    from dreamfx.batch import Outcome
-    from dreamfx.inputs import Job
+    from dreamfx.runs.batch import Outcome
+    from dreamfx.runs.inputs import Job
 
     return Outcome(Job(Path(name), Path("out") / Path(name).name))
 
 
 def test_a_single_dream_shows_its_steps_and_an_eta_from_the_first_piece_at_80_columns():
-    from dreamfx.pipeline import Piece
-    from dreamfx.progress import BatchProgress
+    from dreamfx.engine.dreamer import Piece
+    from dreamfx.cli.progress import BatchProgress
 
     clock, job = _Clock(), _outcome("big.png")
     with BatchProgress(_terminal(), 1, single=True, clock=clock) as progress:
@@ -296,8 +296,8 @@ def test_a_single_dream_shows_nothing_off_a_terminal_or_when_quiet():
 
     from rich.console import Console
 
-    from dreamfx.pipeline import Piece
-    from dreamfx.progress import BatchProgress
+    from dreamfx.engine.dreamer import Piece
+    from dreamfx.cli.progress import BatchProgress
 
     job = _outcome("big.png")
     piped, terminal = Console(width=80, file=io.StringIO()), _terminal()
@@ -313,8 +313,8 @@ def test_a_single_dream_shows_nothing_off_a_terminal_or_when_quiet():
 def test_the_folder_bar_moves_within_a_batch_and_fits_80_columns():
     """A batch's pieces move the bar (16 images at 5% are 0.8 of a file), so the ETA is
     known long before the first file is written; elapsed time and ETA are never cut."""
-    from dreamfx.pipeline import Piece
-    from dreamfx.progress import BatchProgress
+    from dreamfx.engine.dreamer import Piece
+    from dreamfx.cli.progress import BatchProgress
 
     clock, job = _Clock(), _outcome("holiday/2024/IMG_20240611_120000.png")
     with BatchProgress(_terminal(), 48, clock=clock) as progress:
@@ -351,7 +351,7 @@ def dark_photo(path: Path, size: tuple[int, int] = (48, 36)) -> Path:
 def responding_map(path: Path, **overrides) -> int:
     """The map of conv3 that responds most to the photo at ``path`` (hints.strongest_map)."""
     from dreamfx.api import as_gray_array
-    from dreamfx.hints import strongest_map
+    from dreamfx.runs.hints import strongest_map
 
     from .conftest import warm_dreamer
 
@@ -395,7 +395,7 @@ def test_a_silent_photo_is_its_own_status_exits_0_and_a_rerun_skips_it(cli, tmp_
 
 
 def test_the_summary_sums_up_silent_photos_with_the_most_common_map():
-    from dreamfx.hints import Silence, silence_summary
+    from dreamfx.runs.hints import Silence, silence_summary
 
     found = [Silence("conv3 map 19", "conv3", 50, "map"), Silence("conv3 map 19", "conv3", 50, "map"),
              Silence("conv3 map 19", "conv3", 7, "map")]

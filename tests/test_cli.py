@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import DreamfxError
-from dreamfx.imageio import read_metadata
+from dreamfx.io.images import read_metadata
 
 from .conftest import FAST, photo
 
@@ -239,7 +239,7 @@ def test_the_python_api_prints_nothing_from_tensorflow(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "LEVEL 3 (30, 40)" in proc.stdout
     assert proc.stderr == "", proc.stderr  # no cuInit, cudart_stub, oneDNN or absl lines
-    mine = subprocess.run([sys.executable, "-c", "import os, dreamfx.backend as b; b.start_quietly(); "
+    mine = subprocess.run([sys.executable, "-c", "import os, dreamfx.engine.backend as b; b.start_quietly(); "
                            "print('LEVEL', os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
                           capture_output=True, text=True, timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "1"})
     assert mine.returncode == 0 and "LEVEL 1" in mine.stdout, mine.stderr

@@ -32,7 +32,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import SettingsError
-from dreamfx.request import DreamRequest, plan_dream
+from dreamfx.config.request import DreamRequest, plan_dream
 
 from .conftest import FAST, default_signals, photo
 
@@ -106,7 +106,7 @@ def test_without_distributed_the_error_says_what_to_install(host, tmp_path, monk
 @pytest.mark.process("start-up imports")
 def test_the_default_run_and_planning_import_no_dask(tmp_path):
     _photos(tmp_path / "in", [(40, 30)])
-    code = ("import sys\nfrom dreamfx.plugins import create_host\nfrom dreamfx.request import DreamRequest, plan_dream\n"
+    code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest, plan_dream\n"
             "import dreamfx.cli, dreamfx.plugin\n"
             f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}), create_host())\n"
             f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, cluster='local:2'), "
@@ -117,8 +117,8 @@ def test_the_default_run_and_planning_import_no_dask(tmp_path):
 
 
 def _work(host, tmp_path, inputs: list[Path], **request):
-    from dreamfx.batch import BatchRunner
-    from dreamfx.executors import FolderWork
+    from dreamfx.runs.batch import BatchRunner
+    from dreamfx.runs.executors import FolderWork
 
     plan = plan_dream(DreamRequest([str(p) for p in inputs], str(tmp_path / "out") + "/", **request), host)
     runner = BatchRunner(plan.settings, plan.jobs, plan.options, plan.make_dreamer, host=host)
@@ -152,8 +152,8 @@ def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
     """What a worker dreams (executors.dream_task, here in this process) and the client writes
     (FolderWork.finish) keeps a silent dream's status and reason, as a local run does; with
     objective.map=auto the worker chooses each photo's map and the output stores it."""
-    from dreamfx.executors import dream_task
-    from dreamfx.imageio import read_metadata
+    from dreamfx.runs.executors import dream_task
+    from dreamfx.io.images import read_metadata
 
     dark = tmp_path / "in" / "dark.png"
     (lit,) = _photos(tmp_path / "in", [(40, 30)])
@@ -172,7 +172,7 @@ def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
 
 
 def test_the_worker_check_names_what_is_missing(host):
-    from dreamfx.executors import Requirements, check_worker
+    from dreamfx.runs.executors import Requirements, check_worker
 
     good = {"objective": ("objectives", "single-map", "objectives", host.plugins["objectives"].version)}
     assert check_worker(Requirements(__import__("dreamfx").__version__, good)) is None

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.imageio import Picture, compose, load_picture
+from dreamfx.io.images import Picture, compose, load_picture
 
 from .conftest import CHELSEA, FAST_OVERRIDES, warm_dreamer
 

@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import DreamfxError, PluginError
-from dreamfx.imageio import read_metadata
-from dreamfx.objectives import Objective
-from dreamfx.pipeline import Dreamer
+from dreamfx.io.images import read_metadata
+from dreamfx.kinds.objectives import Objective
+from dreamfx.engine.dreamer import Dreamer
 from dreamfx.plugin import OptimizerBase, hookimpl
-from dreamfx.plugins import create_host
-from dreamfx.presets import settings_for
-from dreamfx.settings import parse_override
+from dreamfx.host.manager import create_host
+from dreamfx.config.presets import settings_for
+from dreamfx.config.settings import parse_override
 
 from .conftest import FAST, photo as write_photo, run_cli
 
@@ -237,9 +237,9 @@ def test_nan_gradient_gives_a_non_finite_image_naming_the_plugins(hhost, photo):
 
 def test_api_refuses_a_non_finite_result(monkeypatch, photo):
     import dreamfx.api
-    import dreamfx.plugins
+    import dreamfx.host.manager
 
-    monkeypatch.setattr(dreamfx.plugins, "create_host", lambda **kw: hostile_host())
+    monkeypatch.setattr(dreamfx.host.manager, "create_host", lambda **kw: hostile_host())
     monkeypatch.setattr(dreamfx.api, "create_host", lambda **kw: hostile_host())
     with pytest.raises(DreamfxError, match=r"objective 'nan-score' \(plugin 'hostile'\) returned a non-finite score"):
         dreamfx.api.dream(photo, objective="nan-score", steps=1, rounds=1)
@@ -248,16 +248,16 @@ def test_api_refuses_a_non_finite_result(monkeypatch, photo):
 @pytest.fixture
 def cli_with_hostile_plugin(monkeypatch, tmp_path):
     """``cli`` (in this process) with the hostile plugin registered."""
-    import dreamfx.plugins
+    import dreamfx.host.manager
 
-    real = dreamfx.plugins.create_host
+    real = dreamfx.host.manager.create_host
 
     def create(**kwargs):
         host = real(**{**kwargs, "entry_points": False, "disabled": set()})
         host.register(Hostile(), name="hostile", distribution="hostile-dist")
         return host
 
-    monkeypatch.setattr(dreamfx.plugins, "create_host", create)
+    monkeypatch.setattr(dreamfx.host.manager, "create_host", create)
     return lambda *argv: run_cli(*argv, watch=tmp_path)
 
 

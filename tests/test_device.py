@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dreamfx.backend import resolve_device
+from dreamfx.engine.backend import resolve_device
 from dreamfx.errors import DreamfxError
 
 
@@ -51,7 +51,7 @@ def test_each_round_is_one_compiled_call(small_photo):
         # the compiled function holds the whole step loop: its graph is one while loop
         import tensorflow as tf
 
-        from dreamfx.scaling import Geometry
+        from dreamfx.kinds.scalers import Geometry
 
         ascent = dreamer.ascent
         x, ctx = ascent.begin(np.zeros((1, 28, 28, 1), np.float32), None, 0, Geometry((28, 28), 28), ascent.steps)

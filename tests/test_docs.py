@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dreamfx import hookspecs
+from dreamfx.host import hookspecs
 
 from . import docs_examples as ex
 from .conftest import ROOT
@@ -47,15 +47,15 @@ def test_optimizer_calls_are_documented_as_the_code_makes_them():
     """The host calls update(canvas, gradient, state, step) and loops call run.ascend(canvas,
     round_index, level): the protocols and the built-ins' signatures say so, and so must the
     docs (test_plugin_hooks_examples_dream runs the documented optimizer through the real host)."""
-    from dreamfx.loop import LoopRun
-    from dreamfx.optimize import Optimizer
+    from dreamfx.kinds.loops import LoopRun
+    from dreamfx.kinds.optimizers import Optimizer
     from dreamfx_oip.optimizer import OIPOptimizer
 
     for method in (Optimizer.update, OIPOptimizer.update):
         assert list(inspect.signature(method).parameters) == ["self", "canvas", "gradient", "state", "step"]
     assert list(inspect.signature(LoopRun.ascend).parameters) == ["self", "canvas", "round_index", "level"]
     texts = {path: path.read_text() for path in (DOCS / "plugin-hooks.md", DOCS / "optimizers-and-loops.md",
-                                                  ROOT / "dreamfx" / "hookspecs.py")}
+                                                  ROOT / "dreamfx" / "host" / "hookspecs.py")}
     for path, text in texts.items():
         assert "update(canvas, gradient, state, step)" in text, path
         assert "run.ascend(canvas, round_index, level)" in text, path
@@ -103,7 +103,7 @@ def _plugin_from_source(tmp_path: Path, monkeypatch, module: str, source: str) -
 
 
 def _host_with(plugin: object, name: str):
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     host = create_host(entry_points=False, disabled=set())
     host.register(plugin, name)
@@ -115,7 +115,7 @@ def _host_with(plugin: object, name: str):
 def photo() -> np.ndarray:
     from PIL import Image
 
-    from dreamfx.imageio import to_gray
+    from dreamfx.io.images import to_gray
 
     with Image.open(ex.TEST_DATA / "chelsea.png") as img:
         return to_gray(img.resize((120, 80), Image.Resampling.LANCZOS))

@@ -18,7 +18,7 @@ import numpy as np
 from .conftest import ROOT
 
 #: The modules that may import or name a backend: the selector and the kernels.
-BACKEND_AWARE = {"dreamfx/backend.py", "dreamfx/engine/backends/tensorflow_kernel.py",
+BACKEND_AWARE = {"dreamfx/engine/backend.py", "dreamfx/engine/backends/tensorflow_kernel.py",
                  "dreamfx/engine/backends/jax_kernel.py", "dreamfx/engine/backends/jax_pooling.py"}
 BACKENDS = ("tensorflow", "jax")
 
@@ -50,7 +50,7 @@ def test_only_the_kernels_import_or_branch_on_a_backend():
 
 
 def test_every_kernel_defines_the_same_names():
-    from dreamfx.backend import KERNELS
+    from dreamfx.engine.backend import KERNELS
     from dreamfx.engine.backends import KERNEL_NAMES
 
     for name, module in KERNELS.items():
@@ -66,7 +66,7 @@ def test_a_canvas_of_one_view_is_never_cut_whatever_was_traced_before():
     of other sizes, whose shape it generalised (hybrid's 28x28 rounds once came out cut
     and evened out after a batch's tiled 56x84 rounds)."""
     from dreamfx.api import make_dreamer
-    from dreamfx.scaling import Geometry
+    from dreamfx.kinds.scalers import Geometry
 
     rng = np.random.default_rng(5)
     small, tiled = rng.random((1, 28, 28, 1), np.float32), rng.random((3, 56, 84, 1), np.float32)

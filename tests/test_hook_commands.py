@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dreamfx import hookimpl
-from dreamfx.plugins import create_host as _REAL_CREATE_HOST
+from dreamfx.host.manager import create_host as _REAL_CREATE_HOST
 
 from .conftest import run_cli
 
@@ -16,7 +16,7 @@ from .conftest import run_cli
 def _cli_with(monkeypatch, *plugins: tuple[object, str], disabled: frozenset[str] = frozenset()):
     """``dreamfx ARGV...`` in this process (:func:`tests.conftest.run_cli`) on a host without
     third-party entry points plus ``plugins``."""
-    import dreamfx.plugins as plugins_module
+    import dreamfx.host.manager as plugins_module
 
     real = _REAL_CREATE_HOST
 
@@ -186,9 +186,9 @@ def test_the_builtin_command_list_is_one_list():
     import inspect
     import re
 
-    from dreamfx import hookspecs
+    from dreamfx.host import hookspecs
     from dreamfx.cli import COMMANDS
-    from dreamfx.commands import BUILTIN_COMMANDS
+    from dreamfx.host.commands import BUILTIN_COMMANDS
 
     assert set(BUILTIN_COMMANDS) == set(COMMANDS)
     doc = " ".join(inspect.getdoc(hookspecs.dreamfx_register_commands).split())

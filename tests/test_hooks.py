@@ -34,7 +34,7 @@ def image(small_photo) -> np.ndarray:
 def _dream(plugin: object, image: np.ndarray, preset: str = "single-map", **overrides):
     """Register ``plugin`` on a fresh host (it must load cleanly) and dream ``image``."""
     from dreamfx.api import make_dreamer
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     host = create_host(entry_points=False, disabled=set())
     host.register(plugin, name="contract")
@@ -215,8 +215,8 @@ def test_hook_dreamfx_register_executors(tmp_path, small_photo):
     from PIL import Image
 
     from dreamfx.plugin import PluginError
-    from dreamfx.plugins import create_host
-    from dreamfx.request import DreamRequest, run_request
+    from dreamfx.host.manager import create_host
+    from dreamfx.config.request import DreamRequest, run_request
 
     seen = []
 
@@ -267,7 +267,7 @@ def test_hook_dreamfx_register_executors(tmp_path, small_photo):
 
 
 def test_every_hook_has_a_contract_test():
-    from dreamfx.reference import hook_names
+    from dreamfx.tools.reference import hook_names
 
     hooks = hook_names()
     assert len(hooks) >= 6
@@ -282,7 +282,7 @@ def test_every_hook_has_a_contract_test():
 def test_plugin_hooks_md_is_generated_from_the_code():
     """The committed page is render()'s output. That it has a heading for every hook, and none
     for a hook that does not exist, is tests/test_docs.py::test_every_hookspec_has_a_heading_in_plugin_hooks_md."""
-    from dreamfx.reference import render
+    from dreamfx.tools.reference import render
 
     committed = (ROOT / "docs" / "plugin-hooks.md").read_text()
     assert committed == render(), ("docs/plugin-hooks.md is stale: run "
@@ -295,20 +295,21 @@ def test_the_reference_documents_the_protocols_dreamfx_plugin_exports():
     import importlib
 
     import dreamfx.plugin
-    from dreamfx import reference
+    from dreamfx.tools import reference
 
-    homes = {"Objective": "objectives", "Scaler": "scaling", "Level": "scaling", "Optimizer": "optimize",
-             "DreamLoop": "loop", "LoopResult": "loop", "Executor": "executors", "FolderWork": "executors"}
+    homes = {"Objective": "kinds.objectives", "Scaler": "kinds.scalers", "Level": "kinds.scalers",
+             "Optimizer": "kinds.optimizers", "DreamLoop": "kinds.loops", "LoopResult": "kinds.loops",
+             "Executor": "runs.executors", "FolderWork": "runs.executors"}
     source = Path(reference.__file__).read_text()
     text = reference.render()
     for name, home in homes.items():
         assert name in dreamfx.plugin.__all__, name
         assert getattr(dreamfx.plugin, name) is getattr(importlib.import_module(f"dreamfx.{home}"), name), name
-        assert f"from .{home} import" in source and f"\n### {name}\n" in text, name
+        assert f"from dreamfx.{home} import" in source and f"\n### {name}\n" in text, name
 
 
 def test_presets_md_parameter_table_is_generated_from_the_signatures():
-    from dreamfx.reference import PARAMETERS_END, PARAMETERS_START, parameter_table
+    from dreamfx.tools.reference import PARAMETERS_END, PARAMETERS_START, parameter_table
 
     text = (ROOT / "docs" / "presets.md").read_text()
     shown = text[text.index(PARAMETERS_START) + len(PARAMETERS_START):text.index(PARAMETERS_END)].strip()
@@ -324,7 +325,7 @@ def test_presets_md_parameter_table_is_generated_from_the_signatures():
 ])
 def test_a_factory_without_the_build_context_is_refused_at_registration(factory, message):
     from dreamfx.errors import PluginError
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     class Plugin:
         @hookimpl
@@ -369,7 +370,7 @@ def test_a_wrong_shape_is_named_also_where_scoring_runs_as_one_compiled_call(ima
     an objective whose scores have the wrong shape still gets the error that names it."""
     from dreamfx.api import make_dreamer
     from dreamfx.errors import PluginError
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     class Wrong(Objective):
         def __init__(self, ctx: BuildContext):

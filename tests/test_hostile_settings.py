@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from dreamfx.errors import SettingsError
-from dreamfx.presets import MAX_METADATA_BYTES, settings_for, settings_from_output
-from dreamfx.settings import MAX_DEPTH, MAX_SETTINGS_BYTES, MAX_STRING, SEED_MAX, parse_override, resolve_settings
+from dreamfx.config.presets import MAX_METADATA_BYTES, settings_for, settings_from_output
+from dreamfx.config.settings import MAX_DEPTH, MAX_SETTINGS_BYTES, MAX_STRING, SEED_MAX, parse_override, resolve_settings
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import ImageError
-from dreamfx.imageio import read_image, read_metadata, write_image_atomic
+from dreamfx.io.images import read_image, read_metadata, write_image_atomic
 
 
 def test_modes_become_gray_floats(tmp_path):
@@ -65,12 +65,12 @@ def test_jpeg_metadata_goes_to_a_sidecar(tmp_path):
 
 
 def test_failed_encode_leaves_no_file(tmp_path, monkeypatch):
-    from dreamfx import imageio
+    from dreamfx.io import images
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(imageio.os, "replace", explode)
+    monkeypatch.setattr(images.os, "replace", explode)
     with pytest.raises(OSError):
         write_image_atomic(tmp_path / "o.png", Image.new("L", (5, 5)))
     assert os.listdir(tmp_path) == []

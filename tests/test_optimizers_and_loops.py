@@ -28,7 +28,7 @@ def page_blocks() -> list[str]:
 
 @pytest.fixture(scope="module")
 def page_host(tmp_path_factory):
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     folder = tmp_path_factory.mktemp("page")
     host = create_host(entry_points=False, disabled=set())
@@ -166,7 +166,7 @@ def test_progress_weighs_rounds_by_their_level_and_small_dreams_report_round_end
 
 
 def test_a_round_returns_the_canvas_and_the_score_per_image(small_photo):
-    from dreamfx.scaling import Geometry
+    from dreamfx.kinds.scalers import Geometry
 
     dreamer = make_dreamer("single-map", {"steps": 3})
     canvas = np.stack([np.full((28, 28, 1), 0.5, np.float32), small_photo[:28, :28, None]])
@@ -184,7 +184,7 @@ def test_reinject_stops_each_image_on_its_own_and_batches_still_equal_single_dre
     each image gives alone, and round indices (the random shifts) do not move."""
     from PIL import Image
 
-    from dreamfx.imageio import to_gray
+    from dreamfx.io.images import to_gray
 
     from .conftest import CHELSEA
 

@@ -32,7 +32,7 @@ def test_wheel_contains_builtins_model_and_presets(tmp_path):
     assert "dreamfx_mnist/mnist_cnn.keras" in names
     assert "dreamfx_presets/single-map.toml" in names
     assert "dreamfx/data/coffee.png" in names
-    assert {"dreamfx/request.py", "dreamfx/commands.py", "dreamfx_mnist/commands.py"} <= names  # train is the plugin's
+    assert {"dreamfx/config/request.py", "dreamfx/host/commands.py", "dreamfx_mnist/commands.py"} <= names  # train is the plugin's
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Dist: pluggy" in metadata and "scipy" not in metadata  # nothing imports scipy
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dreamfx.panel import viridis
+from dreamfx.io.panel import viridis
 
 from .conftest import FAST_OVERRIDES, warm_dreamer
 
@@ -25,7 +25,7 @@ def test_viridis_matches_matplotlib(index):
 
 
 def test_panel_has_five_labelled_tiles(small_photo):
-    from dreamfx.panel import render_panel
+    from dreamfx.io.panel import render_panel
 
     result = warm_dreamer("single-map", **FAST_OVERRIDES)(small_photo)
     panel = render_panel(result, height=100, title="t")

@@ -1,6 +1,6 @@
 """Tiling must not lock its strokes to the 28-pixel tile grid.
 
-The measure is :func:`dreamfx.scaling.periodicity`: per axis, the mean absolute difference
+The measure is :func:`dreamfx.kinds.scalers.periodicity`: per axis, the mean absolute difference
 between neighbours grouped by position modulo 28 in the working-size image, peak over
 median. Before the fix (per-step shifts drawn from 31 values, so three offsets modulo 28
 came up twice as often) the tiling preset gave 1.24-2.14 along x on these crops (seeds
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.scaling import periodicity
+from dreamfx.kinds.scalers import periodicity
 
 from .conftest import CHELSEA, SAMPLE, TEST_DATA, warm_dreamer
 

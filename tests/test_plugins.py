@@ -10,7 +10,7 @@ import pytest
 
 from dreamfx.plugin import hookimpl
 from dreamfx.errors import PluginError, SettingsError
-from dreamfx.plugins import PluginHost, create_host
+from dreamfx.host.manager import PluginHost, create_host
 
 
 def test_builtins_register_the_recipe_components(host):
@@ -302,7 +302,7 @@ def test_a_component_that_misses_its_protocol_names_its_plugin():
         def dreamfx_register_scalers(self, register):
             register("sloppy", lambda ctx: object())
 
-    from dreamfx.objectives import ModelInfo, build_objective
+    from dreamfx.kinds.objectives import ModelInfo, build_objective
 
     host = create_host(entry_points=False, disabled=set())
     host.register(Sloppy(), name="sloppy-plugin")
@@ -317,7 +317,7 @@ def test_a_component_that_misses_its_protocol_names_its_plugin():
 
 
 def test_a_composite_objective_builds_others_through_the_context():
-    from dreamfx.objectives import ModelInfo, Objective, build_objective
+    from dreamfx.kinds.objectives import ModelInfo, Objective, build_objective
 
     class Twice(Objective):
         def __init__(self, inner):
@@ -440,7 +440,7 @@ def test_dreamfx_plugin_exports_what_it_lists_without_importing_tensorflow():
 
 
 def test_dreamfx_plugins_shows_each_parameter_with_its_description(host):
-    from dreamfx.plugins import describe_parameters
+    from dreamfx.host.manager import describe_parameters
 
     text = describe_parameters(host.get("scalers", "octaves"))
     assert text.splitlines()[0].startswith("Classic DeepDream octaves")

@@ -29,7 +29,7 @@ def rgba_photo(tmp_path) -> Path:
 @pytest.fixture
 def decodes(monkeypatch) -> list[str]:
     """Every image decode (``imageio.decode_picture``), by path."""
-    import dreamfx.imageio as imageio
+    import dreamfx.io.images as imageio
 
     seen: list[str] = []
     real = imageio.decode_picture
@@ -60,7 +60,7 @@ def test_a_folder_run_decodes_each_input_once(rgba_photo, tmp_path, decodes, cli
 def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, tmp_path, decodes, cli):
     import dreamfx
     from dreamfx.api import forget_warm
-    from dreamfx.imageio import read_metadata
+    from dreamfx.io.images import read_metadata
 
     forget_warm()  # no photo decoded by an earlier test's call
     result = dreamfx.dream(rgba_photo, color="luma", keep_alpha=True, steps=2, rounds=1)
@@ -95,7 +95,7 @@ def test_api_to_pil_and_save_default_to_gray_like_run(tmp_path):
         array = np.asarray(img.convert("RGB").resize((60, 40)))
     result = dreamfx.dream(array, steps=1, rounds=1)
     assert result.to_pil().mode == "L"
-    from dreamfx.imageio import read_metadata
+    from dreamfx.io.images import read_metadata
 
     meta = read_metadata(result.save(tmp_path / "a.png"))
     assert meta["color"] == "gray" and meta["input"] is None
@@ -121,7 +121,7 @@ def test_a_request_plans_without_tensorflow(tmp_path):
     src.mkdir()
     for i in range(3):
         Image.new("L", (30, 20), 40 * i).save(src / f"p{i}.png")
-    code = ("import sys\nfrom dreamfx.plugins import create_host\nfrom dreamfx.request import DreamRequest, plan_dream\n"
+    code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest, plan_dream\n"
             f"plan = plan_dream(DreamRequest([{str(src)!r}], output={str(tmp_path / 'out')!r}, format='jpg'), "
             "create_host())\n"
             "print(len(plan.jobs), plan.report.name, plan.jobs[0].output.suffix, plan.single)\n"
@@ -135,11 +135,11 @@ def test_every_dreaming_command_checks_and_resolves_the_shared_options_alike():
     """run, zoom and video take preset, --set, seed, device, colour and force from one
     CommonOptions (issue 23): the same mistakes give the same words, and the same options
     the same settings."""
-    from dreamfx.animation import ZoomRequest
+    from dreamfx.runs.zoom import ZoomRequest
     from dreamfx.errors import SettingsError
-    from dreamfx.plugins import create_host
-    from dreamfx.request import CommonOptions, DreamRequest
-    from dreamfx.video import VideoRequest
+    from dreamfx.host.manager import create_host
+    from dreamfx.config.request import CommonOptions, DreamRequest
+    from dreamfx.runs.video import VideoRequest
 
     def requests(**common):
         return [DreamRequest(["in.png"], **common), ZoomRequest("in.png", "z.gif", 4, **common),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dreamfx.imageio import read_metadata
+from dreamfx.io.images import read_metadata
 
 from .conftest import FAST, SAMPLE, default_signals, photo
 
@@ -37,7 +37,7 @@ def by_name(rep: dict) -> dict[str, dict]:
 def dreams(monkeypatch) -> list[tuple]:
     """The dreamers each command built, recorded as they are built: an empty list after a
     refusal proves it came before any dream (in a fresh process: before TensorFlow)."""
-    import dreamfx.pipeline as pipeline
+    import dreamfx.engine.dreamer as pipeline
 
     built: list[tuple] = []
     real = pipeline.Dreamer
@@ -270,7 +270,7 @@ def test_read_only_output_folder_is_refused_before_dreaming(cli, dreams, tmp_pat
             cli("run", src / "a.png", "-o", ro / "a-dream.png", *FAST).one_line_error(2, "not writable")
             assert dreams == []  # refused before a dream (in a process: before TensorFlow)
     # the same check whatever this machine allows (a read-only file system faked): nothing is dreamed
-    import dreamfx.imageio as imageio
+    import dreamfx.io.images as imageio
 
     def refuse(*args, **kwargs):
         raise OSError(30, "Read-only file system")
@@ -293,7 +293,7 @@ def test_full_disk_fails_items_and_the_report_is_one_line(cli, tmp_path, monkeyp
             assert "Traceback" not in proc.stderr
             assert not list(tiny.rglob(".*tmp"))  # no partial files
     # the report alone failing (on any machine): one line, exit 1
-    import dreamfx.batch as batch
+    import dreamfx.runs.batch as batch
 
     real = batch.write_bytes_atomic
 

@@ -11,7 +11,7 @@ import pytest
 
 from dreamfx.api import make_dreamer
 from dreamfx.engine.views import merge_views, split_views
-from dreamfx.scaling import tile_grid
+from dreamfx.kinds.scalers import tile_grid
 
 from .conftest import SAMPLE, dream_once, gray_photo, warm_dreamer
 
@@ -204,7 +204,7 @@ def test_matrix_resize_equals_tensorflow_resize(method, shape, size):
     import tensorflow as tf
 
     from dreamfx.engine.backends.tensorflow_kernel import MATMUL_MAX_SIDE
-    from dreamfx.scaling import resize
+    from dreamfx.kinds.scalers import resize
 
     assert max(shape[1], shape[2]) <= MATMUL_MAX_SIDE  # the matrix path is the one tested
     x = tf.random.stateless_uniform(shape, seed=[4, 2])
@@ -224,7 +224,7 @@ def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
     (a single 2-D product over the batch's rows differed in the last bit at 28x28 -> 400x600)."""
     import tensorflow as tf
 
-    from dreamfx.scaling import resize
+    from dreamfx.kinds.scalers import resize
 
     x = tf.random.stateless_uniform(shape, seed=[7, 3])
     whole = resize(x, size).numpy()
@@ -237,7 +237,7 @@ def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
 def test_matrix_resize_works_inside_a_compiled_function_with_unknown_batch():
     import tensorflow as tf
 
-    from dreamfx.scaling import resize
+    from dreamfx.kinds.scalers import resize
 
     f = tf.function(lambda x: resize(x, (96, 80)), input_signature=[tf.TensorSpec([None, 28, 28, 1])])
     x = tf.random.stateless_uniform([3, 28, 28, 1], seed=[1, 1])
@@ -283,7 +283,7 @@ def test_reflect_pad_mirrors_like_numpy_and_repeats_a_1_pixel_side(shape, pads):
     ("edge"), as tiling needs for a 1x1 photo."""
     from keras import ops
 
-    from dreamfx.scaling import reflect_pad
+    from dreamfx.kinds.scalers import reflect_pad
 
     image = np.random.default_rng(0).random(shape, dtype=np.float32)
     want = np.pad(image, [(0, 0), pads[0], (0, 0), (0, 0)], mode="reflect" if shape[1] > 1 else "edge")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dreamfx.errors import SettingsError
-from dreamfx.presets import settings_for
-from dreamfx.settings import parse_override
+from dreamfx.config.presets import settings_for
+from dreamfx.config.settings import parse_override
 
 
 def test_single_map_preset_resolves_with_defaults(host):
@@ -76,7 +76,7 @@ def test_switching_component_drops_the_old_components_parameters(host):
 
 
 def test_digest_changes_with_settings_and_round_trips(host):
-    from dreamfx.settings import resolve_settings
+    from dreamfx.config.settings import resolve_settings
 
     a = settings_for(host, "single-map")
     b = settings_for(host, "single-map", [("objective.map", 3)])
@@ -99,7 +99,7 @@ def test_switching_works_when_the_preset_table_has_no_name(host, tmp_path):
 
 def test_a_mistake_in_a_plugin_preset_names_the_preset_and_its_plugin():
     from dreamfx import hookimpl
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     class Typo:
         @hookimpl
@@ -122,9 +122,9 @@ def test_every_process_wide_cache_is_bounded_and_listed_in_the_architecture_page
     import re
 
     import dreamfx.api  # noqa: F401 - the modules that make the caches
-    import dreamfx.executors  # noqa: F401
+    import dreamfx.runs.executors  # noqa: F401
     import dreamfx.engine.features  # noqa: F401
-    import dreamfx.models  # noqa: F401
+    import dreamfx.kinds.models  # noqa: F401
     from dreamfx.cache import CACHES
 
     from .conftest import ROOT

@@ -46,7 +46,7 @@ def test_hybrid_and_octaves_bounds():
 CHILD = """
 import signal, sys, pathlib
 signal.signal(signal.SIGINT, signal.default_int_handler)
-from dreamfx.pipeline import Dreamer
+from dreamfx.engine.dreamer import Dreamer
 marker, argv = pathlib.Path(sys.argv[1]), sys.argv[2:]
 dream_batch = Dreamer.dream_batch
 def marked(self, *args, **kwargs):

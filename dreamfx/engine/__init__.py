@@ -10,5 +10,5 @@
 - :mod:`.stateless` -- TensorFlow's stateless random numbers in NumPy (the same on every backend);
 - :mod:`.backends` -- the kernels: only what truly differs between TensorFlow and JAX.
 
-Nothing here imports a backend at import time; :func:`dreamfx.backend.kernel` picks the kernel.
+Nothing here imports a backend at import time; :func:`dreamfx.engine.backend.kernel` picks the kernel.
 """

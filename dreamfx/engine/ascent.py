@@ -1,8 +1,8 @@
 """The host's gradient ascent: one round of an optimizer's steps on a canvas (the steps
 themselves are :mod:`.steps`), run in bounded pieces. Optimizers
-(:mod:`dreamfx.optimize`) supply only the update rule.
+(:mod:`dreamfx.kinds.optimizers`) supply only the update rule.
 
-The ascent works on a scaling level's *canvas* (see :mod:`dreamfx.scaling`). The objective
+The ascent works on a scaling level's *canvas* (see :mod:`dreamfx.kinds.scalers`). The objective
 per image (the mean over its views) of the round's last step comes back with the canvas,
 so loops can stop early.
 
@@ -20,7 +20,7 @@ optimizer's state is carried from piece to piece.
 Randomness is stateless and derived from (seed, round, step): the same seed gives the same
 output. The compiled functions are traced once per canvas shape, never per step or round.
 
-:class:`HostRun` is what a loop is handed (:class:`dreamfx.loop.LoopRun`): ``ascend`` and
+:class:`HostRun` is what a loop is handed (:class:`dreamfx.kinds.loops.LoopRun`): ``ascend`` and
 ``compile``, the host's compile service (:class:`FunctionCache`).
 """
 
@@ -31,13 +31,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..cache import LRUCache
-from ..interrupts import check_stop
-from ..loop import Round
-from ..optimize import DEFAULT_CHUNK
-from ..scaling import level_key
-from .steps import Steps, per_image
-from .views import round_shifts, tie_break_pattern, view_count
+from dreamfx.cache import LRUCache
+from dreamfx.interrupts import check_stop
+from dreamfx.kinds.loops import Round
+from dreamfx.kinds.optimizers import DEFAULT_CHUNK
+from dreamfx.kinds.scalers import level_key
+from dreamfx.engine.steps import Steps, per_image
+from dreamfx.engine.views import round_shifts, tie_break_pattern, view_count
 
 #: Aim for compiled calls of about this many seconds, so signals are handled quickly.
 PIECE_SECONDS = 0.4
@@ -114,7 +114,7 @@ class Ascent:
         """Run the round's ``steps`` steps on ``canvas``, cut and shifted as ``level`` (its
         ``view_size``, None for the whole canvas, and ``roll``) says. ``choices`` (int32,
         one per image, or None): the objective's ``selectable`` parameter per image, a
-        run-time tensor (see :meth:`dreamfx.objectives.Objective.score_each`); each view
+        run-time tensor (see :meth:`dreamfx.kinds.objectives.Objective.score_each`); each view
         of an image gets its image's choice. ``on_piece(steps_done, steps, views_done,
         views)`` (for progress displays) is called after each piece the host already waits
         for: every piece but the round's last, and every group of a split step (``views``
@@ -223,7 +223,7 @@ class Pace:
 
 def _freeze(part: Any) -> Any:
     """A cache-key part: plain values as they are, sequences part by part, levels and other
-    objects by :func:`dreamfx.scaling.level_key` (equal attributes, equal key)."""
+    objects by :func:`dreamfx.kinds.scalers.level_key` (equal attributes, equal key)."""
     if part is None or isinstance(part, (str, bytes, int, float, bool)):
         return part
     if isinstance(part, (tuple, list)):
@@ -246,9 +246,9 @@ class FunctionCache(LRUCache):
 
 
 class HostRun:
-    """The :class:`dreamfx.loop.LoopRun` of one dream: ``ascend`` runs a round (through
+    """The :class:`dreamfx.kinds.loops.LoopRun` of one dream: ``ascend`` runs a round (through
     ``ascend``, the host's attribution and progress included) and ``compile`` compiles
-    through ``cache`` when ``compiled`` (see :func:`dreamfx.scaling.worth_compiling`)."""
+    through ``cache`` when ``compiled`` (see :func:`dreamfx.kinds.scalers.worth_compiling`)."""
 
     def __init__(self, ascend: Callable[[Any, int, Any], Round], cache: FunctionCache, compiled: bool) -> None:
         self._ascend, self._cache, self.compiled = ascend, cache, compiled

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..cache import process_cache
-from ..errors import SettingsError
+from dreamfx.cache import process_cache
+from dreamfx.errors import SettingsError
 
 _CACHE = process_cache("features.models", 16, "feature models, by model, layer set and any-size")
 
@@ -26,7 +26,7 @@ def feature_model(model: Any, layers: Sequence[str], *, any_size: bool = False) 
     key = (tuple(sorted(set(layers))), any_size)
 
     def build() -> Any:
-        from ..backend import kernel
+        from dreamfx.engine.backend import kernel
 
         if any_size:
             _check_any_size(model, key[0])

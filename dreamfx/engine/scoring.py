@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .steps import per_image
+from dreamfx.engine.steps import per_image
 
 
 def in_chunks(score: Callable[[Any, slice], Any], views: Any, batch: int, chunk: int,

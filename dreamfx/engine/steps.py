@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from .views import merge_views, split_views, view_count
+from dreamfx.engine.views import merge_views, split_views, view_count
 
 
 def even_out(grad: Any, batch: Any, view_size: tuple[int, int]) -> Any:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import stateless
+from dreamfx.engine import stateless
 
 #: Amplitude of the fixed pattern added to what the network sees (not to the image): breaks
 #: exact ties of max pooling on flat regions the same way on every CPU. 2**-10 still let

@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from ..cache import LRUCache
-from ..loop import Round
-from . import ascent as _ascent
-from .ascent import Ascent
+from dreamfx.cache import LRUCache
+from dreamfx.kinds.loops import Round
+from dreamfx.engine import ascent as _ascent
+from dreamfx.engine.ascent import Ascent
 
 
 class TracedRun:
-    """The :class:`dreamfx.loop.LoopRun` of a dream traced as a whole (see
+    """The :class:`dreamfx.kinds.loops.LoopRun` of a dream traced as a whole (see
     :class:`WholeDreams`): ``ascend`` puts the round's whole step loop in the graph being
     traced, as one piece (pieces give the same values as one loop), and ``compile`` returns
     the function as it is (it is already being compiled)."""

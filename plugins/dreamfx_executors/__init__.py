@@ -10,7 +10,7 @@ from dreamfx.plugin import BuildContext, hookimpl
 
 
 class Local:
-    """Dream in this process: decode ahead, same-size batches, write behind (dreamfx/batch.py)."""
+    """Dream in this process: decode ahead, same-size batches, write behind (dreamfx/runs/batch.py)."""
 
     def __init__(self, ctx: BuildContext) -> None:
         pass

@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ...device import parse_device
-from ...errors import DreamfxError, SettingsError
+from dreamfx.config.device import parse_device
+from dreamfx.errors import DreamfxError, SettingsError
 
 NAME = "jax"
 WHOLE_DREAMS = False
@@ -257,6 +257,6 @@ def resize(images: Any, size: tuple[int, int], method: str, shrinking: bool) -> 
 def feature_model(model: Any, layers: tuple[str, ...], any_size: bool) -> Any:
     """The feature model with TensorFlow's max-pooling gradient at its speed
     (:func:`.jax_pooling.chain_features`), or None when the model is not a chain of layers."""
-    from .jax_pooling import chain_features
+    from dreamfx.engine.backends.jax_pooling import chain_features
 
     return chain_features(model, layers, any_size)

@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ...device import parse_device
-from ...errors import DreamfxError
+from dreamfx.config.device import parse_device
+from dreamfx.errors import DreamfxError
 
 NAME = "tensorflow"
 #: Whether small dreams may be traced as one compiled call (:mod:`dreamfx.engine.whole`):

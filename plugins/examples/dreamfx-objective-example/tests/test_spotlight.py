@@ -7,7 +7,7 @@ import pytest
 
 
 def test_registered_through_the_entry_point():
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     host = create_host(disabled=set())
     assert host.get("objectives", "spotlight-map").plugin == "spotlight"
@@ -15,7 +15,7 @@ def test_registered_through_the_entry_point():
 
 
 def test_parameters_come_from_the_factory_signature():
-    from dreamfx.plugins import create_host
+    from dreamfx.host.manager import create_host
 
     component = create_host(disabled=set()).get("objectives", "spotlight-map")
     assert component.params == {"layer": "conv2", "map": 0, "x": 0.5, "y": 0.5, "radius": 0.25, "outside": -0.5}

@@ -1,0 +1,621 @@
+"""Showing a run's progress: a rich live display on a terminal, plain lines elsewhere.
+
+Paths and reasons are user data: they are escaped before rich sees them, so a file named
+``[red].png`` prints as itself. If standard output is closed early (``dreamfx run ... | head``)
+the display goes silent and the run goes on (:func:`make_console`): the images and report.json
+are its real output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from rich.markup import escape
+
+from dreamfx.runs.batch import BatchRunner, Outcome
+
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null after its reader went away, so later writes (and
+    the interpreter's final flush) neither fail nor print a broken-pipe error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class PathText:
+    """A file path as rich shows it in a narrow column or terminal: broken between its names
+    (after a ``/`` or at a space) rather than within one, so ``out/dreams/coffee.png`` at 80
+    columns never reads ``out/dre`` + ``ams/coffee.png``; only a single name wider than the
+    whole line is folded. ``prefix`` (plain text, e.g. ``"report: "``) comes first."""
+
+    def __init__(self, path: Any, prefix: str = "", style: str = "") -> None:
+        self.prefix, self.path, self.style = prefix, str(path), style
+
+    def _parts(self) -> list[str]:
+        import re
+
+        return [p for p in re.findall(r"[^/\\ ]*(?:[/\\ ]+|$)", self.prefix + self.path) if p]
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
+        parts = self._parts() or [""]
+        return Measurement(max(cell_len(p.rstrip(" ")) for p in parts), cell_len(self.prefix + self.path))
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        lines, line = [], ""
+        for part in self._parts():
+            if line and cell_len(line + part.rstrip(" ")) > options.max_width:
+                lines.append(line.rstrip(" "))
+                line = ""
+            line += part
+        lines.append(line)
+        yield Text("\n".join(lines), style=self.style, overflow="fold", no_wrap=False)
+
+
+def make_console(stderr: bool = False) -> Any:
+    """A rich console that, when its reader goes away, falls silent instead of exiting: rich's
+    default is ``SystemExit(1)``, which would stop a run whose real output is its files."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            silence_stdout()
+            self.quiet = True
+
+    return _Console(stderr=stderr, highlight=False)
+
+
+def _clock_text(seconds: float) -> str:
+    """``h:mm:ss``, as rich prints elapsed time."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Eta:
+    """When work will be done, from how much is done (any unit) and when: the rate since the
+    first piece of work reported (so the time the first call spends compiling counts as
+    little as it can), or since :meth:`start` while only one piece came. ``clock``: seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        self.origin: tuple[float, float] | None = None
+        self.first: tuple[float, float] | None = None
+        self.last: tuple[float, float] | None = None
+
+    def start(self, done: float = 0.0) -> None:
+        """The work timed starts now, with ``done`` of it done already (skipped files)."""
+        self.origin, self.first, self.last = (self.clock(), done), None, None
+
+    def update(self, done: float) -> None:
+        if self.origin is None:
+            self.start(done)
+            return
+        if done <= (self.last or self.origin)[1]:
+            return
+        self.last = (self.clock(), done)
+        if self.first is None:
+            self.first = self.last
+
+    def rate(self) -> float | None:
+        """Work per second, or None before the first piece."""
+        if self.last is None or self.origin is None:
+            return None
+        ref = self.first if self.first is not None and self.first[1] < self.last[1] else self.origin
+        seconds = self.last[0] - ref[0]
+        return (self.last[1] - ref[1]) / seconds if seconds > 0 else None
+
+    def finish(self, total: float) -> float | None:
+        """The ``clock`` time the work should be done at, or None (nothing measured yet)."""
+        rate = self.rate()
+        if rate is None or rate <= 0 or self.last is None:
+            return None
+        return self.last[0] + max(0.0, total - self.last[1]) / rate
+
+
+def _progress_display(console: Any, clock: Callable[[], float], columns: list[Any], transient: bool) -> Any:
+    """A rich :class:`~rich.progress.Progress` of ``columns`` laid out for narrow terminals:
+    the bar takes what the other columns leave (so elapsed time and ETA are never cut at 80
+    columns), and ``progress.line``, what is being dreamed, is a second line of its own,
+    shortened at the terminal's edge."""
+    from rich.progress import Progress
+    from rich.text import Text
+
+    class _Progress(Progress):
+        line = ""
+
+        def get_renderables(self) -> Iterator[Any]:
+            yield self.make_tasks_table(self.tasks)
+            if self.line:
+                yield Text(self.line, style="dim", no_wrap=True, overflow="ellipsis")
+
+    return _Progress(*columns, console=console, transient=transient, get_time=clock, expand=True)
+
+
+def _bar() -> Any:
+    from rich.progress import BarColumn
+    from rich.table import Column
+
+    return BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4))
+
+
+def _eta_column(clock: Callable[[], float]) -> Any:
+    """``ETA 0:01:10``: counted down from the task's ``finish`` field (a ``clock`` time);
+    ``ETA -:--:--`` before anything was measured."""
+    from rich.progress import ProgressColumn
+    from rich.table import Column
+    from rich.text import Text
+
+    class _EtaColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            finish = task.fields.get("finish")
+            text = "-:--:--" if finish is None else _clock_text(finish - clock())
+            return Text(f"ETA {text}", style="progress.remaining")
+
+    return _EtaColumn(table_column=Column(no_wrap=True, min_width=11))
+
+
+def where_text(piece: Any) -> str:
+    """Where a dream stands (a :class:`dreamfx.engine.dreamer.Piece`): ``round 2/4, steps 13/40``,
+    ``round 1/4, steps 3/40, views 12,288/40,000`` (a huge canvas's step, split), or
+    ``round 3/4`` as a round starts."""
+    if piece.round_end:
+        return f"round {min(piece.round_index + 2, piece.rounds)}/{piece.rounds}"
+    text = f"round {piece.round_index + 1}/{piece.rounds}, steps {piece.steps_done}/{piece.steps}"
+    return text + (f", views {piece.views_done:,}/{piece.views:,}" if piece.views else "")
+
+
+class BatchProgress:
+    """Receives :class:`BatchRunner` events and shows them.
+
+    On a terminal: one overall bar (files done of total, images per second, elapsed time,
+    time left) and, on a line below it, the file, round and steps being dreamed. The bar
+    moves within a batch too, with each piece of its dream (``piece`` events), so the time
+    left is known from the first piece on. Not on a terminal (CI logs, pipes): one plain
+    line per file. ``quiet``: only one line per failed or refused input, on ``errors``
+    (standard error). ``single`` (a one-file run): on a terminal a bar over the dream's
+    rounds and steps that goes away when it ends; elsewhere nothing (the command's summary,
+    or its error, says the rest). ``clock``: seconds (tests pass their own).
+    """
+
+    def __init__(self, console: Any, total: int, quiet: bool = False, errors: Any = None, single: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.console, self.total, self.quiet, self.errors, self.single = console, total, quiet, errors, single
+        self.clock = clock
+        self.rounds = 1
+        self.finished = 0
+        self.batch = 0  # images in the batch being dreamed
+        self.dreaming = 0.0  # the share of that batch's dream done (0 when none is under way)
+        self.pieces = False  # whether this batch reports pieces (else rounds move the bar)
+        self.units = 0.0  # files done, the batch under way counted in part (never goes back)
+        self.eta = Eta(clock)
+        self.live = console.is_terminal and not quiet
+        self.progress: Any = None
+        self.current = ""
+        self.where = ""
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "BatchProgress":
+        if self.live and not self.single:  # a single dream's bar starts with the dream
+            self._start()
+        return self
+
+    def _start(self) -> None:
+        from rich.progress import MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        if self.single:
+            columns = [TextColumn("[bold]dreaming"), _bar(), TaskProgressColumn(), TimeElapsedColumn(),
+                       _eta_column(self.clock)]
+        else:
+            columns = [TextColumn("[bold]dreaming"), _bar(), MofNCompleteColumn(), TaskProgressColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), _eta_column(self.clock)]
+        self.progress = _progress_display(self.console, self.clock, columns, transient=self.single)
+        self.progress.start()
+        self.task = self.progress.add_task("dream" if self.single else "files", total=1.0 if self.single else self.total,
+                                           rate="", finish=None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def rate(self) -> float:
+        """Files per second since the dreaming started (0 before the first piece)."""
+        return self.eta.rate() or 0.0
+
+    def __call__(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
+        with self._lock:
+            self._event(kind, outcome, detail)
+
+    def _event(self, kind: str, outcome: Outcome | None, detail: Any) -> None:
+        if kind not in ("batch", "round", "status", "piece"):
+            self.finished += 1
+        if self.quiet:
+            if kind in ("failed", "refused") and outcome is not None and self.errors is not None:
+                self.errors.print(f"dreamfx: {kind}: {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}",
+                                  soft_wrap=True)
+            return
+        if self.single:
+            self._single(kind, detail)
+            return
+        if kind == "batch" and outcome is not None:
+            count, self.rounds = detail
+            if self.eta.last is None:  # the dreaming starts: files settled before it are not timed
+                self.eta.start(self.units)
+            self.batch, self.dreaming, self.pieces = count, 0.0, False
+            extra = f" (+{count - 1} of the same size)" if count > 1 else ""
+            self.current = f"{outcome.job.source.name}{extra}"
+            self.where = f"round 1/{self.rounds}"
+            self._update()
+            return
+        if kind == "piece":
+            self.pieces = True
+            self.dreaming = detail.fraction if detail.fraction < 1.0 else 0.0  # a finished dream: its files count
+            self.where = where_text(detail)
+            self._update()
+            return
+        if kind == "round":
+            if not self.pieces:
+                self.dreaming = (detail + 1) / self.rounds if detail + 1 < self.rounds else 0.0
+                self.where = f"round {min(detail + 2, self.rounds)}/{self.rounds}"
+                self._update()
+            return
+        if kind == "status":  # an executor's news (dreamfx/runs/executors.py): where the dreams happen
+            self.current, self.where = str(detail), ""
+            if self.eta.last is None:
+                self.eta.start(self.units)
+            if self.live:
+                self._update()
+            else:
+                self.console.print(escape(self.current), soft_wrap=True, highlight=False)
+            return
+        # a file settled: the batch's dream is over (a loop may stop early, short of its last
+        # round), or it is a file of the batch before, written late: the next piece says
+        self.dreaming = 0.0
+        if self.live:
+            self._update()
+            if kind in ("failed", "refused") and outcome is not None:
+                self.console.print(f"[red]{kind}[/] {escape(str(outcome.job.source))}: {escape(outcome.reason or '')}")
+        elif outcome is not None:
+            text = {"done": f"done {outcome.job.output}",
+                    "silent": f"silent {outcome.job.output}: {outcome.reason}",
+                    "skipped": f"skipped {outcome.job.source} (output up to date)",
+                    "refused": f"NOT REPLACED {outcome.job.output}: {outcome.reason}",
+                    "failed": f"FAILED {outcome.job.source}: {outcome.reason}"}[kind]
+            self.console.print(f"[{self.finished}/{self.total}] {escape(text)}", soft_wrap=True, highlight=False)
+
+    def _single(self, kind: str, detail: Any) -> None:
+        """A one-file run: the dream's share done, on a terminal only."""
+        if not self.live:
+            return
+        if kind == "batch":
+            self.rounds = detail[1]
+            self.where = f"round 1/{self.rounds}"
+            if self.progress is None:
+                self._start()
+            self.eta.start(0.0)
+        elif kind == "piece":
+            self.units = max(self.units, detail.fraction)
+            self.where = where_text(detail)
+        else:
+            return
+        self.eta.update(self.units)
+        if self.progress is not None:
+            self.progress.line = self.where
+            self.progress.update(self.task, completed=self.units, finish=self.eta.finish(1.0))
+
+    def _update(self) -> None:
+        self.units = min(float(self.total), max(self.units, self.finished + self.batch * self.dreaming))
+        self.eta.update(self.units)
+        if self.progress is not None:
+            rate = self.eta.rate()
+            self.progress.line = f"{self.where}: {self.current}" if self.where and self.current else self.where or self.current
+            self.progress.update(self.task, completed=self.units, rate="" if rate is None else f"{rate:.2f} img/s",
+                                 finish=self.eta.finish(float(self.total)))
+
+
+def summary_table(runner: BatchRunner, elapsed: float) -> Any:
+    """The final table: counts, time, throughput, and every problem with its reason."""
+    from rich.table import Table
+
+    from rich.console import Group
+
+    from dreamfx.runs.hints import silence_summary
+
+    counts = runner.counts()
+    done = counts["done"] + counts["silent"]  # dreamed and written (images/s counts both)
+    table = Table(title="dreamfx run", title_justify="left", show_header=True)
+    # "silent" only when some are: the usual table stays within 80 columns
+    silent_column = ("silent",) if counts["silent"] else ()
+    for col in ("done", *silent_column, "skipped", "not replaced", "failed", "not reached", "time", "images/s"):
+        table.add_column(col, justify="right")
+
+    def red(n: int) -> str:
+        return f"[red]{n}[/]" if n else "0"
+
+    table.add_row(str(counts["done"]), *(f"[yellow]{counts['silent']}[/]" for _ in silent_column),
+                  str(counts["skipped"]), red(counts["refused"]), red(counts["failed"]),
+                  str(counts["pending"]), f"{elapsed:.1f} s", f"{done / elapsed:.2f}" if elapsed > 0 else "-")
+    # silent dreams are finished (exit status 0) but changed nothing: one line says why and what to try
+    silent = [o.silence for o in runner.silent() if o.silence is not None]
+    parts: list[Any] = [table]
+    if silent:
+        parts.append(f"[yellow]note[/] {escape(silence_summary(silent))}")
+    problems = runner.problems()
+    if not problems:
+        return table if len(parts) == 1 else Group(*parts)
+
+    reasons = Table(title="problems", title_justify="left")
+    reasons.add_column("input", style="red", overflow="fold")
+    reasons.add_column("status")
+    reasons.add_column("reason", overflow="fold")
+    for outcome in problems:
+        status = "not replaced" if outcome.status == "refused" else outcome.status
+        reasons.add_row(PathText(outcome.job.source), status, escape(outcome.reason or ""))
+    return Group(*parts, reasons)
+
+
+def dream_summary(dreamer: Any, outcome: Outcome, panel: Any, elapsed: float) -> Any:
+    """The table after one image: each component as it describes itself (the optimizer and
+    the loop together as "rounds x steps"), the objective's value, the time and the paths."""
+    from rich.table import Table
+
+    result, settings = outcome.result, dreamer.settings
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold cyan")
+    table.add_column(overflow="fold")  # a long path whole at 80 columns: broken at spaces, else folded
+    table.add_row("preset", escape(settings.preset))
+    lines = dict(dreamer.summary())
+    if getattr(dreamer, "auto", None) is not None:  # objective.map = "auto": the map chosen for this image
+        lines["objective"] = (f"{settings.objective.name}: {result.objective}  ({dreamer.auto} \"auto\": the "
+                              f"{dreamer.auto} of {dreamer.auto_layer} that responds most to this image)")
+    for label, text in lines.items():
+        if label not in ("optimizer", "loop"):  # those two make the "rounds x steps" line
+            table.add_row(label, escape(text))
+    detail = lines.get("optimizer", "").partition(": ")[2]
+    steps = getattr(dreamer.optimizer, "steps", "?")
+    # rounds per level, as presets set them (loop.rounds); a loop whose rounds do not split
+    # evenly over the levels shows its total
+    rounds, levels = dreamer.rounds_for(result.image.shape[:2]), len(dreamer.scaler.levels(result.image.shape[:2]))
+    rounds = rounds // levels if levels and rounds % levels == 0 else rounds
+    table.add_row("rounds x steps", escape(f"{rounds} x {steps}  ({detail + ', ' if detail else ''}seed {settings.seed})"))
+    # a ratio means something only between positive scores
+    gain = (f"  (x{result.gain:.1f})" if result.score_before > 0 and result.score_after > 0
+            else "  (from zero)" if result.score_before == 0 else "")
+    table.add_row("objective value", f"{result.score_before:.4g} -> {result.score_after:.4g}{gain}")
+    table.add_row("time", f"{elapsed:.2f} s on {dreamer.device} (dream {result.seconds:.2f} s)")
+    table.add_row("output", PathText(outcome.job.output))
+    if panel is not None:
+        table.add_row("panel", PathText(panel))
+    notes = outcome.notes
+    if result.silence is not None:
+        notes = [*notes, "the objective is silent on this image (zero activation, so zero gradient) and nothing "
+                 f"changed: {result.silence.advice()}"]
+    for note in notes:
+        table.add_row("[yellow]note[/]", escape(note))
+    return table
+
+
+def presets_table(presets: Any) -> Any:
+    """``dreamfx presets``: each preset with its description and plugin."""
+    from rich.table import Table
+
+    table = Table(title="dreamfx presets", title_justify="left")
+    table.add_column("preset", style="bold cyan", no_wrap=True)  # names whole: the description wraps
+    table.add_column("description", overflow="fold")
+    table.add_column("plugin", style="dim", no_wrap=True)
+    for component in presets:
+        table.add_row(component.name, component.description, component.plugin)
+    return table
+
+
+def plugins_table(infos: Any) -> Any:
+    """``dreamfx plugins``: each plugin (its distribution and version below its name), its
+    status (and error), its hooks and what they register. Names are never cut: the plugin
+    column does not wrap, the others wrap between names (a name wider than the whole column
+    is folded), so an 80-column terminal shows everything."""
+    from rich.table import Table
+
+    table = Table(title="dreamfx plugins", title_justify="left")
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("status", overflow="fold")
+    table.add_column("hooks, registered", overflow="fold")
+    colours = {"ok": "green", "failed": "red", "disabled": "yellow"}
+    for info in infos:
+        registers = [f"{kind}: {', '.join(escape(n) for n in names)}" for kind, names in info.registered.items()]
+        status = f"[{colours[info.status]}]{info.status}[/]"
+        if info.error:
+            status += f"\n[red]{escape(info.error)}[/]"
+        dist = f"{info.distribution or '-'} {info.version or ''}".strip()
+        if len(dist) > 24:  # its version on a line of its own rather than a wider column
+            dist = f"{info.distribution}\n{info.version or ''}".strip()
+        hooks = ", ".join(h.removeprefix("dreamfx_") for h in info.hooks)
+        table.add_row(f"[bold]{escape(info.name)}[/]\n[dim]{escape(dist)}[/]", status,
+                      "\n".join([f"[dim]{hooks}[/]", *registers] if hooks else registers))
+    return table
+
+
+def components_table(host: Any) -> Any:
+    """``dreamfx plugins``: each component (presets aside: ``dreamfx presets``) with its
+    plugin, description and parameters (name, type, default, description)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dreamfx.host.manager import describe_parameters
+
+    table = Table(title="components and their parameters", title_justify="left")
+    # names whole (80 columns): each component's plugin below it, the description wraps
+    table.add_column("component\n[dim]plugin[/]", no_wrap=True)
+    table.add_column("description and parameters", overflow="fold")
+    for kind, registry in host.registries.items():
+        for component in registry if kind != "presets" else ():
+            table.add_row(f"{kind[:-1]} {escape(component.name)}\n[dim]{escape(component.plugin)}[/]",
+                          escape(describe_parameters(component)))
+    return table
+
+
+def layers_table(listing: Any) -> Any:
+    """``dreamfx layers``: a :class:`dreamfx.runs.hints.LayerListing` as a table."""
+    from rich.table import Table
+
+    table = Table(title=f"model {listing.model}: input {listing.input_shape}", title_justify="left")
+    for col in ("layer", "type", "output shape", "maps / units", "weights"):
+        # the layer's name whole (80 columns): the other columns wrap or fold first
+        table.add_column(col, justify="right" if col in ("maps / units", "weights") else "left",
+                         no_wrap=col == "layer", overflow="fold")
+    for row in listing.rows:
+        table.add_row(*row)
+    return table
+
+
+def patterns_report(console: Any, title: str, labels: list[str], result: Any, wrote: str) -> None:
+    """What ``dreamfx oip`` prints: the grid's title, each pattern's score (with its gain over
+    the noise, a ratio only between positive scores), a note when all stayed at zero."""
+    console.print(f"[bold]{title}[/]")
+    if getattr(result, "choices", None) is not None:  # oip --all: one line, not one per map
+        live = int((result.after > 0).sum())
+        best = sorted(zip(result.after, result.choices), reverse=True)[:8]
+        console.print(f"  {live} of {len(result.choices)} patterns rose above zero; strongest: "
+                      + ", ".join(f"{k} ({a:.3g})" for a, k in best if a > 0))
+        none = [str(k) for a, k in zip(result.after, result.choices) if not a > 0]
+        if none:
+            console.print(f"  no pattern (gradient ascent grows nothing from the noise): {', '.join(none)}")
+        console.print(wrote)
+        return
+    for label, before, after in zip(labels, result.before, result.after):
+        console.print(f"  {label}{f'  x{after / before:.1f}' if before > 1e-6 and after > 0 else ''}")
+    if not result.after.any():
+        console.print("[yellow]note:[/] the objective stayed at zero: no pattern grows from gray noise (no activation, "
+                      "so no gradient); try another map ('dreamfx layers' lists them)")
+    console.print(wrote)
+
+
+class FrameProgress:
+    """An animation run's progress (``dreamfx zoom``/``video``): a bar of frames with frames/s
+    and time left on a terminal, one plain line per frame elsewhere; nothing when ``quiet``."""
+
+    def __init__(self, console: Any, what: str, quiet: bool = False) -> None:
+        self.console, self.what, self.quiet = console, what, quiet
+        self.live = console.is_terminal and not quiet
+        self.progress: Any = None
+        self.first: int | None = None
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> "FrameProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if done < 0:  # the dreaming starts
+            if self.live:
+                from rich.progress import (MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                           TimeRemainingColumn)
+
+                # the bar takes what the rest leaves: elapsed time and ETA whole at 80 columns
+                self.progress = Progress(TextColumn(f"[bold]{escape(self.what)}"), _bar(), MofNCompleteColumn(),
+                                         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                         TimeRemainingColumn(), console=self.console, expand=True)
+                self.progress.start()
+                self.task = self.progress.add_task("frames", total=total, rate="")
+            return
+        if self.first is None:
+            self.first, self.started = done, time.perf_counter()
+            if done and not self.live:
+                self.console.print(f"{done}/{total} frames up to date; resuming", highlight=False)
+        elapsed = time.perf_counter() - self.started
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, rate=f"{rate:.2f} frames/s")
+        elif done > self.first:
+            self.console.print(f"[{done}/{total}] frame {done - 1} done", highlight=False)
+
+
+def animation_summary(run: Any, what: str) -> Any:
+    """The table printed after ``dreamfx zoom``/``video``: frames, time, frames/s, output and,
+    for video, the coherence metrics."""
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    if run.up_to_date:
+        table.add_row("frames", f"{run.frames} (up to date, nothing to do; --force to redo)")
+    else:
+        reused = f", {run.reused} up to date" if run.reused else ""
+        table.add_row("frames", f"{run.dreamed} dreamed{reused}, {run.frames} in all")
+        table.add_row("time", f"{run.seconds:.1f} s ({run.fps:.2f} frames/s; dream {run.dream_seconds:.1f} s)")
+    if run.metrics:
+        m = run.metrics
+        table.add_row("flicker", f"{m['flicker']:.4f}  (mean |out\\[t] - out\\[t-1]| {m['output_change']:.4f} "
+                                 f"minus the input's own {m['input_change']:.4f}; 0-1 scale)")
+        table.add_row("warping error", f"{m['warping_error']:.5f}  (Lai et al. 2018: mean squared difference "
+                                       "from the previous output warped, on consistent pixels)")
+    if getattr(run, "note", None):
+        table.add_row("note", escape(run.note))
+    if getattr(run, "chosen", None):
+        table.add_row("objective", escape(f"{run.chosen} (\"auto\": the map that responds most to the first frame, "
+                                          "kept for every frame)"))
+    if getattr(run, "silences", None):  # frames dreamed silent: nothing changed; what to try
+        from dreamfx.runs.hints import silence_summary
+
+        head = f"{len(run.silences)} of {run.dreamed} frames dreamed are silent"
+        table.add_row("[yellow]silent[/]", escape(silence_summary(run.silences, head=head, each=None)))
+    if run.folder is not None and run.folder != run.output:
+        table.add_row("frames folder", PathText(run.folder))
+    table.add_row("output", PathText(run.output))
+    table.title, table.title_justify = what, "left"
+    return table
+@contextmanager
+def round_progress(console: Any, total: int, what: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """A bar over ``total`` rounds on a terminal (nothing elsewhere, or when ``quiet``);
+    yields the ``on_round`` callback that advances it."""
+    if quiet or not console.is_terminal:
+        yield lambda _round: None
+        return
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"[bold]{what}"), _bar(), MofNCompleteColumn(), TextColumn("rounds"),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                  transient=True, expand=True) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda _round: progress.advance(task)
+
+
+def atlas_report(console: Any, atlas: Any, written: list[Any], elapsed: float) -> None:
+    """What ``dreamfx atlas`` prints: the title, how many maps respond, the strongest by gain,
+    the silent ones, the time and the files written."""
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(atlas.title)}[/]")
+    entries = atlas.sorted("gain")
+    live = [e for e in entries if not e.silent]
+    silent = sorted(e.map for e in entries if e.silent)
+    what = atlas.selectable
+    console.print(f"  {len(live)} of {len(entries)} {what}s respond to the photo")
+    if live:
+        best = ", ".join(f"{e.map} ({e.score_after:.2g})" for e in atlas.sorted("after")[:8])
+        console.print(f"  strongest after the dream: {best}")
+    woke = sorted(e.map for e in entries if e.score_before == 0 and not e.silent)
+    if woke:
+        console.print(f"  zero on the photo but woken by the jitter: {', '.join(map(str, woke))}")
+    if silent:
+        console.print(f"  silent (zero before and after: the dream cannot start): {', '.join(map(str, silent))}")
+    console.print(f"  time {elapsed:.2f} s (dream {atlas.seconds:.2f} s)")
+    console.print(PathText(", ".join(str(p) for p in written), prefix="wrote "))

@@ -1,0 +1,150 @@
+"""Commands that plugins add to the ``dreamfx`` program (the ``dreamfx_register_commands`` hook),
+and the helpers such a command needs.
+
+Commands are collected per plugin, through pluggy (so a plugin's hook wrappers run), and
+isolated like the registration hooks: a plugin whose commands hook raises, registers a bad
+command, a name another plugin took or one of dreamfx's own command names, or whose
+``arguments`` function fails, is recorded as *failed* (``dreamfx plugins`` shows why), its
+components are dropped with it, and the program goes on without it (``--strict``: the
+failure is fatal). Collecting commands imports nothing heavy: a command's module should
+import TensorFlow only inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dreamfx.errors import PluginError
+
+HOOK = "dreamfx_register_commands"
+
+#: The commands of dreamfx itself; a plugin cannot take these names.
+BUILTIN_COMMANDS = ("run", "demo", "zoom", "video", "oip", "atlas", "layers", "presets", "plugins", "info")
+
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command a plugin added: ``dreamfx NAME ...`` calls ``run(args)`` (the exit status)."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None
+    description: str
+    plugin: str
+
+
+def _registrar(plugin: str, taken: dict[str, Command], staged: list[Command]) -> Callable[..., None]:
+    def register(name: str, run: Callable[[argparse.Namespace], int], *,
+                 arguments: Callable[[argparse.ArgumentParser], None] | None = None, description: str = "") -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(f"plugin {plugin!r} registered command {name!r}: names must be kebab-case "
+                              "(lowercase letters, digits and '-')")
+        if name in BUILTIN_COMMANDS:
+            raise PluginError(f"plugin {plugin!r} registered command {name!r}, which is one of dreamfx's own "
+                              "commands; rename it")
+        other = taken.get(name) or next((c for c in staged if c.name == name), None)
+        if other is not None:
+            raise PluginError(f"command {name!r} is registered twice: by plugin {other.plugin!r} and by plugin "
+                              f"{plugin!r}; disable one of them with DREAMFX_DISABLE_PLUGINS")
+        if not callable(run) or (arguments is not None and not callable(arguments)):
+            raise PluginError(f"plugin {plugin!r} registered command {name!r} with a run or arguments that is "
+                              "not callable")
+        if not isinstance(description, str):
+            raise PluginError(f"plugin {plugin!r} registered command {name!r} with a description that is not a string")
+        staged.append(Command(name, run, arguments, description.strip(), plugin))
+
+    return register
+
+
+def collect_commands(host: Any) -> dict[str, Command]:
+    """Run every plugin's ``dreamfx_register_commands`` hook, each isolated; return the
+    commands by name. A plugin that fails here is failed as a whole (its components are
+    dropped from the registries, which are collected again without it)."""
+    commands: dict[str, Command] = {}
+    infos = host.plugins  # the registration hooks first: a plugin they failed is gone from here on
+    for name, plugin in list(host.pm.list_name_plugin()):
+        caller = host.hook_caller(HOOK, plugin)
+        if caller is None:
+            continue
+        staged: list[Command] = []
+        try:
+            caller(register=_registrar(name, commands, staged))
+            for command in staged:
+                if command.arguments is not None:  # its options must build; the real parser gets them later
+                    command.arguments(argparse.ArgumentParser(prog=f"dreamfx {command.name}", add_help=False))
+        except BaseException as exc:  # noqa: B036 - as for the registration hooks: isolate whatever a hook raises
+            info = infos[name]
+            host.fail(info, exc, "running its commands hook")
+            info.registered, info.descriptions = {}, {}
+            host.forget_registries()  # collected again without the failed plugin
+            continue
+        commands.update((c.name, c) for c in staged)
+    infos = host.plugins  # collected again if a plugin failed here (that resets what each registered)
+    for info in infos.values():
+        info.registered.pop("commands", None)
+    for command in commands.values():
+        info = infos[command.plugin]
+        info.registered.setdefault("commands", []).append(command.name)
+        info.descriptions[f"commands/{command.name}"] = command.description
+    return commands
+
+
+def run_command(command: Command, args: argparse.Namespace) -> int:
+    """Run a plugin's command: a :class:`~dreamfx.errors.DreamfxError` or Ctrl-C passes as it
+    is; anything else becomes a one-line :class:`PluginError` naming the plugin (``--debug``:
+    the original, with its traceback)."""
+    from dreamfx.errors import DreamfxError
+
+    try:
+        return int(command.run(args) or 0)
+    except (DreamfxError, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise PluginError(f"command {command.name!r} (plugin {command.plugin!r}) failed: {type(exc).__name__}"
+                          f"{': ' + text if text else ''}") from exc
+
+
+# -- helpers for commands ------------------------------------------------------------------------
+
+def console(stderr: bool = False) -> Any:
+    """A rich console that goes silent (instead of ending the program) when its reader goes away."""
+    from dreamfx.cli.progress import make_console
+
+    return make_console(stderr)
+
+
+def quiet_tensorflow(debug: bool = False) -> None:
+    """Start the Keras backend (TensorFlow by default) with none of its chatter reaching the
+    user unless ``debug``.
+
+    The C++ start-up lines (CUDA probing on CPU machines) are written by native code before
+    logging is configured, so file descriptor 2 points elsewhere while TensorFlow loads; the
+    native log level hides later C++ warnings; TensorFlow's and absl's Python loggers (the
+    retracing warnings of a folder of many sizes) and Python warnings from TensorFlow and
+    Keras are raised to errors-only. ``debug`` shows all of it.
+    """
+    from dreamfx.engine.backend import kernel, planned, started, stderr_hidden
+
+    if debug or started():
+        return
+    import warnings
+
+    chosen = kernel(planned())  # on JAX: no TensorFlow to start or quieten
+    for name, value in chosen.QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    for module in chosen.NOISY_MODULES:
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
+    chosen.start(stderr_hidden)  # the runtime (and its CUDA probe) starts now, its native lines hidden
+    chosen.quiet_loggers()
+
+
+__all__ = ["BUILTIN_COMMANDS", "Command", "collect_commands", "console", "quiet_tensorflow", "run_command"]

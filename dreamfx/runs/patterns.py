@@ -1,0 +1,85 @@
+"""Optimal input patterns: what an objective "wants to see", grown from random noise.
+
+This is the article's OIP experiment ("four patterns to which map 56 reacts strongly"):
+no photo, only the optimizer, starting from different noise images in one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dreamfx.engine.dreamer import Dreamer
+from dreamfx.kinds.scalers import Geometry
+
+
+@dataclass
+class PatternResult:
+    patterns: np.ndarray  # (n, h, w) in [0, 1]
+    before: np.ndarray  # (n,): objective on the noise
+    after: np.ndarray  # (n,): objective on the pattern
+    choices: list[int] | None = None  # the map (or unit) of each pattern, when they differ
+
+
+def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2,
+                  choices: list[int] | None = None) -> PatternResult:
+    """Run ``rounds`` optimizer calls on ``count`` noise images (grey 0.5 +- ``noise``).
+    ``choices``: the objective's map (or unit) per pattern, all grown in one batch
+    (``dreamfx oip --all``); None: the objective's own for all."""
+    from dreamfx.engine import backend
+    from dreamfx.engine import stateless
+
+    h, w = dreamer.model_info.input_size
+    # TensorFlow's stateless_uniform, computed the same on every backend (dreamfx.engine.stateless)
+    noise_images = stateless.uniform_float32([count, h, w, dreamer.channels], (dreamer.settings.seed, 7919),
+                                             0.5 - noise, 0.5 + noise)
+    with backend.on_device(dreamer.device):
+        start = backend.tensor(noise_images)
+        views = start
+        chosen = None
+        if choices is not None:
+            dreamer.choices(choices)
+            chosen = backend.tensor(np.asarray(choices, np.int32), "int32")
+        for round_index in range(rounds):
+            views = dreamer.ascend(views, round_index, Geometry((h, w)), chosen).canvas
+
+        def score(v: Any) -> np.ndarray:
+            acts = dreamer.features(v, training=False)
+            return np.asarray(dreamer.objective(acts) if chosen is None else dreamer.objective.score_each(acts, chosen))
+
+        return PatternResult(np.asarray(views)[..., 0], score(start), score(views), choices)
+
+
+def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path) -> tuple[str, list[str]]:
+    """Write the patterns as one labelled grid image with its provenance (``dreamfx oip``);
+    return its title and the label of each pattern."""
+    from dreamfx import __version__
+    from dreamfx.io.images import write_image_atomic
+    from dreamfx.io.panel import render_grid
+
+    settings = dreamer.settings
+    steps = f"{rounds} x {getattr(dreamer.optimizer, 'steps', '?')} steps from noise, seed {settings.seed}"
+    if result.choices is None:
+        labels = [f"#{i + 1}: {after:.3g} (noise {before:.2g})"
+                  for i, (before, after) in enumerate(zip(result.before, result.after))]
+        title = f"{dreamer.objective.describe()}: {steps}"
+        image = render_grid(result.patterns, labels, title)
+    else:
+        what = dreamer.objective.selectable
+        # "no pattern": gradient ascent grows nothing from the noise for that map ("silent" is
+        # kept for a map that does not respond to a photo: dreamfx run, atlas)
+        labels = [f"{what} {k}: {after:.3g}" if after > 0 else f"{what} {k}: no pattern"
+                  for k, after in zip(result.choices, result.after)]
+        layer = settings.objective.params.get("layer", "")
+        title = f"every {what} of {layer}: {steps}"
+        image = render_grid(result.patterns, labels, title, size=96, columns=8)
+    metadata = {"dreamfx_version": __version__, "command": "oip", "settings": settings.to_dict(),
+                "model": settings.model_record(), "settings_hash": settings.digest(),
+                "scores": [float(a) for a in result.after]}
+    if result.choices is not None:
+        metadata["maps"] = [int(k) for k in result.choices]
+    write_image_atomic(path, image, metadata)
+    return title, labels
