@@ -257,7 +257,8 @@ def make_photos(folder: Path, count: int = 64, size: tuple[int, int] = (512, 384
 
 
 def bench_b3(repeats: int) -> dict[str, Any]:
-    from dreamfx.runs.batch import BatchOptions, BatchRunner
+    from dreamfx.runs.batch import BatchRunner
+    from dreamfx.runs.outcomes import BatchOptions
     from dreamfx.runs.inputs import collect_jobs
 
     dreamer = single_map_dreamer()

@@ -57,7 +57,7 @@ def shielded() -> Iterator[list[int]]:
 
 
 #: Set when the main thread was interrupted while a dream ran in a worker thread
-#: (:func:`dreamfx.runs.batch.interruptible`): the dream stops at its next check.
+#: (:func:`dreamfx.runs.outcomes.interruptible`): the dream stops at its next check.
 _STOP = threading.Event()
 
 

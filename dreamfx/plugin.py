@@ -34,7 +34,8 @@ from __future__ import annotations
 from dreamfx import hookimpl
 from dreamfx.host.commands import console, quiet_tensorflow
 from dreamfx.errors import DreamfxError, PluginError, SettingsError
-from dreamfx.runs.executors import Executor, ExecutorError, FolderWork
+from dreamfx.runs.folderwork import FolderWork
+from dreamfx.kinds.executors import Executor, ExecutorError
 from dreamfx.host.hookspecs import Register
 from dreamfx.kinds.loops import DreamLoop, LoopResult, LoopRun, Round
 from dreamfx.kinds.models import load_keras_file, model_file

@@ -260,7 +260,7 @@ def _shown(progress) -> list[str]:
 
 
 def _outcome(name: str):
-    from dreamfx.runs.batch import Outcome
+    from dreamfx.runs.outcomes import Outcome
     from dreamfx.runs.inputs import Job
 
     return Outcome(Job(Path(name), Path("out") / Path(name).name))

@@ -118,7 +118,7 @@ def test_the_default_run_and_planning_import_no_dask(tmp_path):
 
 def _work(host, tmp_path, inputs: list[Path], **request):
     from dreamfx.runs.batch import BatchRunner
-    from dreamfx.runs.executors import FolderWork
+    from dreamfx.runs.folderwork import FolderWork
 
     plan = plan_dream(DreamRequest([str(p) for p in inputs], str(tmp_path / "out") + "/", **request), host)
     runner = BatchRunner(plan.settings, plan.jobs, plan.options, plan.make_dreamer, host=host)
@@ -152,7 +152,7 @@ def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
     """What a worker dreams (executors.dream_task, here in this process) and the client writes
     (FolderWork.finish) keeps a silent dream's status and reason, as a local run does; with
     objective.map=auto the worker chooses each photo's map and the output stores it."""
-    from dreamfx.runs.executors import dream_task
+    from dreamfx.runs.worker import dream_task
     from dreamfx.io.images import read_metadata
 
     dark = tmp_path / "in" / "dark.png"
@@ -172,7 +172,8 @@ def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
 
 
 def test_the_worker_check_names_what_is_missing(host):
-    from dreamfx.runs.executors import Requirements, check_worker
+    from dreamfx.runs.worker import check_worker
+    from dreamfx.kinds.executors import Requirements
 
     good = {"objective": ("objectives", "single-map", "objectives", host.plugins["objectives"].version)}
     assert check_worker(Requirements(__import__("dreamfx").__version__, good)) is None

@@ -299,7 +299,7 @@ def test_the_reference_documents_the_protocols_dreamfx_plugin_exports():
 
     homes = {"Objective": "kinds.objectives", "Scaler": "kinds.scalers", "Level": "kinds.scalers",
              "Optimizer": "kinds.optimizers", "DreamLoop": "kinds.loops", "LoopResult": "kinds.loops",
-             "Executor": "runs.executors", "FolderWork": "runs.executors"}
+             "Executor": "kinds.executors", "FolderWork": "runs.folderwork"}
     source = Path(reference.__file__).read_text()
     text = reference.render()
     for name, home in homes.items():

@@ -122,7 +122,7 @@ def test_every_process_wide_cache_is_bounded_and_listed_in_the_architecture_page
     import re
 
     import dreamfx.api  # noqa: F401 - the modules that make the caches
-    import dreamfx.runs.executors  # noqa: F401
+    import dreamfx.runs.folderwork  # noqa: F401
     import dreamfx.engine.features  # noqa: F401
     import dreamfx.kinds.models  # noqa: F401
     from dreamfx.cache import CACHES

@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator
 
 from rich.markup import escape
 
-from dreamfx.runs.batch import BatchRunner, Outcome
+from dreamfx.runs.batch import BatchRunner
+from dreamfx.runs.outcomes import Outcome
 
 
 def silence_stdout() -> None:
@@ -272,7 +273,7 @@ class BatchProgress:
                 self.where = f"round {min(detail + 2, self.rounds)}/{self.rounds}"
                 self._update()
             return
-        if kind == "status":  # an executor's news (dreamfx/runs/executors.py): where the dreams happen
+        if kind == "status":  # an executor's news (dreamfx/runs/folderwork.py): where the dreams happen
             self.current, self.where = str(detail), ""
             if self.eta.last is None:
                 self.eta.start(self.units)

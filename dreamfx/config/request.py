@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from dreamfx.runs.batch import BatchOptions, BatchRunner, EventFn, Outcome
+from dreamfx.runs.batch import BatchRunner, EventFn
+from dreamfx.runs.outcomes import BatchOptions, Outcome
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.io.images import DEFAULT_MAX_PIXELS, FORMATS, PNG_LEVEL, Picture
 from dreamfx.runs.inputs import Job
@@ -147,7 +148,7 @@ class DreamPlan:
     report: Path | None
     options: BatchOptions
     pictures: dict[Path, Picture] = field(default_factory=dict)  # inputs already decoded
-    executor: Any = None  # who dreams (dreamfx.runs.executors); None: this process
+    executor: Any = None  # who dreams (dreamfx.runs.folderwork); None: this process
 
     @property
     def single(self) -> bool:
@@ -174,7 +175,7 @@ class DreamPlan:
 
 @dataclass
 class DreamRun:
-    """What a run did: each input's :class:`~dreamfx.runs.batch.Outcome` (``outcomes``)."""
+    """What a run did: each input's :class:`~dreamfx.runs.outcomes.Outcome` (``outcomes``)."""
 
     plan: DreamPlan
     runner: BatchRunner

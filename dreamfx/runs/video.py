@@ -213,7 +213,7 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
               event: FrameEvent | None = None) -> AnimationRun:
     """Decode and check everything (no TensorFlow), dream the frames not up to date, write the
     output, and measure the clip's coherence. Ctrl-C: finished frames stay, ``interrupted``."""
-    from dreamfx.runs.batch import interruptible
+    from dreamfx.runs.outcomes import interruptible
     from dreamfx.runs.flow import Coherence, blend_start, require_cv2
 
     event = event or (lambda done, total: None)

@@ -376,7 +376,7 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
              event: FrameEvent | None = None) -> AnimationRun:
     """Plan (no TensorFlow), then dream the zoom's frames that are not up to date, then write
     the animated file. Ctrl-C: the finished frames stay, ``interrupted`` is set."""
-    from dreamfx.runs.batch import interruptible
+    from dreamfx.runs.outcomes import interruptible
 
     event = event or (lambda done, total: None)
     request.check()

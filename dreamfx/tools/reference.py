@@ -88,7 +88,8 @@ def _protocol(cls: type) -> list[str]:
 def render() -> str:
     """The text of docs/plugin-hooks.md."""
     from dreamfx.host import hookspecs
-    from dreamfx.runs.executors import Executor, FolderWork
+    from dreamfx.runs.folderwork import FolderWork
+    from dreamfx.kinds.executors import Executor
     from dreamfx.kinds.loops import DreamLoop, LoopResult
     from dreamfx.kinds.objectives import Objective
     from dreamfx.kinds.optimizers import Optimizer

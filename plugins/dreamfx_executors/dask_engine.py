@@ -104,7 +104,7 @@ class DaskExecutor:
                 import dask
 
                 # no MALLOC_TRIM_THRESHOLD_ for our workers: it made every dream 2-3x slower
-                # (glibc's adaptive mmap threshold off; see dreamfx.runs.executors)
+                # (glibc's adaptive mmap threshold off; see dreamfx.runs.folderwork)
                 with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
                     cluster = distributed.LocalCluster(
                         n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
