@@ -25,7 +25,8 @@ from dreamfx.io.metadata import output_metadata
 from dreamfx.io import images
 from dreamfx.io.images import (PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture, read_input_bytes,
                       to_picture, to_uint8, write_image_atomic)
-from dreamfx.engine.dreamer import Dreamer, DreamResult
+from dreamfx.engine.dreamer import Dreamer
+from dreamfx.engine.results import DreamResult
 from dreamfx.host.manager import PluginHost, create_host
 from dreamfx.config.presets import load_preset, settings_for
 from dreamfx.config.request import DreamRequest, check_output_format

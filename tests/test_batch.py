@@ -267,7 +267,7 @@ def _outcome(name: str):
 
 
 def test_a_single_dream_shows_its_steps_and_an_eta_from_the_first_piece_at_80_columns():
-    from dreamfx.engine.dreamer import Piece
+    from dreamfx.engine.results import Piece
     from dreamfx.cli.progress import BatchProgress
 
     clock, job = _Clock(), _outcome("big.png")
@@ -296,7 +296,7 @@ def test_a_single_dream_shows_nothing_off_a_terminal_or_when_quiet():
 
     from rich.console import Console
 
-    from dreamfx.engine.dreamer import Piece
+    from dreamfx.engine.results import Piece
     from dreamfx.cli.progress import BatchProgress
 
     job = _outcome("big.png")
@@ -313,7 +313,7 @@ def test_a_single_dream_shows_nothing_off_a_terminal_or_when_quiet():
 def test_the_folder_bar_moves_within_a_batch_and_fits_80_columns():
     """A batch's pieces move the bar (16 images at 5% are 0.8 of a file), so the ETA is
     known long before the first file is written; elapsed time and ETA are never cut."""
-    from dreamfx.engine.dreamer import Piece
+    from dreamfx.engine.results import Piece
     from dreamfx.cli.progress import BatchProgress
 
     clock, job = _Clock(), _outcome("holiday/2024/IMG_20240611_120000.png")

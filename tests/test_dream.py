@@ -106,9 +106,9 @@ def test_scoring_in_one_compiled_call_equals_the_separate_calls(small_photo, pre
     dreamer(small_photo)  # from the second dream on, scoring is compiled
     images = np.stack([small_photo, small_photo[::-1]])[..., None].astype(np.float32)
     fused = dreamer.score(images)
-    assert len(dreamer._fused_of) == 2 and not dreamer._unfused  # batches of 1 (the dreams) and 2
+    assert len(dreamer.scoring.fused_of) == 2 and not dreamer.scoring.unfused  # batches of 1 (the dreams) and 2
     separate = dreamer.score(images, chunk=1)  # 1 view per chunk: more views than that, not fused
-    assert len(dreamer._unfused) == 1
+    assert len(dreamer.scoring.unfused) == 1
 
     level = dreamer.scaler.levels(small_photo.shape)[-1]
     views = np.asarray(views_at(level, images))
@@ -221,7 +221,7 @@ def test_a_failed_fused_score_is_scored_in_separate_calls_and_says_why(small_pho
 
     images = np.stack([small_photo, small_photo[::-1]])[..., None].astype(np.float32)
     unfused = make_dreamer("single-map", {"steps": 3, "rounds": 1})
-    monkeypatch.setattr(unfused, "_fused_score", lambda *args: None)  # "does not fuse": the separate calls
+    monkeypatch.setattr(unfused.scoring, "fused", lambda *args: None)  # "does not fuse": the separate calls
     separate = unfused.score(images)
     dreamer = make_dreamer("single-map", {"steps": 3, "rounds": 1})
 
@@ -230,11 +230,11 @@ def test_a_failed_fused_score_is_scored_in_separate_calls_and_says_why(small_pho
             raise RuntimeError("bang")
         return call
 
-    monkeypatch.setattr(dreamer._fused_of, "get", broken)
+    monkeypatch.setattr(dreamer.scoring.fused_of, "get", broken)
     with caplog.at_level(logging.DEBUG, logger="dreamfx"):
         scores = dreamer.score(images)
     assert np.array_equal(scores, separate)  # the separate calls' very bits
-    assert len(dreamer._unfused) == 1  # not tried again for this level and shape
+    assert len(dreamer.scoring.unfused) == 1  # not tried again for this level and shape
     assert any("scoring a batch of shape (2," in r.getMessage() and "(RuntimeError: bang)" in r.getMessage()
                and "separate calls" in r.getMessage() for r in caplog.records)
 

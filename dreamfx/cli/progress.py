@@ -170,7 +170,7 @@ def _eta_column(clock: Callable[[], float]) -> Any:
 
 
 def where_text(piece: Any) -> str:
-    """Where a dream stands (a :class:`dreamfx.engine.dreamer.Piece`): ``round 2/4, steps 13/40``,
+    """Where a dream stands (a :class:`dreamfx.engine.results.Piece`): ``round 2/4, steps 13/40``,
     ``round 1/4, steps 3/40, views 12,288/40,000`` (a huge canvas's step, split), or
     ``round 3/4`` as a round starts."""
     if piece.round_end:

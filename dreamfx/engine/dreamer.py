@@ -18,164 +18,32 @@ dreams the RGB image (gray inputs are repeated into three channels) and its resu
 from __future__ import annotations
 
 import logging
-import math
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from dreamfx.engine import backend
-from dreamfx.errors import DreamfxError, ImageError, PluginError, SettingsError
+from dreamfx.errors import PluginError, SettingsError
 from dreamfx.engine.ascent import Ascent, FunctionCache, HostRun
 from dreamfx.engine.features import feature_model
-from dreamfx.engine.scoring import in_chunks, objective_per_view
-from dreamfx.engine.steps import per_image
-from dreamfx.engine.views import views_at
-from dreamfx.engine.whole import TracedRun, WholeDreams
-from dreamfx.io.images import LUMA
+from dreamfx.engine.scoring import Scoring
+from dreamfx.engine.whole import WholeDreams
 from dreamfx.kinds.models import cached_model
 from dreamfx.kinds.objectives import ModelInfo, build_objective
 from dreamfx.host.manager import PluginHost
 from dreamfx.host.registry import Component
-from dreamfx.kinds.scalers import LevelCache, level_key, worth_compiling
+from dreamfx.kinds.scalers import worth_compiling
 from dreamfx.config.settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 from dreamfx.config.values import AUTO
+from dreamfx.host.calls import CAUGHT, CallbackError, GuardedScaler, describe_component, plugin_call
+from dreamfx.engine.results import DreamResult, Piece, model_batch, problem_of, widen
 
 #: Where the host says which faster route it left, and why (``--debug`` shows it on stderr;
 #: in Python: ``logging.getLogger("dreamfx").setLevel(logging.DEBUG)`` with a handler).
 log = logging.getLogger("dreamfx")
 
-#: What a component may raise that is turned into a PluginError. KeyboardInterrupt is not
-#: among them: Ctrl-C during a dream must stop the run, not fail one group.
-_CAUGHT = (Exception, SystemExit, GeneratorExit)
 
-
-class _CallbackError(Exception):
-    """Carries an exception raised by the host's own ``on_round`` callback through a plugin's
-    loop, so it is re-raised as it was instead of being blamed on the loop."""
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-def _first_line(exc: BaseException) -> str:
-    """``Type: first line of the message``; for an error TensorFlow re-raised from inside a
-    compiled function ("in user code: <traceback>"), the original message, its last line."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    if line.startswith("in user code:") and len(lines) > 1:
-        line = lines[-1].removeprefix(f"{type(exc).__name__}: ")
-    line = line if len(line) <= 300 else line[:297] + "..."
-    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
-
-
-class _GuardedScaler:
-    """A scaler whose ``levels`` (called by the host, the batch runner and loops) names its
-    plugin when it raises; everything else is the scaler's own."""
-
-    def __init__(self, scaler: Any, component: Component) -> None:
-        self._scaler, self._component = scaler, component
-
-    def levels(self, image_size: tuple[int, int]) -> Any:
-        with plugin_call(self._component, f"planning the levels of a {image_size[1]}x{image_size[0]} image"):
-            return self._scaler.levels(image_size)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._scaler, name)
-
-
-def describe_component(component: Component) -> str:
-    """``objective 'single-map' (plugin 'objectives')``."""
-    return f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r})"
-
-
-@contextmanager
-def plugin_call(component: Component, what: str) -> Iterator[None]:
-    """Turn anything but a :class:`DreamfxError` (or Ctrl-C) raised inside ``component``
-    into a one-line :class:`PluginError` naming it and its plugin, the cause chained."""
-    try:
-        yield
-    except _CallbackError as exc:
-        raise exc.original from None
-    except DreamfxError:
-        raise
-    except _CAUGHT as exc:
-        raise PluginError(f"{describe_component(component)} failed while {what}: {_first_line(exc)}") from exc
-
-
-class _NotFused(Exception):
-    """A level whose views do not fit the fused scoring call."""
-
-
-@dataclass
-class DreamResult:
-    """A dream's result and the intermediates of the article's figure, as float arrays in [0, 1]."""
-
-    image: np.ndarray  # (H, W), or (H, W, 3) for a 3-channel model: the result, detail re-added (output.contrast applied)
-    pattern: np.ndarray  # (h, w) or (h, w, 3): the first optimised model-sized view of the last round
-    dream: np.ndarray  # (H, W) or (H, W, 3): the blurry upscaled dream, before the detail is re-added
-    detail: np.ndarray  # (H, W) or (H, W, 3): the detail the scaling lost, centred on 0
-    score_before: float  # objective on the scaler's views of the input
-    score_after: float  # objective on the scaler's views of the output
-    settings: Settings
-    objective: str
-    device: str
-    seconds: float
-    #: Why this image must not be written (a non-finite score or image, naming the plugin), or None.
-    problem: str | None = None
-    #: The Keras backend that dreamed it.
-    backend: str = "tensorflow"
-    #: Why nothing changed, when the objective was zero on the input and on the result (a
-    #: :class:`dreamfx.runs.hints.Silence`: what was silent and a map that responds), or None.
-    silence: Any = None
-
-    @property
-    def contrast(self) -> np.ndarray:
-        """The result with ``output.panel_contrast`` applied (the panel's last view), shaped as ``image``."""
-        image = self.image if self.image.ndim == 3 else self.image[..., None]
-        widened = np.asarray(widen(image[None], self.settings.output["panel_contrast"]))[0]
-        return widened if self.image.ndim == 3 else widened[..., 0]
-
-    @property
-    def gain(self) -> float:
-        """score_after / score_before (inf when the feature was silent before)."""
-        return self.score_after / self.score_before if self.score_before > 0 else float("inf")
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Where a dream stands, for progress displays (``dream_batch(..., on_piece=...)``):
-    reported after each bounded call of a round's step loop that the host already waits for
-    (pieces of steps, groups of views of a split step: see :mod:`dreamfx.engine.ascent`) and at
-    each round's end."""
-
-    round_index: int  # the round under way (from 0)
-    rounds: int  # rounds the dream makes (at most: a loop may stop early)
-    steps_done: int  # whole steps of this round done
-    steps: int  # steps per round
-    views_done: int = 0  # of a split step under way (a huge canvas): views whose gradient is done
-    views: int = 0  # that step's views (0: no split step under way)
-    #: The share of the whole dream done, 0 to 1: rounds weighted by their level's pixels
-    #: (see :meth:`Dreamer.round_weights`), steps and views within a round counted evenly.
-    fraction: float = 0.0
-
-    @property
-    def round_end(self) -> bool:
-        return self.steps_done >= self.steps and not self.views
-
-
-def widen(images: Any, factor: float) -> Any:
-    """Scale the width of each image's value distribution around its mean by ``factor``."""
-    from keras import ops
-
-    images = ops.convert_to_tensor(images, "float32")
-    if factor == 1.0:
-        return images
-    mean = ops.mean(images, axis=[1, 2, 3], keepdims=True)
-    return ops.clip(mean + (images - mean) * factor, 0.0, 1.0)
 
 
 class Dreamer:
@@ -231,7 +99,7 @@ class Dreamer:
                     described = described[: MAX_STRING - 3] + "..."
                 self.objective_description = described
             with plugin_call(parts["scaler"], "being built"):
-                self.scaler = _GuardedScaler(parts["scaler"].build(parts["scaler"].context(model=self.model_info),
+                self.scaler = GuardedScaler(parts["scaler"].build(parts["scaler"].context(model=self.model_info),
                                                                    **settings.scaler.params), parts["scaler"])
                 any_size = bool(getattr(self.scaler, "fully_convolutional", False))
             with plugin_call(parts["model"], f"building its feature model for layers {', '.join(self.objective_layers)}"):
@@ -246,17 +114,11 @@ class Dreamer:
                 self.ascent = Ascent(self.kernel, self.features, self.objective, self.optimizer, settings.seed)
             #: Functions loops hand to ``run.compile``, compiled once per key.
             self.compiled = FunctionCache(self.kernel)
-            self._score_views = backend.compile_function(
-                lambda views: self.objective(self.features(views, training=False)), retrace_less=True)
-            self._score_each = backend.compile_function(
-                lambda views, choices: self.objective.score_each(self.features(views, training=False), choices),
-                retrace_less=True)
+            #: The objective per image, the one way this dreamer scores (before, after, the atlas).
+            self.scoring = Scoring(self.kernel, self.features, self.objective, self.scaler, self.components)
         self._objectives = host.registry("objectives")
-        self._views_of = LevelCache()  # compiled "images -> the level's views", per level
-        self._fused_of = LevelCache()  # compiled "images -> scores", per level and shape
         #: Small dreams run as one compiled call once their shape has shown it pays.
         self._whole = WholeDreams(self.loop, self.kernel)
-        self._unfused: set[Any] = set()  # (level, shape) that the fused scoring does not take
         self._dreams = 0
 
     def _auto_choice(self, component: Component) -> tuple[str | None, str | None]:
@@ -310,119 +172,15 @@ class Dreamer:
                 described[value] = str(objective.describe())[:MAX_STRING]
         return [described[int(v)] for v in values]
 
+
     def score(self, images: Any, chunk: int = 512, choices: Any = None) -> np.ndarray:
-        """The objective per image: the mean over the views of the scaler's finest level,
-        computed ``chunk`` views at a time so a huge image's thousands of tiles never hold
-        all their activations at once. ``choices``: the objective's ``selectable``
-        parameter per image (None: its own)."""
-        from keras import ops
-
+        """The objective per image (:meth:`dreamfx.engine.scoring.Scoring.__call__`), compiled
+        from a dreamer's second dream on or for a batch."""
         with backend.on_device(self.device):
-            with plugin_call(self.components["scaler"], "cutting images into views for scoring"):
-                level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
-            if worth_compiling(self._dreams, int(images.shape[0])):
-                fused = self._fused_score(level, images, chunk, choices)
-                if fused is not None:
-                    return fused
-            with plugin_call(self.components["scaler"], "cutting images into views for scoring"):
-                if worth_compiling(self._dreams, int(images.shape[0])):
-                    # traced per image size (resizing needs static sizes); no autograph: straight-line
-                    views = self._views_of.get(level, None, lambda: backend.compile_function(
-                        lambda batch: views_at(level, batch)))(images)
-                else:
-                    views = views_at(level, images)
-            with plugin_call(self.components["objective"], "scoring"):
-                if choices is not None:
-                    per_view = ops.repeat(backend.tensor(np.asarray(choices, np.int32), "int32"),
-                                          int(views.shape[0]) // int(images.shape[0]))
+            return self.scoring(images, chunk, choices, worth_compiling(self._dreams, int(images.shape[0])))
 
-                def score(part_views: Any, part: slice) -> Any:
-                    if choices is None:
-                        return self._score_views(part_views)
-                    return self._score_each(part_views, per_view[part])
 
-                def check(part: Any, count: int) -> None:
-                    if tuple(part.shape) != (count,):  # before the optimizer is blamed for it
-                        raise PluginError(f"{describe_component(self.components['objective'])} returned scores of "
-                                          f"shape {tuple(part.shape)} for {count} views: score(activations) must "
-                                          f"return one value per batch element, shape ({count},); reduce over "
-                                          "every axis but the first")
 
-                return np.asarray(in_chunks(score, views, int(images.shape[0]), chunk, check))
-
-    def _whole_dream(self, batch: Any, choices: Any, on_round: Callable[[int], None] | None) -> Any:
-        """The dream as one compiled call, when that is sure to pay and to agree (see
-        :class:`dreamfx.engine.whole.WholeDreams`): ``(LoopResult, before, after)``, or None for
-        the round-by-round way."""
-        if not self._whole.wanted(batch.shape, choices is None):
-            return None
-        def dream(images: Any, choices: Any) -> Any:
-            level = self.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
-
-            def scores(images: Any) -> Any:
-                return self._scores_in_one(level, images, choices, self.ascent.chunk)
-
-            before = scores(images)
-            out = self.loop(images, self.scaler, TracedRun(self.ascent, choices))
-            return out.image, out.pattern, out.dream, out.detail, before, scores(out.image)
-
-        try:
-            fn = self._whole.function(batch.shape, choices is None, lambda: backend.compile_function(dream))
-            image, pattern, dream_, detail, before, after = fn(batch, choices)
-            before, after = np.asarray(before), np.asarray(after)
-        except Exception as exc:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
-            log.debug("the dream of a batch of shape %s as one compiled call failed (%s: %s); this shape is "
-                      "dreamed round by round from now on", tuple(batch.shape), type(exc).__name__, exc)
-            self._whole.refuse(batch.shape, choices is None)
-            return None
-        if on_round is not None:
-            for index in range(self.rounds_for((int(batch.shape[1]), int(batch.shape[2])))):
-                try:
-                    on_round(index)
-                except _CAUGHT as exc:
-                    raise _CallbackError(exc) from exc
-        from dreamfx.kinds.loops import LoopResult
-
-        return LoopResult(image=image, pattern=pattern, dream=dream_, detail=detail), before, after
-
-    def _scores_in_one(self, level: Any, images: Any, choices: Any, chunk: int) -> Any:
-        """What :meth:`score` computes, written to be traced as one call: views, network,
-        objective (``choices``: a tensor of the selectable parameter per image, or None) and
-        the mean per image. Raises _NotFused when the views do not fit in one ``chunk`` or
-        the objective's scores have the wrong shape (the separate calls say what is wrong)."""
-        batch = int(images.shape[0])
-        views = views_at(level, images)
-        count = views.shape[0]
-        if count is None or int(count) > chunk:
-            raise _NotFused
-        per_view = objective_per_view(self.features, self.objective, views, batch, choices)
-        if tuple(per_view.shape) != (int(count),):
-            raise _NotFused
-        return per_image(per_view, batch)
-
-    def _fused_score(self, level: Any, images: Any, chunk: int, choices: Any) -> np.ndarray | None:
-        """The scores of :meth:`score` from one compiled call (views, network, objective and
-        the mean per image), when the views fit in one chunk: for small dreams the separate
-        calls cost more than their work (about 5 ms against 2 ms for a 600x400 photo at
-        28x28). None when this level and shape do not fuse (more views than ``chunk``, or a
-        call that failed: the separate calls then run, and name the plugin at fault)."""
-        key = (tuple(int(v) for v in images.shape), choices is None, chunk)
-        if (level_key(level), key) in self._unfused:
-            return None
-        def build() -> Any:
-            return backend.compile_function(lambda images, choices: self._scores_in_one(level, images, choices, chunk))
-
-        fused = self._fused_of.get(level, key, build)
-        try:
-            chosen = None if choices is None else backend.tensor(np.asarray(choices, np.int32), "int32")
-            return np.asarray(fused(images, chosen))
-        except Exception as exc:  # noqa: BLE001 - the separate calls run and report it
-            log.debug("scoring a batch of shape %s in one compiled call failed (%s: %s); it is scored in "
-                      "separate calls from now on", key[0], type(exc).__name__, exc)
-            if len(self._unfused) > 256:  # bounded, like the compiled functions
-                self._unfused.clear()
-            self._unfused.add((level_key(level), key))
-            return None
 
     def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.kinds.loops.Round`); a failure
@@ -461,35 +219,11 @@ class Dreamer:
         """Dream one (H, W) or (H, W, C) float image in [0, 1]."""
         return self.dream_batch([image], on_round)[0]
 
-    def model_input(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Same-sized (H, W) or (H, W, C) images as one (B, H, W, channels) float32 batch:
-        gray repeated for a colour model, RGB(A) reduced to luma for a gray one."""
-        arrays = [self._channels_of(np.asarray(image, np.float32)) for image in images]
-        shapes = {a.shape for a in arrays}
-        if len(shapes) != 1:
-            raise ValueError(f"dream_batch needs images of one size, got {sorted(shapes)}")
-        batch = np.stack(arrays)
-        if not np.isfinite(batch).all():
-            raise ImageError("an input image holds non-finite values (NaN or infinity)")
-        return batch
 
-    def _channels_of(self, image: np.ndarray) -> np.ndarray:
-        """One (H, W) or (H, W, C) image as (H, W, channels) for this model."""
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3:
-            raise ValueError(f"dream_batch needs (height, width) or (height, width, channels) arrays, got {image.shape}")
-        have, want = image.shape[-1], self.channels
-        if have == want:
-            return image
-        if have == 4 and want == 3:
-            return image[..., :3]
-        if have in (3, 4):
-            image = (image[..., :3] @ LUMA)[..., None]
-        elif have != 1:
-            raise ValueError(f"cannot feed {have}-channel images to model {self.settings.model.name!r}, "
-                             f"which takes {want} channels")
-        return image if want == 1 else np.repeat(image, want, axis=-1)
+
+    def model_input(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Same-sized images as this model's (B, H, W, channels) batch (:func:`.results.model_batch`)."""
+        return model_batch(images, self.channels, self.settings.model.name)
 
     def dream_batch(
         self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None,
@@ -546,8 +280,8 @@ class Dreamer:
                 def piece(steps_done: int, steps: int, views_done: int, views: int) -> None:
                     try:
                         report(round_index, steps_done, steps, views_done, views)
-                    except _CAUGHT as exc:
-                        raise _CallbackError(exc) from exc
+                    except CAUGHT as exc:
+                        raise CallbackError(exc) from exc
 
                 return self.ascend(canvas, round_index, level, None if choices is None else choice_tensor, piece)
 
@@ -558,8 +292,8 @@ class Dreamer:
                 out = chosen(canvas, round_index, level)
                 try:
                     on_round(round_index)
-                except _CAUGHT as exc:
-                    raise _CallbackError(exc) from exc
+                except CAUGHT as exc:
+                    raise CallbackError(exc) from exc
                 return out
 
         run = HostRun(ascend, self.compiled, worth_compiling(self._dreams, len(images)))
@@ -567,7 +301,7 @@ class Dreamer:
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with backend.on_device(self.device):
             batch = backend.tensor(batch_array)
-            whole = self._whole_dream(batch, None if choices is None else choice_tensor, on_round)
+            whole = self._whole.dream(self, batch, None if choices is None else choice_tensor, on_round)
             if whole is not None:
                 out, before, after = whole
             else:
@@ -584,7 +318,7 @@ class Dreamer:
             detail = squeeze(np.asarray(out.detail)[..., keep])
             pattern = squeeze(np.asarray(out.pattern)[..., keep])
         seconds = (time.perf_counter() - started) / len(images)
-        problems = [self._problem(float(before[i]), float(after[i]), output[i]) for i in range(len(images))]
+        problems = [problem_of(self.components, float(before[i]), float(after[i]), output[i]) for i in range(len(images))]
         objectives = [self.objective_description if described is None else described[i] for i in range(len(images))]
         silent = [i for i in range(len(images)) if problems[i] is None and before[i] == 0 and after[i] == 0]
         from dreamfx.runs.hints import silences
@@ -632,19 +366,6 @@ class Dreamer:
         return replace(self.settings, objective=replace(objective, params={**objective.params,
                                                                            self.objective.selectable: choice}))
 
-    def _problem(self, before: float, after: float, image: np.ndarray) -> str | None:
-        """Why one image's dream must not be written, naming the plugin to blame, or None."""
-        objective = describe_component(self.components["objective"])
-        if not math.isfinite(before):
-            return f"{objective} returned a non-finite score ({before}) on the input"
-        finite = np.isfinite(image)
-        if not finite.all():
-            bad = image[~finite].flat[0]
-            return (f"the dream produced a non-finite image ({bad}): {describe_component(self.components['optimizer'])} "
-                    f"with {describe_component(self.components['loop'])} on the gradient of {objective}")
-        if not math.isfinite(after):
-            return f"{objective} returned a non-finite score ({after}) on the dreamed image"
-        return None
 
     def summary(self) -> list[tuple[str, str]]:
         """One ``(label, text)`` line per component (model, objective, scaler, optimizer,

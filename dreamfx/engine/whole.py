@@ -9,13 +9,20 @@ same bits.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Callable
 
+import numpy as np
+
 from dreamfx.cache import LRUCache
-from dreamfx.kinds.loops import Round
 from dreamfx.engine import ascent as _ascent
 from dreamfx.engine.ascent import Ascent
+from dreamfx.host.calls import CAUGHT, CallbackError
+from dreamfx.kinds.loops import LoopResult, Round
+
+#: Where the host says which faster route it left, and why (``--debug`` shows it).
+log = logging.getLogger("dreamfx")
 
 
 class TracedRun:
@@ -91,3 +98,36 @@ class WholeDreams:
 
     def __len__(self) -> int:
         return len(self._functions)
+
+    def dream(self, dreamer: Any, batch: Any, choices: Any, on_round: Callable[[int], None] | None) -> Any:
+        """``dreamer``'s dream of ``batch`` as one compiled call, when that is sure to pay and
+        to agree (:meth:`wanted`): ``(LoopResult, before, after)``, or None for the
+        round-by-round way (also when the call fails: a debug line says why)."""
+        if not self.wanted(batch.shape, choices is None):
+            return None
+        def dream(images: Any, choices: Any) -> Any:
+            level = dreamer.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]
+
+            def scores(images: Any) -> Any:
+                return dreamer.scoring.in_one(level, images, choices, dreamer.ascent.chunk)
+
+            before = scores(images)
+            out = dreamer.loop(images, dreamer.scaler, TracedRun(dreamer.ascent, choices))
+            return out.image, out.pattern, out.dream, out.detail, before, scores(out.image)
+
+        try:
+            fn = self.function(batch.shape, choices is None, lambda: dreamer.kernel.compile_function(dream))
+            image, pattern, dream_, detail, before, after = fn(batch, choices)
+            before, after = np.asarray(before), np.asarray(after)
+        except Exception as exc:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
+            log.debug("the dream of a batch of shape %s as one compiled call failed (%s: %s); this shape is "
+                      "dreamed round by round from now on", tuple(batch.shape), type(exc).__name__, exc)
+            self.refuse(batch.shape, choices is None)
+            return None
+        if on_round is not None:
+            for index in range(dreamer.rounds_for((int(batch.shape[1]), int(batch.shape[2])))):
+                try:
+                    on_round(index)
+                except CAUGHT as exc:
+                    raise CallbackError(exc) from exc
+        return LoopResult(image=image, pattern=pattern, dream=dream_, detail=detail), before, after

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dreamfx import __version__
 
 if TYPE_CHECKING:
-    from dreamfx.engine.dreamer import DreamResult
+    from dreamfx.engine.results import DreamResult
     from dreamfx.config.settings import Settings
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
-    from dreamfx.engine.dreamer import DreamResult
+    from dreamfx.engine.results import DreamResult
 
 # A degree-6 polynomial fit of matplotlib's viridis colour map (CC0, by Matt Zucker), so the
 # panel needs no plotting library. Max error against matplotlib's table: see test_panel.

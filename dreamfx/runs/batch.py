@@ -33,13 +33,14 @@ from dreamfx.io.metadata import output_metadata
 from dreamfx.runs.outcomes import BatchOptions, PROBLEMS, Outcome, PixelBudget, interruptible, run_hash
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow's helpers; planning must not
-    from dreamfx.engine.dreamer import Dreamer, DreamResult
+    from dreamfx.engine.dreamer import Dreamer
+    from dreamfx.engine.results import DreamResult
     from dreamfx.config.settings import Settings
 
 
 #: Progress callback: ``event(kind, outcome_or_None, detail)`` with kind one of "skipped",
 #: "refused", "failed", "done", "silent", "round" (detail: round index), "batch" (detail: (batch
-#: size, rounds the batch will take)), "piece" (detail: a :class:`dreamfx.engine.dreamer.Piece`,
+#: size, rounds the batch will take)), "piece" (detail: a :class:`dreamfx.engine.results.Piece`,
 #: where the batch's dream stands: pieces within a round and each round's end), "status"
 #: (detail: an executor's news, a line of text).
 EventFn = Callable[[str, "Outcome | None", Any], None]

@@ -17,7 +17,7 @@ from dreamfx.runs.inputs import Job
 from dreamfx.io.metadata import output_hash
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow's helpers; planning must not
-    from dreamfx.engine.dreamer import DreamResult
+    from dreamfx.engine.results import DreamResult
     from dreamfx.config.settings import Settings
 
 
