@@ -6,7 +6,7 @@ KeyboardInterrupt like SIGINT does, so a run stops the same way whichever arrive
 writes under way finish, report.json is written, the exit status is 130. While those last
 writes happen, further stop signals are noted and ignored: pressing Ctrl-C twice cannot
 lose the report. SIGKILL cannot be caught; a later run removes the temporary files it
-leaves (:func:`dreamfx.io.images.remove_stale_temporaries`).
+leaves (:func:`dreamfx.io.writing.remove_stale_temporaries`).
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ def test_zoom_frames_are_dreams_of_the_zoomed_previous_frame(small_photo_path, t
         with Image.open(frames[k + 1]) as img:
             assert img.mode == "RGB" and img.size == (64, 48)
             assert np.array_equal(np.asarray(img), expected), k
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     meta = read_metadata(frames[2])
     assert meta["frame"] == 2 and meta["animation"] == "zoom" and meta["input"] == "photo.png"
@@ -281,7 +281,7 @@ def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_pa
                    "-o", tmp_path / name).returncode == 0
         with Image.open(tmp_path / name) as img:
             assert img.n_frames == 3 and img.size == (64, 48) and img.is_animated
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     assert read_metadata(tmp_path / "z.gif")["frames"] == 3
     pytest.importorskip("av")
@@ -465,7 +465,7 @@ def test_a_silent_zoom_says_so_and_map_auto_keeps_the_first_frames_map(tmp_path,
     says every frame was silent and names a map that responds; with objective.map=auto every
     frame dreams that map, chosen once from the photo, and stores it in its settings."""
     from dreamfx.runs.hints import strongest_map
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     from .conftest import warm_dreamer
 

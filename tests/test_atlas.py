@@ -219,7 +219,7 @@ def test_warm_dreams_decode_a_photo_once_and_a_changed_file_again(photo, tmp_pat
 
 
 def test_cli_atlas_writes_the_sheet_and_the_scores(photo, tmp_path, cli):
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     out, scores = tmp_path / "atlas.png", tmp_path / "atlas.json"
     run = cli("atlas", photo, "--maps", "0-3,33", "--sort", "gain", "-o", out, "--json", scores,
@@ -274,7 +274,7 @@ def test_cli_atlas_interrupted_writes_nothing(photo, tmp_path, monkeypatch, cli)
 
 
 def test_cli_oip_all_grows_every_map_in_one_sheet(tmp_path, cli):
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     out = tmp_path / "sheet.png"
     run = cli("oip", "--layer", "conv2", "--all", "--rounds", "1", "--set", "optimizer.steps=3", "-o", out)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamfx.io.images import read_metadata
+from dreamfx.io.provenance import read_metadata
 
 from .conftest import FAST, SAMPLE, default_signals, photo
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import DreamfxError
-from dreamfx.io.images import read_metadata
+from dreamfx.io.provenance import read_metadata
 
 from .conftest import FAST, photo
 

@@ -153,7 +153,7 @@ def test_a_worker_returns_a_silent_dream_as_silent(host, tmp_path):
     (FolderWork.finish) keeps a silent dream's status and reason, as a local run does; with
     objective.map=auto the worker chooses each photo's map and the output stores it."""
     from dreamfx.runs.worker import dream_task
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     dark = tmp_path / "in" / "dark.png"
     (lit,) = _photos(tmp_path / "in", [(40, 30)])

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import DreamfxError, PluginError
-from dreamfx.io.images import read_metadata
+from dreamfx.io.provenance import read_metadata
 from dreamfx.kinds.objectives import Objective
 from dreamfx.engine.dreamer import Dreamer
 from dreamfx.plugin import OptimizerBase, hookimpl

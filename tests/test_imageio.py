@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import ImageError
-from dreamfx.io.images import read_image, read_metadata, write_image_atomic
+from dreamfx.io.images import read_image
+from dreamfx.io.provenance import read_metadata
+from dreamfx.io.writing import write_image_atomic
 
 
 def test_modes_become_gray_floats(tmp_path):

@@ -148,7 +148,7 @@ def test_map_auto_dreams_each_image_with_the_map_that_responds_most(chelsea):
 def test_dream_takes_map_auto_and_saves_the_map_it_chose(tmp_path):
     import dreamfx
     from dreamfx.runs.hints import strongest_map
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     dark = np.zeros((36, 48), np.float32)  # conv3 map 56 is zero on it: silent
     silent = dreamfx.dream(dark, steps=2, rounds=1)

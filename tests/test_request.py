@@ -60,7 +60,7 @@ def test_a_folder_run_decodes_each_input_once(rgba_photo, tmp_path, decodes, cli
 def test_api_dream_keeps_colour_and_alpha_and_saves_what_run_writes(rgba_photo, tmp_path, decodes, cli):
     import dreamfx
     from dreamfx.api import forget_warm
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     forget_warm()  # no photo decoded by an earlier test's call
     result = dreamfx.dream(rgba_photo, color="luma", keep_alpha=True, steps=2, rounds=1)
@@ -95,7 +95,7 @@ def test_api_to_pil_and_save_default_to_gray_like_run(tmp_path):
         array = np.asarray(img.convert("RGB").resize((60, 40)))
     result = dreamfx.dream(array, steps=1, rounds=1)
     assert result.to_pil().mode == "L"
-    from dreamfx.io.images import read_metadata
+    from dreamfx.io.provenance import read_metadata
 
     meta = read_metadata(result.save(tmp_path / "a.png"))
     assert meta["color"] == "gray" and meta["input"] is None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dreamfx.io.images import read_metadata
+from dreamfx.io.provenance import read_metadata
 
 from .conftest import FAST, SAMPLE, default_signals, photo
 
@@ -270,12 +270,12 @@ def test_read_only_output_folder_is_refused_before_dreaming(cli, dreams, tmp_pat
             cli("run", src / "a.png", "-o", ro / "a-dream.png", *FAST).one_line_error(2, "not writable")
             assert dreams == []  # refused before a dream (in a process: before TensorFlow)
     # the same check whatever this machine allows (a read-only file system faked): nothing is dreamed
-    import dreamfx.io.images as imageio
+    import dreamfx.io.writing as writing
 
     def refuse(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(writing.tempfile, "mkstemp", refuse)
     proc = cli("run", src, "-o", tmp_path / "out", *FAST)
     proc.one_line_error(2, "not writable: Read-only file system")
     assert dreams == []

@@ -64,7 +64,7 @@ def read_output_metadata(path: str | Path) -> dict[str, Any]:
     chunk), read with a bound of :data:`MAX_METADATA_BYTES`; every way it can be missing or
     bad is a one-line :class:`SettingsError`."""
     from dreamfx.errors import ImageError
-    from dreamfx.io.images import metadata_bytes
+    from dreamfx.io.provenance import metadata_bytes
 
     path = Path(path)
     if not path.is_file():

@@ -205,7 +205,8 @@ class DreamRun:
 
 def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
     """Check ``request`` and plan it (see the module's docstring); no TensorFlow."""
-    from dreamfx.io.images import check_writable_folder, load_picture, remove_stale_temporaries
+    from dreamfx.io.images import load_picture
+    from dreamfx.io.writing import check_writable_folder, remove_stale_temporaries
     from dreamfx.runs.inputs import check_plan, collect_jobs, inspect_input
 
     request.check()

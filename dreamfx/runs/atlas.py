@@ -251,7 +251,7 @@ def gain_text(entry: AtlasEntry) -> tuple[str, str]:
 def write_atlas(atlas: Atlas, output: Path, json_path: Path | None, sort: str = "map") -> None:
     """Write the sheet (with provenance) and the scores' JSON, each atomically."""
     from dreamfx import __version__
-    from dreamfx.io.images import write_bytes_atomic, write_image_atomic
+    from dreamfx.io.writing import write_bytes_atomic, write_image_atomic
 
     metadata = {"dreamfx_version": __version__, "command": "atlas", "input": atlas.input_name, "layer": atlas.layer,
                 "settings": atlas.settings_dict(), "model": atlas.settings.model_record(),
@@ -265,7 +265,8 @@ def write_atlas(atlas: Atlas, output: Path, json_path: Path | None, sort: str = 
 def check_outputs(photo: Path, output: Path, json_path: Path | None, force: bool) -> None:
     """Refuse outputs that hit the photo or each other, and (without ``force``) files that
     dreamfx did not write."""
-    from dreamfx.io.images import check_writable_folder, format_for, provenance
+    from dreamfx.io.provenance import provenance
+    from dreamfx.io.writing import check_writable_folder, format_for
     from dreamfx.runs.inputs import Job, check_plan
 
     format_for(output)  # a clear error for an unknown format, before any work

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from dreamfx import __version__
 from dreamfx.errors import DreamfxError, ImageError
-from dreamfx.io.images import (Picture, compose, digest, load_picture, provenance,
-                      read_input_bytes, write_bytes_atomic, write_image_atomic)
+from dreamfx.io.images import Picture, compose, digest, load_picture, read_input_bytes
+from dreamfx.io.provenance import provenance
+from dreamfx.io.writing import write_bytes_atomic, write_image_atomic
 from dreamfx.runs.inputs import Job
 from dreamfx.io.metadata import output_metadata
 from dreamfx.runs.outcomes import BatchOptions, PROBLEMS, Outcome, PixelBudget, interruptible, run_hash

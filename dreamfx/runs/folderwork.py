@@ -115,7 +115,7 @@ class FolderWork:
     def finish(self, task: DreamTask, results: list[ImageResult]) -> None:
         """Write what a worker returned for ``task`` (atomically, with its provenance); an
         input it returned nothing for fails."""
-        from dreamfx.io.images import write_encoded_atomic
+        from dreamfx.io.writing import write_encoded_atomic
 
         returned = {r.index: r for r in results}
         for item in task.items:

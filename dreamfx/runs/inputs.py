@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from dreamfx.errors import SettingsError
-from dreamfx.io.images import FORMATS, INPUT_SUFFIXES, file_kind, written_paths
+from dreamfx.io.images import FORMATS, INPUT_SUFFIXES, file_kind
+from dreamfx.io.writing import written_paths
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path)
     """Write the patterns as one labelled grid image with its provenance (``dreamfx oip``);
     return its title and the label of each pattern."""
     from dreamfx import __version__
-    from dreamfx.io.images import write_image_atomic
+    from dreamfx.io.writing import write_image_atomic
     from dreamfx.io.panel import render_grid
 
     settings = dreamer.settings

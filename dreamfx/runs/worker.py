@@ -149,7 +149,8 @@ def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) ->
     worker's next task, whose decoding and dreaming overlap this one's encoding, as a local
     run's write-behind threads do (Dask's ``secede``; measured in docs/cluster.md)."""
     from dreamfx.io.metadata import output_metadata
-    from dreamfx.io.images import compose, decode_picture, encode_image
+    from dreamfx.io.images import compose, decode_picture
+    from dreamfx.io.writing import encode_image
 
     if task.requirements is not None and task.requirements not in _CHECKED:
         problem = check_worker(task.requirements)

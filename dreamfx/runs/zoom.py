@@ -29,8 +29,9 @@ from PIL import Image
 
 from dreamfx import __version__
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
-from dreamfx.io.images import (Picture, compose, digest, load_picture, provenance, read_input_bytes, sidecar_path, to_picture,
-                      write_bytes_atomic, write_image_atomic)
+from dreamfx.io.images import Picture, compose, digest, load_picture, read_input_bytes, to_picture
+from dreamfx.io.provenance import provenance
+from dreamfx.io.writing import sidecar_path, write_bytes_atomic, write_image_atomic
 from dreamfx.config.request import CommonOptions
 
 #: Animated outputs by suffix; anything ending in / (or an existing folder) is a folder of frames.
@@ -351,7 +352,7 @@ def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: 
     """Check the output of an animation run before any work: its format, that it writes over
     no input and no file dreamfx did not write, that its folder is writable. Returns the path,
     its format, the frame store and whether the animated file is already up to date."""
-    from dreamfx.io.images import check_writable_folder, remove_stale_temporaries
+    from dreamfx.io.writing import check_writable_folder, remove_stale_temporaries
 
     path, fmt = output_kind(output)
     store = FrameStore(frames_folder(path, fmt is None), count, run_hash, force)
