@@ -121,7 +121,7 @@ def test_coherence_of_a_copy_of_the_input_is_zero():
 
 
 def test_missing_extras_name_what_to_install(monkeypatch, tmp_path, cli):
-    from dreamfx.runs.zoom import require_av
+    from dreamfx.runs.frames import require_av
     from dreamfx.runs.flow import require_cv2
 
     monkeypatch.setitem(sys.modules, "av", None)

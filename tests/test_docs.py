@@ -55,7 +55,7 @@ def test_optimizer_calls_are_documented_as_the_code_makes_them():
         assert list(inspect.signature(method).parameters) == ["self", "canvas", "gradient", "state", "step"]
     assert list(inspect.signature(LoopRun.ascend).parameters) == ["self", "canvas", "round_index", "level"]
     texts = {path: path.read_text() for path in (DOCS / "plugin-hooks.md", DOCS / "optimizers-and-loops.md",
-                                                  ROOT / "dreamfx" / "host" / "hookspecs.py")}
+                                                  ROOT / "dreamfx" / "host" / "hookspecs" / "components.py")}
     for path, text in texts.items():
         assert "update(canvas, gradient, state, step)" in text, path
         assert "run.ascend(canvas, round_index, level)" in text, path

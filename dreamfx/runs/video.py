@@ -3,7 +3,7 @@
 Each frame's dream starts from the frame blended with the previous frame's dream, warped onto
 it by dense optical flow, except where the forward-backward consistency check masks the
 carried-over dream out (disocclusions, motion boundaries: those pixels start from the raw
-frame): :mod:`dreamfx.runs.flow`. Frames are outputs with provenance (:class:`~dreamfx.runs.zoom.FrameStore`);
+frame): :mod:`dreamfx.runs.flow`. Frames are outputs with provenance (:class:`~dreamfx.runs.frames.FrameStore`);
 a rerun resumes after the last finished frame, reading it back.
 
 The frames are dreamed strictly in order, one at a time: each needs the previous one's dream.
@@ -34,8 +34,7 @@ import numpy as np
 from PIL import Image
 
 from dreamfx import __version__
-from dreamfx.runs.zoom import (AnimationRun, FrameEvent, animation_hash, frame_choices, frame_metadata, frames_of,
-                        note_silence, prepare_output, require_av, write_animation)
+from dreamfx.runs.frames import AnimationRun, FrameEvent, animation_hash, frame_choices, frame_metadata, frames_of, note_silence, prepare_output, require_av, write_animation
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.config.request import CommonOptions
 from dreamfx.io.images import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
