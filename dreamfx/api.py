@@ -216,14 +216,12 @@ def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: st
     silent), ``.responding`` (the strongest maps after the dream), ``.entries`` (each map's dream) and
     ``.sheet(sort="gain")``, the labelled contact sheet as a PIL image. The dreamer is kept
     for later calls in the process, as :func:`dream` keeps it."""
-    from dreamfx.runs.atlas import make_atlas
+    from dreamfx.runs.atlas import AtlasRequest, make_atlas
 
     host = _host()
     _, data = load_preset(host, preset)
     pairs = [(_dotted(k, data, host), v) for k, v in overrides.items()]
-    if layer is not None:
-        pairs.append(("objective.layer", layer))
-    settings = settings_for(host, preset, pairs)
+    settings = AtlasRequest(preset=preset, overrides=pairs, layer=layer, maps=maps, device=device).resolve(host)
     dreamer, _ = warm_dreamer(host, settings, device)
     picture, name = as_picture(image)
     pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma

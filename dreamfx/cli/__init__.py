@@ -133,20 +133,11 @@ def _animate(args: argparse.Namespace, host: Any, what: str, work: Any) -> int:
 
 
 def cmd_oip(args: argparse.Namespace, host: Any) -> int:
-    from dreamfx.config.presets import settings_for
-    from dreamfx.config.request import parse_overrides
+    from dreamfx.runs.patterns import PatternRequest
 
-    if args.count < 1 or args.rounds < 1:
-        raise SettingsError("--count and --rounds must be at least 1")
-    if args.all and args.map is not None:
-        raise SettingsError("--all grows every map's pattern: leave out --map")
-    shortcuts = [("objective.layer", args.layer), ("objective.map", args.map)]
-    overrides = parse_overrides(args.overrides) + [(k, v) for k, v in shortcuts if v is not None]
-    settings = settings_for(host, args.preset, overrides, seed=args.seed)
-    chosen = next((k for k, v in settings.objective.params.items() if v == "auto"), None)
-    if chosen is not None and not args.all:
-        raise SettingsError(f"objective.{chosen}=auto chooses the {chosen} that responds most to a photo, and oip "
-                            f"grows patterns from noise: give a {chosen} number (dreamfx atlas PHOTO shows which respond)")
+    settings = PatternRequest(output=args.output, count=args.count, rounds=args.rounds, all_maps=args.all, map=args.map,
+                              layer=args.layer, preset=args.preset, overrides=args.overrides, seed=args.seed,
+                              device=args.device).resolve(host)
     _quiet_tensorflow(args.debug)
     from dreamfx.runs.patterns import grow_patterns, write_grid
     from dreamfx.engine.dreamer import Dreamer
@@ -172,17 +163,13 @@ def cmd_oip(args: argparse.Namespace, host: Any) -> int:
 def cmd_atlas(args: argparse.Namespace, host: Any) -> int:
     """Thin: the work is :mod:`dreamfx.runs.atlas`'s."""
     from dreamfx.io.images import load_picture
-    from dreamfx.runs.atlas import check_outputs, groups, make_atlas, write_atlas
-    from dreamfx.config.presets import settings_for
-    from dreamfx.config.request import parse_overrides
+    from dreamfx.runs.atlas import AtlasRequest, groups, make_atlas, write_atlas
 
-    overrides = parse_overrides(args.overrides)
-    if args.layer is not None:
-        overrides.append(("objective.layer", args.layer))
-    settings = settings_for(host, args.preset, overrides, seed=args.seed)
+    settings = AtlasRequest(photo=args.photo, output=args.output, json_path=args.json_path, maps=args.maps,
+                            layer=args.layer, preset=args.preset, overrides=args.overrides, seed=args.seed,
+                            device=args.device, force=args.force).resolve(host)
     photo, output = Path(args.photo), Path(args.output)
     json_path = Path(args.json_path) if args.json_path else None
-    check_outputs(photo, output, json_path, args.force)
     picture = load_picture(photo)  # fails fast, before TensorFlow
     _quiet_tensorflow(args.debug)
     from dreamfx.engine.dreamer import Dreamer

@@ -41,8 +41,8 @@ def parse_overrides(overrides: Sequence[str | tuple[str, Any]]) -> list[tuple[st
 
 @dataclass(frozen=True, kw_only=True)
 class CommonOptions:
-    """What every dreaming command (``run``, ``demo``, ``zoom``, ``video``) takes alike, and
-    checks and turns into settings the same way."""
+    """What every dreaming command (``run``, ``demo``, ``zoom``, ``video``, ``atlas``, ``oip``)
+    and the API take alike, and check and turn into settings the same way."""
 
     preset: str = "single-map"
     overrides: Sequence[str | tuple[str, Any]] = ()  # "key=value" texts or (dotted key, value) pairs
@@ -59,11 +59,17 @@ class CommonOptions:
         if self.color not in COLORS:
             raise SettingsError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
 
+    def shortcuts(self) -> list[tuple[str, Any]]:
+        """A command's own options that stand for settings (``--layer``: ``objective.layer``),
+        applied after ``overrides``; none here."""
+        return []
+
     def settings(self, host: Any) -> Any:
-        """The validated settings of ``preset`` with ``overrides`` and ``seed``."""
+        """The validated settings of ``preset`` with ``overrides``, the command's shortcuts
+        and ``seed``."""
         from dreamfx.config.presets import settings_for
 
-        return settings_for(host, self.preset, parse_overrides(self.overrides), seed=self.seed)
+        return settings_for(host, self.preset, parse_overrides(self.overrides) + self.shortcuts(), seed=self.seed)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
-"""The provenance every dreamfx output carries: one dict, the same for folder runs, the
-Python API, workers, zoom and video (``dreamfx info`` prints it; ``--from`` and resume read it)."""
+"""The provenance every dreamfx file carries, written in one place: :func:`provenance_of`
+(what made it: dreamfx's version, the preset, the settings, the model's name and digest, the
+settings hash, the seed) is the base of every output's, report's and sheet's metadata, and
+:func:`output_metadata` adds a dream's own (input, scores, backend) for folder runs, the
+Python API, workers and animation frames (``dreamfx info`` prints it; ``--from`` and resume
+read it)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,23 @@ from dreamfx import __version__
 if TYPE_CHECKING:
     from dreamfx.engine.results import DreamResult
     from dreamfx.config.settings import Settings
+
+
+def provenance_of(settings: "Settings", settings_dict: dict[str, Any] | None = None, *, hashed: bool = True,
+                  **fields: Any) -> dict[str, Any]:
+    """What made a file, then ``fields``: ``settings_dict`` replaces the stored settings (an
+    atlas stores them without the map it varies, and then no ``settings_hash``: ``hashed``
+    False), so ``--from`` repeats what the file shows."""
+    made = {
+        "dreamfx_version": __version__,
+        "preset": settings.preset,
+        "settings": settings.to_dict() if settings_dict is None else settings_dict,
+        "model": settings.model_record(),
+        "seed": settings.seed,
+    }
+    if hashed:
+        made["settings_hash"] = settings.digest()
+    return {**made, **fields}
 
 
 def output_hash(settings: "Settings", color: str, keep_alpha: bool) -> str:
@@ -30,20 +51,15 @@ def output_metadata(settings: "Settings", result: "DreamResult", *, color: str, 
     so ``--from`` repeats the dream without choosing again. The run hash is the run's, so a
     rerun of the same command finds the output up to date."""
     own = getattr(result, "settings", None) or settings
-    return {
-        "dreamfx_version": __version__,
-        "preset": settings.preset,
-        "settings": own.to_dict(),
-        "model": own.model_record(),
-        "settings_hash": own.digest(),
-        "run_hash": output_hash(settings, color, keep_alpha),
-        "seed": settings.seed,
-        "color": color,
-        "keep_alpha": keep_alpha,
-        "input": input_name,
-        "input_sha256": input_digest,
-        "objective": result.objective,
-        "score_before": result.score_before,
-        "score_after": result.score_after,
-        "backend": getattr(result, "backend", "tensorflow"),
-    }
+    return provenance_of(
+        own,
+        run_hash=output_hash(settings, color, keep_alpha),
+        color=color,
+        keep_alpha=keep_alpha,
+        input=input_name,
+        input_sha256=input_digest,
+        objective=result.objective,
+        score_before=result.score_before,
+        score_after=result.score_after,
+        backend=getattr(result, "backend", "tensorflow"),
+    )

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from dreamfx.config.request import CommonOptions
 from dreamfx.errors import SettingsError
 
 #: Pixels of photo copies dreamed at once (as the batch runner's budget).
@@ -102,12 +103,11 @@ class Atlas:
         return data
 
     def to_json(self, sort: str = "map") -> dict[str, Any]:
-        from dreamfx import __version__
+        from dreamfx.io.metadata import provenance_of
 
-        return {"dreamfx_atlas": 1, "dreamfx_version": __version__, "input": self.input_name, "layer": self.layer,
-                "choice": self.selectable, "title": self.title, "settings": self.settings_dict(),
-                "model": self.settings.model_record(),
-                "maps": [e.as_dict() for e in self.sorted(sort)]}
+        return {"dreamfx_atlas": 1, **provenance_of(self.settings, self.settings_dict(), hashed=False,
+                                                    input=self.input_name, layer=self.layer, choice=self.selectable,
+                                                    title=self.title, maps=[e.as_dict() for e in self.sorted(sort)])}
 
 
 def parse_maps(text: str | Sequence[int] | None, count: int | None, what: str = "map") -> list[int]:
@@ -250,16 +250,40 @@ def gain_text(entry: AtlasEntry) -> tuple[str, str]:
 
 def write_atlas(atlas: Atlas, output: Path, json_path: Path | None, sort: str = "map") -> None:
     """Write the sheet (with provenance) and the scores' JSON, each atomically."""
-    from dreamfx import __version__
+    from dreamfx.io.metadata import provenance_of
     from dreamfx.io.writing import write_bytes_atomic, write_image_atomic
 
-    metadata = {"dreamfx_version": __version__, "command": "atlas", "input": atlas.input_name, "layer": atlas.layer,
-                "settings": atlas.settings_dict(), "model": atlas.settings.model_record(),
-                "maps": [e.as_dict() for e in atlas.sorted(sort)]}
+    metadata = provenance_of(atlas.settings, atlas.settings_dict(), hashed=False, command="atlas",
+                             input=atlas.input_name, layer=atlas.layer, maps=[e.as_dict() for e in atlas.sorted(sort)])
     write_image_atomic(output, atlas.sheet(sort), metadata)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(json_path, (json.dumps(atlas.to_json(sort), indent=2) + "\n").encode())
+
+
+@dataclass(frozen=True, kw_only=True)
+class AtlasRequest(CommonOptions):
+    """The options of ``dreamfx atlas`` and :func:`dreamfx.atlas`: ``layer`` stands for
+    ``objective.layer``; ``output`` and ``json_path`` are the command's files (none for the API)."""
+
+    photo: str | None = None
+    output: str | None = None
+    json_path: str | None = None
+    maps: Any = None
+    layer: str | None = None
+
+    def shortcuts(self) -> list[tuple[str, Any]]:
+        return [] if self.layer is None else [("objective.layer", self.layer)]
+
+    def resolve(self, host: Any) -> Any:
+        """The options checked, the files refused before any work (:func:`check_outputs`), and
+        the settings."""
+        self.check_common()
+        settings = self.settings(host)
+        if self.photo is not None and self.output is not None:
+            check_outputs(Path(self.photo), Path(self.output), Path(self.json_path) if self.json_path else None,
+                          self.force)
+        return settings
 
 
 def check_outputs(photo: Path, output: Path, json_path: Path | None, force: bool) -> None:

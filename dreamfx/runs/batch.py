@@ -24,13 +24,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from dreamfx import __version__
 from dreamfx.errors import DreamfxError, ImageError
 from dreamfx.io.images import Picture, compose, digest, load_picture, read_input_bytes
 from dreamfx.io.provenance import provenance
 from dreamfx.io.writing import write_bytes_atomic, write_image_atomic
 from dreamfx.runs.inputs import Job
-from dreamfx.io.metadata import output_metadata
+from dreamfx.io.metadata import output_metadata, provenance_of
 from dreamfx.runs.outcomes import BatchOptions, PROBLEMS, Outcome, PixelBudget, interruptible, run_hash
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow's helpers; planning must not
@@ -327,10 +326,7 @@ class BatchRunner:
     def write_report(self, path: Path) -> None:
         """Write report.json atomically; a failure is one :class:`ImageError`."""
         report = {
-            "dreamfx_version": __version__,
-            "preset": self.settings.preset,
-            "settings": self.settings.to_dict(),
-            "model": self.settings.model_record(),
+            **provenance_of(self.settings),
             "run_hash": self.hash,
             "interrupted": self.interrupted,
             "stopped": self.stopped,

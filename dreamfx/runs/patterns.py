@@ -12,8 +12,44 @@ from typing import Any
 
 import numpy as np
 
+from dreamfx.config.request import CommonOptions
 from dreamfx.engine.dreamer import Dreamer
+from dreamfx.errors import SettingsError
+from dreamfx.io.metadata import provenance_of
 from dreamfx.kinds.scalers import Geometry
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatternRequest(CommonOptions):
+    """The options of ``dreamfx oip``: ``count`` patterns grown over ``rounds`` optimizer
+    calls, or one per map of the layer (``all_maps``); ``map`` and ``layer`` stand for
+    ``objective.map`` and ``objective.layer``."""
+
+    output: str
+    count: int = 4
+    rounds: int = 4
+    all_maps: bool = False
+    map: int | None = None
+    layer: str | None = None
+
+    def shortcuts(self) -> list[tuple[str, Any]]:
+        return [(key, value) for key, value in (("objective.layer", self.layer), ("objective.map", self.map))
+                if value is not None]
+
+    def resolve(self, host: Any) -> Any:
+        """The options checked and the settings: a usage error before any work."""
+        self.check_common()
+        if self.count < 1 or self.rounds < 1:
+            raise SettingsError("--count and --rounds must be at least 1")
+        if self.all_maps and self.map is not None:
+            raise SettingsError("--all grows every map's pattern: leave out --map")
+        settings = self.settings(host)
+        chosen = next((k for k, v in settings.objective.params.items() if v == "auto"), None)
+        if chosen is not None and not self.all_maps:
+            raise SettingsError(f"objective.{chosen}=auto chooses the {chosen} that responds most to a photo, and oip "
+                                f"grows patterns from noise: give a {chosen} number (dreamfx atlas PHOTO shows which "
+                                "respond)")
+        return settings
 
 
 @dataclass
@@ -56,7 +92,6 @@ def grow_patterns(dreamer: Dreamer, count: int, rounds: int, noise: float = 0.2,
 def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path) -> tuple[str, list[str]]:
     """Write the patterns as one labelled grid image with its provenance (``dreamfx oip``);
     return its title and the label of each pattern."""
-    from dreamfx import __version__
     from dreamfx.io.writing import write_image_atomic
     from dreamfx.io.panel import render_grid
 
@@ -76,9 +111,7 @@ def write_grid(dreamer: Dreamer, result: PatternResult, rounds: int, path: Path)
         layer = settings.objective.params.get("layer", "")
         title = f"every {what} of {layer}: {steps}"
         image = render_grid(result.patterns, labels, title, size=96, columns=8)
-    metadata = {"dreamfx_version": __version__, "command": "oip", "settings": settings.to_dict(),
-                "model": settings.model_record(), "settings_hash": settings.digest(),
-                "scores": [float(a) for a in result.after]}
+    metadata = provenance_of(settings, command="oip", scores=[float(a) for a in result.after])
     if result.choices is not None:
         metadata["maps"] = [int(k) for k in result.choices]
     write_image_atomic(path, image, metadata)

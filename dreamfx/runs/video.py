@@ -33,11 +33,11 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from dreamfx import __version__
 from dreamfx.runs.frames import AnimationRun, FrameEvent, animation_hash, frame_choices, frame_metadata, frames_of, note_silence, prepare_output, require_av, write_animation
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.config.request import CommonOptions
 from dreamfx.io.images import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
+from dreamfx.io.metadata import provenance_of
 
 #: The decoded clip is held in memory (8-bit RGB); larger clips are refused with this limit.
 MAX_CLIP_BYTES = 4 << 30
@@ -318,12 +318,9 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
                 run.note = (f"{source} holds a single frame: it was dreamed as a 1-frame video; flicker and "
                             "warping error need two frames and were not measured")
     if fmt is not None and not run.interrupted:
-        meta = {"dreamfx_version": __version__, "animation": "video", "animation_params": params,
-                "run_hash": run_hash, "frames": count, "fps": str(clip.fps), "preset": settings.preset,
-                "settings": settings.to_dict(), "model": settings.model_record(), "seed": settings.seed,
-                "color": request.color,
-                "input": source.name, "input_sha256": clip_digest,
-                "coherence": run.metrics}
+        meta = provenance_of(settings, animation="video", animation_params=params, run_hash=run_hash, frames=count,
+                             fps=str(clip.fps), color=request.color, input=source.name, input_sha256=clip_digest,
+                             coherence=run.metrics)
         audio = source if clip.has_audio and not source.is_dir() else None
         write_animation(path, fmt, frames_of(store, count), clip.fps, meta, audio_from=audio)
     return run

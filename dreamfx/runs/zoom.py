@@ -15,11 +15,11 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from dreamfx import __version__
 from dreamfx.errors import ImageError, SettingsError
 from dreamfx.io.images import Picture, compose, digest, read_input_bytes, to_picture
 from dreamfx.config.request import CommonOptions
 from dreamfx.runs.frames import AnimationRun, FrameEvent, MAX_FRAMES, animation_hash, frame_choices, frame_metadata, frames_of, note_silence, prepare_output, write_animation
+from dreamfx.io.metadata import provenance_of
 
 
 # -- the zoom ------------------------------------------------------------------------------------
@@ -147,10 +147,8 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
             run.interrupted = True
     run.seconds = time.perf_counter() - started
     if fmt is not None and not run.interrupted:
-        meta = {"dreamfx_version": __version__, "animation": "zoom", "animation_params": params,
-                "run_hash": run_hash, "frames": request.frames, "fps": request.fps, "preset": settings.preset,
-                "settings": settings.to_dict(), "model": settings.model_record(), "seed": settings.seed,
-                "color": request.color,
-                "input": source.name, "input_sha256": photo_digest}
+        meta = provenance_of(settings, animation="zoom", animation_params=params, run_hash=run_hash,
+                             frames=request.frames, fps=request.fps, color=request.color, input=source.name,
+                             input_sha256=photo_digest)
         write_animation(path, fmt, frames_of(store, request.frames), request.fps, meta)
     return run
