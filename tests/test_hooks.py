@@ -391,3 +391,23 @@ def test_a_wrong_shape_is_named_also_where_scoring_runs_as_one_compiled_call(ima
     dreamer = make_dreamer(preset, {"objective": "wrong-shape", "steps": 1, "rounds": 1}, host=host)
     with pytest.raises(PluginError, match=r"^objective 'wrong-shape' .*must return one value per batch element"):
         dreamer.dream_batch([image, image])
+
+
+def test_each_kind_is_declared_once_and_the_rest_derives_from_it():
+    """Issue 23: a kind's contract (protocol and check) is declared in its kinds module and
+    listed once in dreamfx.kinds.KINDS; the registries, the settings' sections, the check of
+    a built component and the hooks follow from that table."""
+    import dreamfx.plugin
+    from dreamfx.config.settings import COMPONENT_SECTIONS
+    from dreamfx.host import hookspecs, registry
+    from dreamfx.kinds import KINDS
+
+    assert registry.KINDS == tuple(kind.name for kind in KINDS)
+    assert COMPONENT_SECTIONS == {kind.section: kind.name for kind in KINDS if kind.section}
+    hooks = [name for name in hookspecs.__all__ if name.startswith("dreamfx_register_")]
+    assert hooks == [kind.hook for kind in KINDS] + ["dreamfx_register_commands"]
+    for kind in KINDS:
+        contract = kind.contract()
+        if contract is not None:
+            assert getattr(dreamfx.plugin, kind.protocol) is contract, kind.name
+        assert kind.problem(object()) is not None, kind.name  # a bare object meets no kind's contract

@@ -39,6 +39,7 @@ from dreamfx.config.values import (  # noqa: F401 - re-exported: the settings' b
     AUTO, MAX_DEPTH, MAX_PRESET_BYTES, MAX_SETTINGS_BYTES, MAX_STRING, MAX_VALUES, SEED_MAX, _short, check_seed,
     check_value, coerce, coerce_to, validate_params,
 )
+from dreamfx.kinds import KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,13 +47,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 #: Preset section -> registry kind of the component it selects.
-COMPONENT_SECTIONS: dict[str, str] = {
-    "model": "models",
-    "objective": "objectives",
-    "scaler": "scalers",
-    "optimizer": "optimizers",
-    "loop": "loops",
-}
+COMPONENT_SECTIONS: dict[str, str] = {kind.section: kind.name for kind in KINDS if kind.section is not None}
 
 #: Output options with their defaults (their types are the defaults' types).
 OUTPUT_DEFAULTS: dict[str, Any] = {

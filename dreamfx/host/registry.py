@@ -4,7 +4,7 @@ Plugin API v1: every component is registered as ``register(name, factory, *, des
 and built as ``factory(ctx, **params)``. The host reads the parameters (names, types,
 defaults, one-line descriptions) from the factory's signature; ``ctx`` is a
 :class:`BuildContext`. A built component is checked against its kind's protocol
-(:data:`PROTOCOL_CHECKS`), and a mismatch is a :class:`PluginError` naming the plugin.
+(each kind's ``problem``, declared with its protocol in :mod:`dreamfx.kinds`), and a mismatch is a :class:`PluginError` naming the plugin.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from dreamfx.errors import PluginError, SettingsError
+from dreamfx.kinds import KINDS as ALL_KINDS, kind_of, short
 from dreamfx.config.values import AUTO, validate_params
 
 if TYPE_CHECKING:
     from dreamfx.kinds.objectives import ModelInfo, Objective
 
-#: The kinds of component, each filled by one registration hook ``dreamfx_register_<kind>``.
-KINDS: tuple[str, ...] = ("models", "objectives", "scalers", "optimizers", "loops", "presets", "executors")
+#: The kinds of component, each filled by one registration hook ``dreamfx_register_<kind>``
+#: (declared once, in :data:`dreamfx.kinds.KINDS`).
+KINDS: tuple[str, ...] = tuple(kind.name for kind in ALL_KINDS)
 
 #: Parameter types the host validates (settings are TOML-like data); anything else is
 #: checked against the default's type, and a default of None accepts any value.
@@ -137,83 +139,13 @@ class Component:
         return built
 
 
-# -- the protocol each kind's component must meet (checked when built) -----------------------
-
-
-def _objective_problem(obj: Any) -> str | None:
-    layers = getattr(obj, "layers", None)
-    if not isinstance(layers, (tuple, list)) or not all(isinstance(layer, str) for layer in layers):
-        return f"its layers must be a tuple of layer names, got {_short(layers)}"
-    if not callable(getattr(obj, "score", None)):
-        return "it has no score(activations) method"
-    return None
-
-
-def _scaler_problem(obj: Any) -> str | None:
-    # view_size is not required: the host never reads it (levels carry their own)
-    if not callable(getattr(obj, "levels", None)):
-        return "it has no levels(image_size) method"
-    if not isinstance(getattr(obj, "fully_convolutional", False), bool):
-        return "its fully_convolutional attribute must be True or False"
-    return None
-
-
-def _optimizer_problem(obj: Any) -> str | None:
-    # dreamfx/kinds/optimizers.py: steps per round, and update(canvas, gradient, state, step)
-    if not callable(getattr(obj, "update", None)):
-        return "it has no update(canvas, gradient, state, step) method"
-    steps = getattr(obj, "steps", None)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        return f"its steps (steps per round) must be a whole number, 0 or more, got {_short(steps)}"
-    if not callable(getattr(obj, "start", None)):
-        return "it has no start(canvas) method (the state a round starts from; OptimizerBase gives ())"
-    return None
-
-
-def _loop_problem(obj: Any) -> str | None:
-    return None if callable(obj) else "it is not callable as loop(images, scaler, run)"
-
-
-def _model_problem(obj: Any) -> str | None:
-    if not hasattr(obj, "inputs") or not hasattr(obj, "layers"):
-        return f"it is not a Keras model (no inputs and layers), got {type(obj).__name__}"
-    return None
-
-
-def _executor_problem(obj: Any) -> str | None:
-    return None if callable(getattr(obj, "run", None)) else "it has no run(work) method"
-
-
-def _preset_problem(obj: Any) -> str | None:
-    return None if isinstance(obj, Mapping) else f"it is not a table of settings: {_short(obj)}"
-
-
-#: kind -> a function saying why a built component does not meet the kind's protocol (or None).
-PROTOCOL_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "models": _model_problem,
-    "objectives": _objective_problem,
-    "scalers": _scaler_problem,
-    "optimizers": _optimizer_problem,
-    "loops": _loop_problem,
-    "presets": _preset_problem,
-    "executors": _executor_problem,
-}
-
-
 def check_component(component: Component, built: Any) -> None:
-    """A :class:`PluginError` naming the plugin if ``built`` does not meet its kind's protocol."""
-    problem = PROTOCOL_CHECKS[component.kind](built)
+    """A :class:`PluginError` naming the plugin if ``built`` does not meet its kind's contract
+    (the kind's ``problem`` in :mod:`dreamfx.kinds`)."""
+    problem = kind_of(component.kind).problem(built)
     if problem is not None:
         raise PluginError(f"{component.kind[:-1]} {component.name!r} (plugin {component.plugin!r}) does not meet "
                           f"the {component.kind[:-1]} protocol: {problem}")
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- parameters from a factory's signature ---------------------------------------------------
@@ -283,7 +215,7 @@ def signature_params(factory: Callable[..., Any], where: str) -> tuple[Param, ..
         if kind is float and isinstance(default, int) and not isinstance(default, bool):
             default = float(default)
         if kind is not None and default is not None and not isinstance(default, kind):
-            raise PluginError(f"{where}: the default of parameter {p.name!r} is {_short(default)}, "
+            raise PluginError(f"{where}: the default of parameter {p.name!r} is {short(default)}, "
                               f"which is not of type {kind.__name__} as annotated")
         if auto and kind is not int:
             raise PluginError(f"{where}: parameter {p.name!r} is marked Auto() but is not an int (a map index)")

@@ -97,3 +97,11 @@ class ImageResult:
     notes: list[str] = field(default_factory=list)
     #: A silent dream's :class:`dreamfx.runs.hints.Silence` (the output is written all the same).
     silence: Any = None
+
+
+# -- the contract, checked when a component is built ------------------------------------------
+
+
+def problem(obj: Any) -> str | None:
+    """Why a built executor does not meet this contract (checked when it is built), or None."""
+    return None if callable(getattr(obj, "run", None)) else "it has no run(work) method"

@@ -95,3 +95,11 @@ def units_of(loop: Any, levels: Sequence[Any]) -> int:
     if callable(units):
         return int(units(levels))
     return int(getattr(loop, "rounds", 1)) * len(levels)
+
+
+# -- the contract, checked when a component is built ------------------------------------------
+
+
+def problem(obj: Any) -> str | None:
+    """Why a built loop does not meet this contract (checked when it is built), or None."""
+    return None if callable(obj) else "it is not callable as loop(images, scaler, run)"

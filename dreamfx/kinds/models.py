@@ -89,3 +89,13 @@ def model_sha256(component: Any, params: dict[str, Any]) -> str | None:
         return None
     path = where(**params)
     return file_sha256(Path(path).expanduser()) if path else None
+
+
+# -- the contract, checked when a component is built ------------------------------------------
+
+
+def problem(obj: Any) -> str | None:
+    """Why a built model does not meet this contract (checked when it is built), or None."""
+    if not hasattr(obj, "inputs") or not hasattr(obj, "layers"):
+        return f"it is not a Keras model (no inputs and layers), got {type(obj).__name__}"
+    return None

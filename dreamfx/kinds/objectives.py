@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from dreamfx.errors import SettingsError
+from dreamfx.kinds import short
 
 
 @dataclass(frozen=True)
@@ -165,3 +166,16 @@ def build_objective(registry: Any, model_info: ModelInfo, name: str, params: Map
     """
     component = registry.get(name)
     return component.build(component.context(model=model_info, objectives=registry), **params)
+
+
+# -- the contract, checked when a component is built ------------------------------------------
+
+
+def problem(obj: Any) -> str | None:
+    """Why a built objective does not meet this contract (checked when it is built), or None."""
+    layers = getattr(obj, "layers", None)
+    if not isinstance(layers, (tuple, list)) or not all(isinstance(layer, str) for layer in layers):
+        return f"its layers must be a tuple of layer names, got {short(layers)}"
+    if not callable(getattr(obj, "score", None)):
+        return "it has no score(activations) method"
+    return None

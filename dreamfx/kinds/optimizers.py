@@ -21,6 +21,7 @@ the round, a scalar int32 tensor.
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
+from dreamfx.kinds import short
 
 #: Views per network call when an optimizer does not say (its ``chunk`` attribute).
 DEFAULT_CHUNK = 128
@@ -68,3 +69,19 @@ class OptimizerBase:
         """What a run's summary shows beside its "rounds x steps" (which the host fills from
         ``steps`` and the loop's rounds): the optimizer's other settings, or "" for none."""
         return ""
+
+
+# -- the contract, checked when a component is built ------------------------------------------
+
+
+def problem(obj: Any) -> str | None:
+    """Why a built optimizer does not meet this contract (checked when it is built), or None."""
+    # dreamfx/kinds/optimizers.py: steps per round, and update(canvas, gradient, state, step)
+    if not callable(getattr(obj, "update", None)):
+        return "it has no update(canvas, gradient, state, step) method"
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        return f"its steps (steps per round) must be a whole number, 0 or more, got {short(steps)}"
+    if not callable(getattr(obj, "start", None)):
+        return "it has no start(canvas) method (the state a round starts from; OptimizerBase gives ())"
+    return None

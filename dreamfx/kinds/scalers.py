@@ -169,3 +169,16 @@ def periodicity(image: Any, period: int = 28) -> tuple[float, float]:
         median = float(np.median(groups))
         ratios.append(float(groups.max() / median) if median > 0 else float("inf"))
     return ratios[0], ratios[1]
+
+
+# -- the contract, checked when a component is built ------------------------------------------
+
+
+def problem(obj: Any) -> str | None:
+    """Why a built scaler does not meet this contract (checked when it is built), or None."""
+    # view_size is not required: the host never reads it (levels carry their own)
+    if not callable(getattr(obj, "levels", None)):
+        return "it has no levels(image_size) method"
+    if not isinstance(getattr(obj, "fully_convolutional", False), bool):
+        return "its fully_convolutional attribute must be True or False"
+    return None
