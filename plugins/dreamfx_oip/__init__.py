@@ -29,5 +29,5 @@ def dreamfx_register_optimizers(register: Any) -> None:
         "oip",
         _oip,
         description="Gradient ascent on the input with per-example normalised gradients; "
-        "the step loop is one compiled TensorFlow graph",
+        "the host runs its steps as one compiled loop, on TensorFlow or JAX",
     )
