@@ -28,17 +28,17 @@ def rgba_photo(tmp_path) -> Path:
 
 @pytest.fixture
 def decodes(monkeypatch) -> list[str]:
-    """Every image decode (``imageio.decode_picture``), by path."""
-    import dreamfx.io.images as imageio
+    """Every image decode (``images.decode_picture``), by path."""
+    import dreamfx.io.images as images
 
     seen: list[str] = []
-    real = imageio.decode_picture
+    real = images.decode_picture
 
     def counting(data, path, **kwargs):
         seen.append(str(path))
         return real(data, path, **kwargs)
 
-    monkeypatch.setattr(imageio, "decode_picture", counting)
+    monkeypatch.setattr(images, "decode_picture", counting)
     return seen
 
 

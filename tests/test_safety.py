@@ -37,16 +37,16 @@ def by_name(rep: dict) -> dict[str, dict]:
 def dreams(monkeypatch) -> list[tuple]:
     """The dreamers each command built, recorded as they are built: an empty list after a
     refusal proves it came before any dream (in a fresh process: before TensorFlow)."""
-    import dreamfx.engine.dreamer as pipeline
+    import dreamfx.engine.dreamer as dreamers
 
     built: list[tuple] = []
-    real = pipeline.Dreamer
+    real = dreamers.Dreamer
 
     def recorded(*args, **kwargs):
         built.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "Dreamer", recorded)
+    monkeypatch.setattr(dreamers, "Dreamer", recorded)
     return built
 
 
