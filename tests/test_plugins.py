@@ -447,3 +447,33 @@ def test_dreamfx_plugins_shows_each_parameter_with_its_description(host):
     assert "scale (float, default 2.0): Image pixels per model pixel at the largest octave." in text
     assert 'method (str, default "bicubic"): As for `downscale`.' in text
     assert describe_parameters(host.get("models", "mnist-cnn")).count("\n") == 0
+
+
+def test_builtins_declare_each_parameter_default_once():
+    """Issue 23: a built-in's parameters (default, type, description) are declared in its
+    factory's signature only; the classes the factories build take them without defaults,
+    so the two cannot drift apart."""
+    import ast
+
+    from dreamfx.host.manager import builtin_plugins
+
+    host = create_host()
+    builtins = {name for name, _ in builtin_plugins()}
+    declared: dict[str, set[str]] = {}
+    for kind in ("models", "objectives", "scalers", "optimizers", "loops", "executors"):
+        for component in host.registry(kind):
+            if component.plugin in builtins:
+                declared.setdefault(component.plugin, set()).update(p.name for p in component.parameters)
+    assert declared["oip"] >= {"steps", "step_size", "jitter"} and declared["reinject"] >= {"rounds"}
+    root = Path(__file__).resolve().parents[1]
+    twice = []
+    for path in _builtin_plugin_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                args = node.args
+                positional = args.posonlyargs + args.args
+                defaulted = [a.arg for a in positional[len(positional) - len(args.defaults):]] if args.defaults else []
+                defaulted += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+                names = set().union(*declared.values())
+                twice += [f"{path.relative_to(root)}:{node.lineno} {name}" for name in defaulted if name in names]
+    assert not twice, twice

@@ -36,8 +36,9 @@ class _Lost(Exception):
 
 
 class DaskExecutor:
-    def __init__(self, address: str, *, retries: int = 2, tasks_per_worker: int = 2, max_megabytes: int = 256,
-                 connect_timeout: float = 30.0) -> None:
+    def __init__(self, address: str, *, retries: int, tasks_per_worker: int, max_megabytes: int,
+                 connect_timeout: float) -> None:
+        # the parameters' defaults and descriptions are declared once, in the factory's signature
         address = address.strip()
         local = _LOCAL.match(address)
         if local:

@@ -24,8 +24,8 @@ WHY = {"steps": "per round", "step_size": "the whole pixel range", "jitter": "pi
 class OIPOptimizer(OptimizerBase):
     """Normalised-gradient ascent on the model input ("optimal input patterns")."""
 
-    def __init__(self, steps: int = 20, step_size: float = 0.02, jitter: int = 1, blur: float = 0.0,
-                 chunk: int = 128) -> None:
+    def __init__(self, *, steps: int, step_size: float, jitter: int, blur: float, chunk: int) -> None:
+        # the parameters' defaults and descriptions are declared once, in the factory's signature
         if steps < 0:
             raise SettingsError(f"optimizer.steps must be 0 or more, got {steps}")
         if not 0 < step_size:  # also NaN

@@ -18,7 +18,7 @@ def _reinject(
 ) -> Any:
     from .loop import ReinjectLoop
 
-    return ReinjectLoop(rounds, patience, min_gain)
+    return ReinjectLoop(rounds=rounds, patience=patience, min_gain=min_gain)
 
 
 @hookimpl

@@ -35,7 +35,8 @@ class ReinjectLoop:
     dreamed one by one, and round indices (which fix the random shifts) do not move.
     """
 
-    def __init__(self, rounds: int = 4, patience: int = 0, min_gain: float = 0.0) -> None:
+    def __init__(self, *, rounds: int, patience: int, min_gain: float) -> None:
+        # the parameters' defaults and descriptions are declared once, in the factory's signature
         if rounds < 1:
             raise SettingsError(f"loop.rounds must be at least 1, got {rounds}")
         if rounds > MAX_ROUNDS:
