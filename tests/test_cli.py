@@ -163,6 +163,22 @@ def test_oip_grows_patterns_far_above_their_noise(cli, tmp_path):
         assert img.width >= 4 * 196 and img.mode == "RGB"
 
 
+def test_oip_never_replaces_a_file_dreamfx_did_not_write(cli, tmp_path):
+    """The one output plan (issue 23, and issue 24's first data-loss item): a user's file
+    at -o is refused before any work and left as it was; --force replaces it; a grid
+    dreamfx wrote is replaced by the next run."""
+    mine = tmp_path / "mine.png"
+    Image.new("L", (8, 8), 77).save(mine)
+    before = mine.read_bytes()
+    quick = ("-n", "1", "--rounds", "1", "--set", "optimizer.steps=1")
+    out = cli("oip", *quick, "-o", mine)
+    out.one_line_error(2, "exists and was not written by dreamfx", "--force")
+    assert mine.read_bytes() == before
+    assert cli("oip", *quick, "-o", mine, "--force").returncode == 0
+    assert read_metadata(mine)["command"] == "oip"
+    assert cli("oip", *quick, "-o", mine).returncode == 0  # its own grid: replaced without --force
+
+
 def test_layers_lists_shapes_and_map_counts(cli):
     proc = cli("layers")
     assert proc.returncode == 0, proc.stderr

@@ -137,7 +137,7 @@ def cmd_oip(args: argparse.Namespace, host: Any) -> int:
 
     settings = PatternRequest(output=args.output, count=args.count, rounds=args.rounds, all_maps=args.all, map=args.map,
                               layer=args.layer, preset=args.preset, overrides=args.overrides, seed=args.seed,
-                              device=args.device).resolve(host)
+                              device=args.device, force=args.force).resolve(host)
     _quiet_tensorflow(args.debug)
     from dreamfx.runs.patterns import grow_patterns, write_grid
     from dreamfx.engine.dreamer import Dreamer

@@ -96,6 +96,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     oip.add_argument("--rounds", type=int, default=10, help="optimizer calls (each of optimizer.steps steps; default 10)")
     oip.add_argument("-o", "--output", default="oip.png", help="the grid image (default oip.png)")
     oip.add_argument("--all", action="store_true", help="one pattern for every map of the layer, in one batch and one sheet")
+    oip.add_argument("--force", action="store_true", help="replace an output that dreamfx did not write")
     dream_options(oip)
 
     zoom = sub.add_parser("zoom", help="dream an endless zoom into a photo",

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from dreamfx.config.request import CommonOptions
+from dreamfx.runs.inputs import check_outputs
 from dreamfx.errors import SettingsError
 
 #: Pixels of photo copies dreamed at once (as the batch runner's budget).
@@ -276,35 +277,16 @@ class AtlasRequest(CommonOptions):
         return [] if self.layer is None else [("objective.layer", self.layer)]
 
     def resolve(self, host: Any) -> Any:
-        """The options checked, the files refused before any work (:func:`check_outputs`), and
+        """The options checked, the files refused before any work
+        (:func:`dreamfx.runs.inputs.check_outputs`), and
         the settings."""
         self.check_common()
         settings = self.settings(host)
         if self.photo is not None and self.output is not None:
-            check_outputs(Path(self.photo), Path(self.output), Path(self.json_path) if self.json_path else None,
-                          self.force)
+            json_path = Path(self.json_path) if self.json_path else None
+            check_outputs([Path(self.photo)], [("output", Path(self.output), None),
+                                               ("the --json file", json_path, _our_json)], self.force)
         return settings
-
-
-def check_outputs(photo: Path, output: Path, json_path: Path | None, force: bool) -> None:
-    """Refuse outputs that hit the photo or each other, and (without ``force``) files that
-    dreamfx did not write."""
-    from dreamfx.io.provenance import provenance
-    from dreamfx.io.writing import check_writable_folder, format_for
-    from dreamfx.runs.inputs import Job, check_plan
-
-    format_for(output)  # a clear error for an unknown format, before any work
-    check_plan([Job(photo, output)], [("the --json file", json_path)] if json_path is not None else [])
-    for path in (output, json_path):
-        if path is None:
-            continue
-        check_writable_folder(path.parent)
-        if force or not path.exists():
-            continue
-        ours = _our_json(path) if path is json_path else provenance(path)[0] is not None
-        if not ours:
-            raise SettingsError(f"{path} exists and was not written by dreamfx; it is not replaced "
-                                "(choose another name, or --force)")
 
 
 def _our_json(path: Path) -> bool:

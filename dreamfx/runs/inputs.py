@@ -21,7 +21,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from dreamfx.errors import SettingsError
 from dreamfx.io.images import FORMATS, INPUT_SUFFIXES, file_kind
@@ -161,3 +161,30 @@ def check_plan(jobs: Sequence[Job], extra_outputs: Iterable[Path | tuple[str, Pa
         claim(image, label, f"{label} {image}")
         for sidecar in sidecars:
             claim(sidecar, f"the metadata of {label}", f"the metadata sidecar {sidecar} of {label} {image}")
+
+
+def check_outputs(inputs: Sequence[Path], outputs: Sequence[tuple[str, Path | None, Callable[[Path], bool] | None]],
+                  force: bool) -> None:
+    """The output plan of a command that writes a few named files (``dreamfx atlas``,
+    ``dreamfx oip``), before any work: the first is an image, whose format must be known;
+    each ``(what, path, ours)`` (a None path: not written) must not hit an input or another output
+    (:func:`check_plan`), must go to a writable folder, and an existing file there is
+    replaced only when dreamfx wrote it (``ours(path)``; default: it carries dreamfx's
+    provenance) or with ``force``."""
+    from dreamfx.io.provenance import provenance
+    from dreamfx.io.writing import check_writable_folder, format_for
+
+    named = [(what, path, ours) for what, path, ours in outputs if path is not None]
+    first, *extra = named
+    format_for(first[1])  # a clear error for an unknown format, before any work
+    if inputs:
+        check_plan([Job(inputs[0], first[1])], [(what, path) for what, path, _ in extra])
+    else:
+        check_plan([], [(what, path) for what, path, _ in named])
+    for what, path, ours in named:
+        check_writable_folder(path.parent)
+        if force or not path.exists():
+            continue
+        if not (ours(path) if ours is not None else provenance(path)[0] is not None):
+            raise SettingsError(f"{path} exists and was not written by dreamfx; it is not replaced "
+                                "(choose another name, or --force)")

@@ -17,12 +17,14 @@ from dreamfx.engine.dreamer import Dreamer
 from dreamfx.errors import SettingsError
 from dreamfx.io.metadata import provenance_of
 from dreamfx.kinds.scalers import Geometry
+from dreamfx.runs.inputs import check_outputs
 
 
 @dataclass(frozen=True, kw_only=True)
 class PatternRequest(CommonOptions):
     """The options of ``dreamfx oip``: ``count`` patterns grown over ``rounds`` optimizer
-    calls, or one per map of the layer (``all_maps``); ``map`` and ``layer`` stand for
+    calls, or one per map of the layer (``all_maps``), written to ``output`` (a file dreamfx
+    did not write there is replaced only with ``force``); ``map`` and ``layer`` stand for
     ``objective.map`` and ``objective.layer``."""
 
     output: str
@@ -44,6 +46,7 @@ class PatternRequest(CommonOptions):
         if self.all_maps and self.map is not None:
             raise SettingsError("--all grows every map's pattern: leave out --map")
         settings = self.settings(host)
+        check_outputs([], [("output", Path(self.output), None)], self.force)
         chosen = next((k for k, v in settings.objective.params.items() if v == "auto"), None)
         if chosen is not None and not self.all_maps:
             raise SettingsError(f"objective.{chosen}=auto chooses the {chosen} that responds most to a photo, and oip "
