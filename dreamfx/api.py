@@ -23,7 +23,8 @@ from dreamfx.cache import process_cache
 from dreamfx.errors import DreamfxError, SettingsError
 from dreamfx.io.metadata import output_metadata
 from dreamfx.io import images
-from dreamfx.io.images import PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture, read_input_bytes, to_picture, to_uint8
+from dreamfx.io.images import (PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture,
+                               read_input_bytes, to_picture, to_uint8)
 from dreamfx.io.writing import write_image_atomic
 from dreamfx.engine.dreamer import Dreamer
 from dreamfx.engine.results import DreamResult

@@ -49,13 +49,15 @@ PieceFn = Callable[[int, int, int, int], None]
 
 
 class RoundContext:
-    """A round's context: the canvas as a tensor and what every piece of the round shares."""
+    """What every piece of a round shares: its shifts (``table`` on the host, ``shifts`` the
+    same as a tensor; None: never shifted), the tie-break pattern, the choices, the view size
+    (None: the canvas is one view)."""
 
-    __slots__ = ("shifts", "pattern", "choices", "view_size", "total", "table")
+    __slots__ = ("shifts", "table", "pattern", "choices", "view_size")
 
-    def __init__(self, shifts: Any, table: Any, pattern: Any, choices: Any, view_size: Any, total: int) -> None:
+    def __init__(self, shifts: Any, table: Any, pattern: Any, choices: Any, view_size: Any) -> None:
         self.shifts, self.table, self.pattern, self.choices = shifts, table, pattern, choices
-        self.view_size, self.total = view_size, total
+        self.view_size = view_size
 
 
 class Ascent:
@@ -97,7 +99,7 @@ class Ascent:
         shifts = None if table is None else kernel.tensor(table, "int32")
         pattern = kernel.tensor(tie_break_pattern(tuple(int(d) for d in shape)), "float32")
         chosen = None if choices is None else kernel.tensor(choices, "int32")
-        return x, RoundContext(shifts, table, pattern, chosen, view_size, total)
+        return x, RoundContext(shifts, table, pattern, chosen, view_size)
 
     def start_state(self, x: Any) -> Any:
         kernel = self.kernel

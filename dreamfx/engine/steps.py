@@ -76,7 +76,6 @@ class Steps:
                  chunk: int) -> None:
         from keras import ops
 
-        self.kernel = kernel
         self._traces = 0
 
         def score(views: Any, choices: Any) -> Any:

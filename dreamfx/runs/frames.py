@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +29,7 @@ from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.io.images import Picture, load_picture
 from dreamfx.io.provenance import provenance
 from dreamfx.io.writing import sidecar_path, write_bytes_atomic, write_image_atomic
+from dreamfx.runs.outcomes import interruptible
 
 
 #: Animated outputs by suffix; anything ending in / (or an existing folder) is a folder of frames.
@@ -317,3 +319,16 @@ def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: 
             raise SettingsError(str(exc)) from None
         remove_stale_temporaries(folder, recursive=False)
     return path, fmt, store, up_to_date
+
+
+def dream_frame(run: AnimationRun, dreamer: Any, image: Any, choices: list[int] | None, where: str) -> Any:
+    """One frame's dream, as zoom and video dream each: interruptible (Ctrl-C stops the run),
+    timed into ``run.dream_seconds``, a non-finite result refused (``where`` names the frame),
+    a silent one counted."""
+    began = time.perf_counter()
+    result = interruptible(lambda: dreamer.dream_batch([image], choices=choices)[0])
+    run.dream_seconds += time.perf_counter() - began
+    if result.problem is not None:
+        raise ImageError(f"{where}: {result.problem}")
+    note_silence(run, result)
+    return result

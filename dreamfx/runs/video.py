@@ -33,7 +33,8 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from dreamfx.runs.frames import AnimationRun, FrameEvent, animation_hash, frame_choices, frame_metadata, frames_of, note_silence, prepare_output, require_av, write_animation
+from dreamfx.runs.frames import (animation_hash, AnimationRun, dream_frame, frame_choices, frame_metadata, FrameEvent,
+                                 frames_of, prepare_output, require_av, write_animation)
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.config.request import CommonOptions
 from dreamfx.io.images import INPUT_SUFFIXES, Picture, compose, decode_picture, digest, read_input_bytes, to_picture
@@ -212,7 +213,6 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
               event: FrameEvent | None = None) -> AnimationRun:
     """Decode and check everything (no TensorFlow), dream the frames not up to date, write the
     output, and measure the clip's coherence. Ctrl-C: finished frames stay, ``interrupted``."""
-    from dreamfx.runs.outcomes import interruptible
     from dreamfx.runs.flow import Coherence, blend_start, require_cv2
 
     event = event or (lambda done, total: None)
@@ -277,12 +277,7 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
                     if use_flow:  # computed in the background while this frame dreams
                         for ahead in range(index + 1, min(index + 4, count)):
                             motions.want(ahead)
-                    began = time.perf_counter()
-                    result = interruptible(lambda: dreamer.dream_batch([start], choices=choices)[0])
-                    run.dream_seconds += time.perf_counter() - began
-                    if result.problem is not None:
-                        raise ImageError(f"frame {index} of {source}: {result.problem}")
-                    note_silence(run, result)
+                    result = dream_frame(run, dreamer, start, choices, f"frame {index} of {source}")
                     composed = compose(picture, result.image, request.color)
                     previous = to_picture(composed)  # as a rerun reads it back
                     outputs[index] = previous.luma

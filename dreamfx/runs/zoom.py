@@ -18,7 +18,8 @@ from PIL import Image
 from dreamfx.errors import ImageError, SettingsError
 from dreamfx.io.images import Picture, compose, digest, read_input_bytes, to_picture
 from dreamfx.config.request import CommonOptions
-from dreamfx.runs.frames import AnimationRun, FrameEvent, MAX_FRAMES, animation_hash, frame_choices, frame_metadata, frames_of, note_silence, prepare_output, write_animation
+from dreamfx.runs.frames import (animation_hash, AnimationRun, dream_frame, frame_choices, frame_metadata, FrameEvent,
+                                 frames_of, MAX_FRAMES, prepare_output, write_animation)
 from dreamfx.io.metadata import provenance_of
 
 
@@ -82,7 +83,6 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
              event: FrameEvent | None = None) -> AnimationRun:
     """Plan (no TensorFlow), then dream the zoom's frames that are not up to date, then write
     the animated file. Ctrl-C: the finished frames stay, ``interrupted`` is set."""
-    from dreamfx.runs.outcomes import interruptible
 
     event = event or (lambda done, total: None)
     request.check()
@@ -127,13 +127,7 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
             if choices is not None:
                 settings = dreamer.settings_with(choices[0])  # the animation's stored settings hold the map
             for index in range(first, request.frames):
-                began = time.perf_counter()
-                image = pixels(current)
-                result = interruptible(lambda: dreamer.dream_batch([image], choices=choices)[0])
-                run.dream_seconds += time.perf_counter() - began
-                if result.problem is not None:
-                    raise ImageError(f"frame {index}: {result.problem}")
-                note_silence(run, result)
+                result = dream_frame(run, dreamer, pixels(current), choices, f"frame {index}")
                 composed = compose(current, result.image, request.color)
                 meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="zoom",
                                       params=params, index=index, count=request.frames, input_name=source.name,
