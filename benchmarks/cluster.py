@@ -53,7 +53,8 @@ _DREAMER: list[Any] = []
 def folder_run(src: Path, out: Path, cluster: str | None, host: Any) -> None:
     """A folder run as `dreamfx run` does it; in this process with one dreamer kept warm
     across runs, as each worker keeps its own."""
-    from dreamfx.config.request import DreamRequest, plan_dream
+    from dreamfx.config.request import DreamRequest
+    from dreamfx.runs.dreams import plan_dream
 
     plan = plan_dream(DreamRequest([str(src)], str(out), force=True, cluster=cluster), host)
     if cluster is None and not _DREAMER:

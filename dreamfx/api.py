@@ -31,6 +31,7 @@ from dreamfx.engine.results import DreamResult
 from dreamfx.host.manager import PluginHost, create_host
 from dreamfx.config.presets import load_preset, settings_for
 from dreamfx.config.request import DreamRequest, check_output_format
+from dreamfx.runs.dreams import run_request
 from dreamfx.config.settings import COMPONENT_SECTIONS, DEFAULT_COMPONENTS, OUTPUT_DEFAULTS, TOP_LEVEL_KEYS, Settings
 
 
@@ -206,7 +207,8 @@ def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color
     result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice])[0]
     if result.problem is not None:
         raise DreamfxError(result.problem)
-    return DreamResultView(result, picture, color=color, keep_alpha=keep_alpha, input_name=name)
+    source = Path(image) if isinstance(image, (str, os.PathLike)) else None
+    return DreamResultView(result, picture, color=color, keep_alpha=keep_alpha, input_name=name, source=source)
 
 
 def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: str | None = None,
@@ -233,8 +235,10 @@ class DreamResultView(DreamResult):
     """A :class:`DreamResult` with conveniences for notebooks."""
 
     def __init__(self, result: DreamResult, picture: Picture | None = None, *, color: str = "gray",
-                 keep_alpha: bool = False, input_name: str | None = None) -> None:
+                 keep_alpha: bool = False, input_name: str | None = None,
+                 source: Path | None = None) -> None:
         self.__dict__.update(result.__dict__)
+        self.source = source  # the input file, when dreamed from one: save() never writes it
         self.picture = picture if picture is not None else Picture(np.asarray(result.image)[..., 0]
                                                                    if np.ndim(result.image) == 3 else result.image)
         self.color, self.keep_alpha, self.input_name = color, keep_alpha, input_name
@@ -248,12 +252,20 @@ class DreamResultView(DreamResult):
         array = getattr(self, which)
         return Image.fromarray(to_uint8(array), mode="RGB" if array.ndim == 3 else "L")
 
-    def save(self, path: str | os.PathLike[str], png_level: int = PNG_LEVEL) -> Path:
+    def save(self, path: str | os.PathLike[str], png_level: int = PNG_LEVEL, *, force: bool = False) -> Path:
         """Write the output to ``path`` (format from its suffix) atomically, with the same
         provenance metadata as ``dreamfx run`` (``dreamfx info`` prints it, ``--from``
-        repeats it); returns the path."""
+        repeats it); returns the path. As ``dreamfx run`` does, it never writes the input it
+        was dreamed from, and replaces a file (or metadata sidecar) that dreamfx did not write
+        only with ``force=True`` (``--force``); a refusal is a
+        :class:`~dreamfx.errors.SettingsError`."""
+        from dreamfx.runs.inputs import Job
+        from dreamfx.runs.writes import check_plan, refuse_existing
+
         path = Path(path)
         check_output_format(path, "output", self.keep_alpha)
+        check_plan([Job(self.source, path)] if self.source is not None else [], [] if self.source else [path])
+        refuse_existing(path, "output", force)
         metadata = output_metadata(self.settings, self, color=self.color, keep_alpha=self.keep_alpha,
                                    input_name=self.input_name, input_digest=self.picture.digest)
         write_image_atomic(path, self.to_pil(), metadata, png_level)
@@ -265,4 +277,4 @@ class DreamResultView(DreamResult):
         return render_panel(self, height)
 
 
-__all__ = ["dream", "atlas", "forget_warm", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]
+__all__ = ["dream", "atlas", "run_request", "DreamRequest", "forget_warm", "make_dreamer", "as_gray_array", "as_model_array", "as_picture", "Settings", "DreamResultView"]

@@ -32,7 +32,8 @@ built-in components' parameters as docs/presets.md shows them.
 from __future__ import annotations
 
 from dreamfx import hookimpl
-from dreamfx.host.commands import console, quiet_tensorflow
+from dreamfx.engine.backend import quiet_tensorflow
+from dreamfx.host.commands import console
 from dreamfx.errors import DreamfxError, PluginError, SettingsError
 from dreamfx.runs.folderwork import FolderWork
 from dreamfx.kinds.executors import Executor, ExecutorError
@@ -49,9 +50,9 @@ from dreamfx.kinds.scalers import (
     Scaler,
     check_resize_method,
     reflect_pad,
-    resize,
     tile_grid,
 )
+from dreamfx.engine.views import resize
 
 __all__ = [
     "hookimpl",

@@ -464,7 +464,7 @@ def test_a_silent_zoom_says_so_and_map_auto_keeps_the_first_frames_map(tmp_path,
     """conv3 map 56 is zero on a black photo: the zoom ends (exit 0) with a summary line that
     says every frame was silent and names a map that responds; with objective.map=auto every
     frame dreams that map, chosen once from the photo, and stores it in its settings."""
-    from dreamfx.runs.hints import strongest_map
+    from dreamfx.engine.responses import strongest_map
     from dreamfx.io.provenance import read_metadata
 
     from .conftest import warm_dreamer

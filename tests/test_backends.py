@@ -74,7 +74,7 @@ def test_jax_step_shifts_are_tensorflows():
 def test_jax_resize_matches_tensorflow(method):
     import tensorflow as tf
 
-    from dreamfx.kinds import scalers
+    from dreamfx.engine import views
     from dreamfx.engine.backends import jax_kernel
 
     rng = np.random.default_rng(0)
@@ -82,7 +82,7 @@ def test_jax_resize_matches_tensorflow(method):
                         ((1, 100, 130, 3), (150, 200)), ((1, 100, 130, 1), (60, 200))):
         images = rng.random(shape).astype(np.float32)
         shrinking = size[0] < shape[1] or size[1] < shape[2]
-        expected = scalers.resize(tf.constant(images), size, method).numpy()
+        expected = views.resize(tf.constant(images), size, method).numpy()
         got = np.asarray(jax_kernel.resize(images, size, method, shrinking))
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() < 1e-5, (shape, size)

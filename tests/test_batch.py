@@ -351,7 +351,7 @@ def dark_photo(path: Path, size: tuple[int, int] = (48, 36)) -> Path:
 def responding_map(path: Path, **overrides) -> int:
     """The map of conv3 that responds most to the photo at ``path`` (hints.strongest_map)."""
     from dreamfx.api import as_gray_array
-    from dreamfx.runs.hints import strongest_map
+    from dreamfx.engine.responses import strongest_map
 
     from .conftest import warm_dreamer
 
@@ -395,7 +395,8 @@ def test_a_silent_photo_is_its_own_status_exits_0_and_a_rerun_skips_it(cli, tmp_
 
 
 def test_the_summary_sums_up_silent_photos_with_the_most_common_map():
-    from dreamfx.runs.hints import Silence, silence_summary
+    from dreamfx.engine.responses import Silence
+    from dreamfx.runs.hints import silence_summary
 
     found = [Silence("conv3 map 19", "conv3", 50, "map"), Silence("conv3 map 19", "conv3", 50, "map"),
              Silence("conv3 map 19", "conv3", 7, "map")]

@@ -32,7 +32,8 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import SettingsError
-from dreamfx.config.request import DreamRequest, plan_dream
+from dreamfx.config.request import DreamRequest
+from dreamfx.runs.dreams import plan_dream
 
 from .conftest import FAST, default_signals, photo
 
@@ -106,7 +107,7 @@ def test_without_distributed_the_error_says_what_to_install(host, tmp_path, monk
 @pytest.mark.process("start-up imports")
 def test_the_default_run_and_planning_import_no_dask(tmp_path):
     _photos(tmp_path / "in", [(40, 30)])
-    code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest, plan_dream\n"
+    code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest\nfrom dreamfx.runs.dreams import plan_dream\n"
             "import dreamfx.cli, dreamfx.plugin\n"
             f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}), create_host())\n"
             f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, cluster='local:2'), "

@@ -42,7 +42,7 @@ def test_single_map_preset_raises_the_map_at_least_five_fold(coffee):
     result = dream_once(("coffee", "single-map"), lambda: dreamer(coffee))
     from keras import ops
 
-    from dreamfx.kinds.scalers import resize
+    from dreamfx.engine.views import resize
 
     layer, index = dreamer.settings.objective.params["layer"], dreamer.settings.objective.params["map"]
 

@@ -216,7 +216,7 @@ def test_hook_dreamfx_register_executors(tmp_path, small_photo):
 
     from dreamfx.plugin import PluginError
     from dreamfx.host.manager import create_host
-    from dreamfx.config.request import DreamRequest, run_request
+    from dreamfx.api import DreamRequest, run_request
 
     seen = []
 

@@ -128,7 +128,7 @@ def test_map_auto_dreams_each_image_with_the_map_that_responds_most(chelsea):
     """In one batch each image gets the map of conv3 that responds most to it (the layers
     hint's measure, hints.strongest_map), and its result equals the dream with that map set;
     the result's settings hold the map (what an output stores), not "auto"."""
-    from dreamfx.runs.hints import strongest_map
+    from dreamfx.engine.responses import strongest_map
 
     small = chelsea[::4, ::4].copy()
     images = [small, np.zeros_like(small), small[:, ::-1].copy() * 0.5]
@@ -147,7 +147,7 @@ def test_map_auto_dreams_each_image_with_the_map_that_responds_most(chelsea):
 
 def test_dream_takes_map_auto_and_saves_the_map_it_chose(tmp_path):
     import dreamfx
-    from dreamfx.runs.hints import strongest_map
+    from dreamfx.engine.responses import strongest_map
     from dreamfx.io.provenance import read_metadata
 
     dark = np.zeros((36, 48), np.float32)  # conv3 map 56 is zero on it: silent

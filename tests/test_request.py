@@ -121,7 +121,7 @@ def test_a_request_plans_without_tensorflow(tmp_path):
     src.mkdir()
     for i in range(3):
         Image.new("L", (30, 20), 40 * i).save(src / f"p{i}.png")
-    code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest, plan_dream\n"
+    code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest\nfrom dreamfx.runs.dreams import plan_dream\n"
             f"plan = plan_dream(DreamRequest([{str(src)!r}], output={str(tmp_path / 'out')!r}, format='jpg'), "
             "create_host())\n"
             "print(len(plan.jobs), plan.report.name, plan.jobs[0].output.suffix, plan.single)\n"

@@ -204,7 +204,7 @@ def test_matrix_resize_equals_tensorflow_resize(method, shape, size):
     import tensorflow as tf
 
     from dreamfx.engine.backends.tensorflow_kernel import MATMUL_MAX_SIDE
-    from dreamfx.kinds.scalers import resize
+    from dreamfx.engine.views import resize
 
     assert max(shape[1], shape[2]) <= MATMUL_MAX_SIDE  # the matrix path is the one tested
     x = tf.random.stateless_uniform(shape, seed=[4, 2])
@@ -224,7 +224,7 @@ def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
     (a single 2-D product over the batch's rows differed in the last bit at 28x28 -> 400x600)."""
     import tensorflow as tf
 
-    from dreamfx.kinds.scalers import resize
+    from dreamfx.engine.views import resize
 
     x = tf.random.stateless_uniform(shape, seed=[7, 3])
     whole = resize(x, size).numpy()
@@ -237,7 +237,7 @@ def test_matrix_resize_of_an_image_is_the_same_bits_in_any_batch(shape, size):
 def test_matrix_resize_works_inside_a_compiled_function_with_unknown_batch():
     import tensorflow as tf
 
-    from dreamfx.kinds.scalers import resize
+    from dreamfx.engine.views import resize
 
     f = tf.function(lambda x: resize(x, (96, 80)), input_signature=[tf.TensorSpec([None, 28, 28, 1])])
     x = tf.random.stateless_uniform([3, 28, 28, 1], seed=[1, 1])

@@ -1,4 +1,4 @@
-"""The ``dreamfx`` command line: thin commands over the library (:mod:`dreamfx.config.request` plans and
+"""The ``dreamfx`` command line: thin commands over the library (:mod:`dreamfx.runs.dreams` plans and
 runs dreams, :mod:`dreamfx.runs.hints` lists layers) plus the commands plugins add.
 
 Start-up stays light: ``--help``, ``presets``, ``plugins`` and ``info`` never import
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from dreamfx.host.commands import console as _console, quiet_tensorflow as _quiet_tensorflow
+from dreamfx.engine.backend import quiet_tensorflow as _quiet_tensorflow
+from dreamfx.host.commands import console as _console
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.runs.hints import SAMPLE_IMAGE
 from dreamfx.cli.parser import build_parser
@@ -51,7 +52,7 @@ def _dream(args: argparse.Namespace, host: Any, request: Any) -> int:
     from dreamfx import interrupts
     from dreamfx.cli.progress import BatchProgress, PathText
     from dreamfx.cli.tables import dream_summary, summary_table
-    from dreamfx.config.request import plan_dream
+    from dreamfx.runs.dreams import plan_dream
 
     plan = plan_dream(request, host)
 

@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 from dreamfx import __version__
-from dreamfx.config.values import COLORS
+from dreamfx.host.values import COLORS
 
 
 def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentParser:

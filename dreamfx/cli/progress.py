@@ -2,14 +2,12 @@
 
 Paths and reasons are user data: they are escaped before rich sees them, so a file named
 ``[red].png`` prints as itself. If standard output is closed early (``dreamfx run ... | head``)
-the display goes silent and the run goes on (:func:`make_console`): the images and report.json
+the display goes silent and the run goes on (:func:`dreamfx.host.commands.console`): the images and report.json
 are its real output.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -18,17 +16,6 @@ from typing import Any, Callable, Iterator
 from rich.markup import escape
 
 from dreamfx.runs.outcomes import Outcome
-
-
-def silence_stdout() -> None:
-    """Point file descriptor 1 at /dev/null after its reader went away, so later writes (and
-    the interpreter's final flush) neither fail nor print a broken-pipe error."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 class PathText:
@@ -64,19 +51,6 @@ class PathText:
             line += part
         lines.append(line)
         yield Text("\n".join(lines), style=self.style, overflow="fold", no_wrap=False)
-
-
-def make_console(stderr: bool = False) -> Any:
-    """A rich console that, when its reader goes away, falls silent instead of exiting: rich's
-    default is ``SystemExit(1)``, which would stop a run whose real output is its files."""
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:
-            silence_stdout()
-            self.quiet = True
-
-    return _Console(stderr=stderr, highlight=False)
 
 
 def _clock_text(seconds: float) -> str:

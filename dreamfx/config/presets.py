@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from dreamfx.errors import DreamfxError, PluginError, SettingsError
 from dreamfx.host.manager import PluginHost
 from dreamfx.config.settings import MAX_STRING, Settings, _short, apply_overrides, load_toml, resolve_settings
-from dreamfx.config.values import COLORS
+from dreamfx.host.values import COLORS
 
 #: The most metadata ``--from`` reads from an output (its PNG text chunk or sidecar).
 MAX_METADATA_BYTES = 64 * 1024

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from dreamfx.errors import SettingsError
 from dreamfx.kinds.models import model_sha256
 from dreamfx.host.registry import Registry
-from dreamfx.config.values import (  # noqa: F401 - re-exported: the settings' bounds and checks
+from dreamfx.host.values import (  # noqa: F401 - re-exported: the settings' bounds and checks
     AUTO, MAX_DEPTH, MAX_PRESET_BYTES, MAX_SETTINGS_BYTES, MAX_STRING, MAX_VALUES, SEED_MAX, _short, check_seed,
     check_value, coerce, coerce_to, validate_params,
 )

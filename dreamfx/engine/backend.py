@@ -189,3 +189,26 @@ def wait(value: Any) -> None:
 
 __all__ = ["BACKENDS", "KERNELS", "active", "check_name", "compile_function", "kernel", "on_device", "planned",
            "request", "resolve_device", "started", "start_quietly", "stderr_hidden", "tensor", "wait"]
+
+
+def quiet_tensorflow(debug: bool = False) -> None:
+    """Start the Keras backend (TensorFlow by default) with none of its chatter reaching the
+    user unless ``debug``.
+
+    The C++ start-up lines (CUDA probing on CPU machines) are written by native code before
+    logging is configured, so file descriptor 2 points elsewhere while TensorFlow loads; the
+    native log level hides later C++ warnings; TensorFlow's and absl's Python loggers (the
+    retracing warnings of a folder of many sizes) and Python warnings from TensorFlow and
+    Keras are raised to errors-only. ``debug`` shows all of it.
+    """
+    if debug or started():
+        return
+    import warnings
+
+    chosen = kernel(planned())  # on JAX: no TensorFlow to start or quieten
+    for name, value in chosen.QUIET_ENV.items():
+        os.environ.setdefault(name, value)
+    for module in chosen.NOISY_MODULES:
+        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
+    chosen.start(stderr_hidden)  # the runtime (and its CUDA probe) starts now, its native lines hidden
+    chosen.quiet_loggers()

@@ -35,7 +35,7 @@ from dreamfx.host.manager import PluginHost
 from dreamfx.host.registry import Component
 from dreamfx.kinds.scalers import worth_compiling
 from dreamfx.config.settings import COMPONENT_SECTIONS, MAX_STRING, Settings
-from dreamfx.config.values import AUTO
+from dreamfx.host.values import AUTO
 from dreamfx.host.calls import CAUGHT, CallbackError, GuardedScaler, describe_component, plugin_call
 from dreamfx.engine.results import DreamResult, Piece, model_batch, problem_of, widen
 
@@ -139,8 +139,8 @@ class Dreamer:
     def responses(self, batch: Any) -> np.ndarray:
         """Each map's mean response to each image of the model-input ``batch`` (B, H, W,
         channels) on the layer an ``"auto"`` map is chosen from, seen through the scaler's
-        finest level (:func:`dreamfx.runs.hints.map_responses`): (B, maps)."""
-        from dreamfx.runs.hints import map_responses
+        finest level (:func:`dreamfx.engine.responses.map_responses`): (B, maps)."""
+        from dreamfx.engine.responses import map_responses
 
         with backend.on_device(self.device):
             with plugin_call(self.components["model"], f"measuring the maps of {self.auto_layer}"):
@@ -321,7 +321,7 @@ class Dreamer:
         problems = [problem_of(self.components, float(before[i]), float(after[i]), output[i]) for i in range(len(images))]
         objectives = [self.objective_description if described is None else described[i] for i in range(len(images))]
         silent = [i for i in range(len(images)) if problems[i] is None and before[i] == 0 and after[i] == 0]
-        from dreamfx.runs.hints import silences
+        from dreamfx.engine.responses import silences
 
         found = silences(self, batch_array, silent, objectives, responses)
         return [

@@ -37,7 +37,7 @@ class DreamResult:
     #: The Keras backend that dreamed it.
     backend: str = "tensorflow"
     #: Why nothing changed, when the objective was zero on the input and on the result (a
-    #: :class:`dreamfx.runs.hints.Silence`: what was silent and a map that responds), or None.
+    #: :class:`dreamfx.engine.responses.Silence`: what was silent and a map that responds), or None.
     silence: Any = None
 
     @property

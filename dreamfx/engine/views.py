@@ -101,3 +101,16 @@ def round_shifts(seed: int, round_index: int, total: int, jitter: int, roll: int
                            for k in range(total)]).astype(np.int32).reshape(total, 2)
     shifts.flags.writeable = False
     return shifts
+
+
+def resize(images: Any, size: Sequence[int], method: str = "bicubic") -> Any:
+    """Resize a batch on the active backend, antialiased when shrinking (no host round
+    trip): TensorFlow's ``tf.image.resize`` kernels on both backends (small images as two
+    matrix products with those kernels written out as matrices: the kernels' ``resize``)."""
+    from dreamfx.engine.backend import kernel  # the engine's own selector: no backend imported here
+
+    size = (int(size[0]), int(size[1]))
+    height, width = int(images.shape[1]), int(images.shape[2])
+    if (height, width) == size:
+        return images
+    return kernel().resize(images, size, method, size[0] < height or size[1] < width)

@@ -115,36 +115,30 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
 
 # -- helpers for commands ------------------------------------------------------------------------
 
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null after its reader went away, so later writes (and
+    the interpreter's final flush) neither fail nor print a broken-pipe error."""
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def console(stderr: bool = False) -> Any:
-    """A rich console that goes silent (instead of ending the program) when its reader goes away."""
-    from dreamfx.cli.progress import make_console
+    """A rich console that, when its reader goes away, falls silent instead of exiting: rich's
+    default is ``SystemExit(1)``, which would stop a run whose real output is its files."""
+    from rich.console import Console
 
-    return make_console(stderr)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            silence_stdout()
+            self.quiet = True
 
-
-def quiet_tensorflow(debug: bool = False) -> None:
-    """Start the Keras backend (TensorFlow by default) with none of its chatter reaching the
-    user unless ``debug``.
-
-    The C++ start-up lines (CUDA probing on CPU machines) are written by native code before
-    logging is configured, so file descriptor 2 points elsewhere while TensorFlow loads; the
-    native log level hides later C++ warnings; TensorFlow's and absl's Python loggers (the
-    retracing warnings of a folder of many sizes) and Python warnings from TensorFlow and
-    Keras are raised to errors-only. ``debug`` shows all of it.
-    """
-    from dreamfx.engine.backend import kernel, planned, started, stderr_hidden
-
-    if debug or started():
-        return
-    import warnings
-
-    chosen = kernel(planned())  # on JAX: no TensorFlow to start or quieten
-    for name, value in chosen.QUIET_ENV.items():
-        os.environ.setdefault(name, value)
-    for module in chosen.NOISY_MODULES:
-        warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
-    chosen.start(stderr_hidden)  # the runtime (and its CUDA probe) starts now, its native lines hidden
-    chosen.quiet_loggers()
+    return _Console(stderr=stderr, highlight=False)
 
 
-__all__ = ["BUILTIN_COMMANDS", "Command", "collect_commands", "console", "quiet_tensorflow", "run_command"]
+__all__ = ["BUILTIN_COMMANDS", "Command", "collect_commands", "console", "run_command", "silence_stdout"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from dreamfx.errors import PluginError, SettingsError
 from dreamfx.kinds import KINDS as ALL_KINDS, kind_of, short
-from dreamfx.config.values import AUTO, validate_params
+from dreamfx.host.values import AUTO, validate_params
 
 if TYPE_CHECKING:
     from dreamfx.kinds.objectives import ModelInfo, Objective

@@ -95,7 +95,7 @@ class ImageResult:
     scores: tuple[float, float] | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-    #: A silent dream's :class:`dreamfx.runs.hints.Silence` (the output is written all the same).
+    #: A silent dream's :class:`dreamfx.engine.responses.Silence` (the output is written all the same).
     silence: Any = None
 
 

@@ -69,7 +69,7 @@ class Scaler(Protocol):
     Checked when built: a callable ``levels``; ``fully_convolutional`` (a bool) defaults
     to False when absent. ``view_size`` (the model's input size, ``ctx.view_size``) is
     informative: the host reads each level's own. A scaler knows geometry, never the
-    model; write it with ``keras.ops`` and the host's :func:`resize`, :func:`reflect_pad`
+    model; write it with ``keras.ops`` and the host's :func:`dreamfx.plugin.resize`, :func:`reflect_pad`
     and :func:`tile_grid`.
     """
 
@@ -80,19 +80,6 @@ class Scaler(Protocol):
 
     def levels(self, image_size: tuple[int, int]) -> Sequence[Level]:
         """The levels for an image of ``image_size``, coarse to fine (at least one)."""
-
-
-def resize(images: Any, size: Sequence[int], method: str = "bicubic") -> Any:
-    """Resize a batch on the active backend, antialiased when shrinking (no host round
-    trip): TensorFlow's ``tf.image.resize`` kernels on both backends (small images as two
-    matrix products with those kernels written out as matrices: the kernels' ``resize``)."""
-    from dreamfx.engine.backend import kernel
-
-    size = (int(size[0]), int(size[1]))
-    height, width = int(images.shape[1]), int(images.shape[2])
-    if (height, width) == size:
-        return images
-    return kernel().resize(images, size, method, size[0] < height or size[1] < width)
 
 
 def level_key(level: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from dreamfx.config.request import CommonOptions
-from dreamfx.runs.inputs import check_outputs
+from dreamfx.runs.writes import check_outputs
 from dreamfx.errors import SettingsError
 
 #: Pixels of photo copies dreamed at once (as the batch runner's budget).
@@ -278,21 +278,12 @@ class AtlasRequest(CommonOptions):
 
     def resolve(self, host: Any) -> Any:
         """The options checked, the files refused before any work
-        (:func:`dreamfx.runs.inputs.check_outputs`), and
+        (:func:`dreamfx.runs.writes.check_outputs`), and
         the settings."""
         self.check_common()
         settings = self.settings(host)
         if self.photo is not None and self.output is not None:
             json_path = Path(self.json_path) if self.json_path else None
             check_outputs([Path(self.photo)], [("output", Path(self.output), None),
-                                               ("the --json file", json_path, _our_json)], self.force)
+                                               ("the --json file", json_path, ("dreamfx_atlas",))], self.force)
         return settings
-
-
-def _our_json(path: Path) -> bool:
-    try:
-        if not path.is_file() or path.stat().st_size > 10_000_000:
-            return False
-        return isinstance(data := json.loads(path.read_bytes()), dict) and "dreamfx_atlas" in data
-    except (OSError, ValueError):
-        return False

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from dreamfx.errors import DreamfxError, ImageError
 from dreamfx.io.images import Picture, compose, digest, load_picture, read_input_bytes
-from dreamfx.io.provenance import provenance
 from dreamfx.io.writing import write_bytes_atomic, write_image_atomic
 from dreamfx.runs.inputs import Job
 from dreamfx.io.metadata import output_metadata, provenance_of
 from dreamfx.runs.outcomes import BatchOptions, PROBLEMS, Outcome, PixelBudget, interruptible, run_hash
+from dreamfx.runs.writes import existing
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow's helpers; planning must not
     from dreamfx.engine.dreamer import Dreamer
@@ -95,20 +95,11 @@ class BatchRunner:
     def _existing(self, output: Path, source: Path | None, what: str = "output") -> tuple[str, str] | None:
         """What to do about an output path that may exist: None (dream it), or a final
         (status, reason). ``source`` None: never up to date (a panel)."""
-        if not output.exists() and not output.is_symlink():
-            return None
-        if output.is_dir():
-            return "failed", f"{what} {output} is a folder"
-        if output.is_symlink() and not self.options.force:
-            return "refused", (f"{what} {output} is a symbolic link, which dreamfx did not write; "
-                               "it was not replaced (use --force to replace it)")
-        meta, why = provenance(output)
-        if meta is None:
-            if self.options.force:
-                return None
-            return "refused", (f"{what} {output} exists and was not written by dreamfx ({why}); "
-                               "it was not replaced (use --force to replace it)")
-        if self.options.force or self.options.redo or source is None:
+        found = existing(output, what, self.options.force)
+        if found.refused is not None:
+            return ("failed" if found.folder else "refused"), found.refused
+        meta = found.meta
+        if meta is None or self.options.force or self.options.redo or source is None:
             return None
         if meta.get("run_hash") != self.hash or meta.get("complete") is False:
             return None

@@ -27,7 +27,6 @@ from PIL import Image
 
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.io.images import Picture, load_picture
-from dreamfx.io.provenance import provenance
 from dreamfx.io.writing import sidecar_path, write_bytes_atomic, write_image_atomic
 from dreamfx.runs.outcomes import interruptible
 
@@ -83,21 +82,13 @@ class FrameStore:
     def done(self, index: int, input_digest: str | None) -> bool:
         """Whether frame ``index`` is written, by this run's settings, from this input. A file
         in its place that dreamfx did not write is refused (an :class:`ImageError`) unless ``force``."""
-        path = self.path(index)
-        if not path.exists() and not path.is_symlink():
-            return False
-        if path.is_symlink() or path.is_dir():
-            if self.force and not path.is_dir():
-                return False
-            raise ImageError(f"frame {path} is a {'folder' if path.is_dir() else 'symbolic link'}, which dreamfx did "
-                             "not write; it is not replaced" + ("" if path.is_dir() else " (use --force)"))
-        meta, why = provenance(path)
-        if meta is None:
-            if self.force:
-                return False
-            raise ImageError(f"frame {path} exists and was not written by dreamfx ({why}); it is not replaced "
-                             "(choose another output, or --force)")
-        if self.force:
+        from dreamfx.runs.writes import existing
+
+        found = existing(self.path(index), "frame", self.force)
+        if found.refused is not None:
+            raise ImageError(found.refused)
+        meta = found.meta
+        if meta is None or self.force:
             return False
         return (meta.get("run_hash") == self.run_hash and meta.get("frame") == index
                 and meta.get("input_sha256") == input_digest)
@@ -134,19 +125,14 @@ def output_kind(output: str) -> tuple[Path, str | None]:
 
 
 def check_final(path: Path, run_hash: str, count: int, force: bool, input_digest: str) -> bool:
-    """Whether an animated output at ``path`` is already up to date; a file there that dreamfx
-    did not write is refused (a :class:`SettingsError`) unless ``force``."""
-    if not path.exists() and not path.is_symlink():
-        return False
-    if path.is_dir():
+    """Whether an animated output at ``path`` is already up to date; a file there (or at its
+    sidecar) that dreamfx did not write is refused (a :class:`SettingsError`) unless ``force``."""
+    from dreamfx.runs.writes import refuse_existing
+
+    if path.is_dir() and not path.is_symlink():
         raise SettingsError(f"output {path} is a folder; end the path with / to write frames into it")
-    meta, why = provenance(path)
-    if meta is None or path.is_symlink():
-        if force:
-            return False
-        raise SettingsError(f"output {path} exists and was not written by dreamfx ({why or 'a symbolic link'}); "
-                            "it is not replaced (choose another output, or --force)")
-    return (not force and meta.get("run_hash") == run_hash and meta.get("frames") == count
+    meta = refuse_existing(path, "output", force)
+    return (meta is not None and not force and meta.get("run_hash") == run_hash and meta.get("frames") == count
             and meta.get("input_sha256") == input_digest and meta.get("complete") is not False)
 
 
@@ -248,7 +234,7 @@ class AnimationRun:
     #: With ``objective.map = "auto"``: the objective every frame dreamed (``conv3 map 50``),
     #: chosen once from the first input frame.
     chosen: str | None = None
-    #: The frames dreamed now whose dream was silent (each a :class:`dreamfx.runs.hints.Silence`).
+    #: The frames dreamed now whose dream was silent (each a :class:`dreamfx.engine.responses.Silence`).
     silences: list[Any] = field(default_factory=list)
 
     @property
@@ -280,37 +266,21 @@ def note_silence(run: AnimationRun, result: Any) -> None:
 FrameEvent = Callable[[int, int], None]
 
 
-def check_paths(inputs: Iterable[Path], outputs: Iterable[tuple[str, Path]]) -> None:
-    """Refuse a plan that would write over an input (``outputs``: how each written path is
-    named in the refusal, and the path), in the words of :func:`dreamfx.runs.inputs.check_plan`."""
-    real_inputs = {p.resolve(): p for p in inputs}
-    for named, out in outputs:
-        hit = real_inputs.get(out.resolve())
-        if hit is not None and hit.is_dir():
-            raise SettingsError(f"frames folder {out} is the input folder{'' if str(hit) == str(out) else f' {hit}'}: "
-                                "the frames would overwrite or mix with the inputs; dreamfx never writes its inputs: "
-                                "choose another output folder")
-        if hit is not None:
-            raise SettingsError(f"{named} would overwrite the input {hit}; dreamfx never writes its inputs: "
-                                "choose another output name or folder")
-
-
 def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: Iterable[Path],
                    input_digest: str) -> tuple[Path, str | None, FrameStore, bool]:
     """Check the output of an animation run before any work: its format, that it writes over
     no input and no file dreamfx did not write, that its folder is writable. Returns the path,
     its format, the frame store and whether the animated file is already up to date."""
     from dreamfx.io.writing import check_writable_folder, remove_stale_temporaries
+    from dreamfx.runs.writes import check_plan
 
     path, fmt = output_kind(output)
     store = FrameStore(frames_folder(path, fmt is None), count, run_hash, force)
     if fmt == "MP4":
         require_av()  # before any dream, not when the frames are done
-    written = [store.path(i) for i in range(count)]
-    of = f" of output {path}" if fmt else ""
-    check_paths(inputs, [(f"output {path}", path), (f"the metadata sidecar {sidecar_path(path)}{of}", sidecar_path(path)),
-                         (f"frames folder {store.folder}{of}", store.folder),
-                         *((f"frame {frame}{of}", frame) for frame in written)])
+    written = [("frame", store.path(i)) for i in range(count)]
+    check_plan([], [("output", path)] * (fmt is not None) + [("frames folder", store.folder), *written],
+               inputs=inputs)
     up_to_date = fmt is not None and check_final(path, run_hash, count, force, input_digest)
     for folder in {store.folder, path.parent}:
         try:

@@ -57,7 +57,7 @@ class Outcome:
     scores: tuple[float, float] | None = None  # the objective before and after
     #: The exception behind a failure, when there was one (``--debug`` shows its traceback).
     error: BaseException | None = field(default=None, repr=False, compare=False)
-    #: A silent dream's :class:`dreamfx.runs.hints.Silence` (the summary's one line comes from these).
+    #: A silent dream's :class:`dreamfx.engine.responses.Silence` (the summary's one line comes from these).
     silence: Any = field(default=None, repr=False, compare=False)
 
     def as_dict(self, settings_hash: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dreamfx.engine.dreamer import Dreamer
 from dreamfx.errors import SettingsError
 from dreamfx.io.metadata import provenance_of
 from dreamfx.kinds.scalers import Geometry
-from dreamfx.runs.inputs import check_outputs
+from dreamfx.runs.writes import check_outputs
 
 
 @dataclass(frozen=True, kw_only=True)
