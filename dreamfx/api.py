@@ -20,7 +20,7 @@ from PIL import Image
 
 from dreamfx.engine import backend
 from dreamfx.cache import process_cache
-from dreamfx.errors import DreamfxError, SettingsError
+from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.io.metadata import output_metadata
 from dreamfx.io import images
 from dreamfx.io.images import (PNG_LEVEL, Picture, as_gray_array, as_unit_float, compose, digest, load_picture,
@@ -180,6 +180,12 @@ def as_picture(image: Any) -> tuple[Picture, str | None]:
     if isinstance(image, Image.Image):
         return to_picture(image), None
     array = np.asarray(image)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise ImageError(f"an image array is (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {array.shape}")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise ImageError(f"the image has no pixels (shape {array.shape})")
+    if array.dtype.kind not in "buif":
+        raise ImageError(f"an image array holds numbers; got dtype {array.dtype}")
     rgb = alpha = None
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         floats = as_unit_float(array)

@@ -56,6 +56,35 @@ def shielded() -> Iterator[list[int]]:
             signal.signal(signum, previous)
 
 
+@contextlib.contextmanager
+def watched() -> Iterator[list[int]]:
+    """While the block runs, a stop signal (SIGINT and the stop signals) raises
+    KeyboardInterrupt as usual and is remembered in the yielded list: code that isolates a
+    plugin's own ``raise KeyboardInterrupt`` can tell it from the user's Ctrl-C, which must
+    stop the program."""
+    arrived: list[int] = []
+    saved: dict[int, Any] = {}
+
+    def stop(signum: int, frame: Any) -> None:
+        arrived.append(signum)
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, *STOP_SIGNALS):
+        try:
+            previous = signal.getsignal(signum)
+            if previous is signal.SIG_IGN or (signum != signal.SIGINT and previous == signal.SIG_DFL):
+                continue  # ignored, or (SIGTERM/SIGHUP untouched) ending the process anyway
+            saved[signum] = previous
+            signal.signal(signum, stop)
+        except ValueError:  # not the main thread: signals go to the main thread's handlers
+            break
+    try:
+        yield arrived
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
+
+
 #: Set when the main thread was interrupted while a dream ran in a worker thread
 #: (:func:`dreamfx.runs.outcomes.interruptible`): the dream stops at its next check.
 _STOP = threading.Event()

@@ -95,6 +95,33 @@ class _LoopRaises:
         raise ZeroDivisionError("loop fell over")
 
 
+class ExitsWhenScored(_Mean):
+    def score(self, activations):
+        raise SystemExit(4)
+
+
+class _ExitsInUpdate(OptimizerBase):
+    def __init__(self, steps=2):
+        self.steps = steps
+
+    def update(self, canvas, gradient, state, step):
+        raise SystemExit(4)
+
+
+class _ExitsWhenRun:
+    def __call__(self, images, scaler, run):
+        raise SystemExit(4)
+
+
+class _ExitsInLevels:
+    fully_convolutional = False
+
+    def levels(self, image_size):
+        import sys
+
+        sys.exit(3)
+
+
 class _ExitsWhenBuilt:
     def __init__(self, ctx):
         raise SystemExit(4)
@@ -118,6 +145,7 @@ class Hostile:
         register("raises-when-scored", lambda ctx: RaisesWhenScored())
         register("raises-when-built", _raise_on_build)
         register("wrong-layer", lambda ctx: WrongLayer())
+        register("exits-when-scored", lambda ctx: ExitsWhenScored())
 
     @hookimpl
     def dreamfx_register_models(self, register):
@@ -128,16 +156,19 @@ class Hostile:
         register("raises-when-built", _raise_on_build)
         register("exits-when-built", _ExitsWhenBuilt)
         register("levels-raise", lambda ctx: _LevelsRaise())
+        register("exits-in-levels", lambda ctx: _ExitsInLevels())
 
     @hookimpl
     def dreamfx_register_optimizers(self, register):
         register("raises-in-update", lambda ctx, steps=2: _UpdateRaises(steps))
         register("no-steps", lambda ctx: _NoSteps())
+        register("exits-in-update", lambda ctx, steps=2: _ExitsInUpdate(steps))
         register("nan-default", lambda ctx, step_size=float("nan"): _UpdateRaises())
 
     @hookimpl
     def dreamfx_register_loops(self, register):
         register("raises-when-run", lambda ctx: _LoopRaises())
+        register("exits-when-run", lambda ctx, rounds=1: _ExitsWhenRun())
 
 
 def hostile_host():
@@ -309,3 +340,21 @@ def test_a_non_finite_default_declared_by_a_plugin_names_it(hhost):
     # a finite value given by the user replaces the default
     assert settings_for(hhost, "single-map", [("optimizer", "nan-default"), ("optimizer.step_size", 0.1)]).optimizer.params \
         == {"step_size": 0.1}
+
+
+@pytest.mark.parametrize("setting", ["loop=exits-when-run", "scaler=exits-in-levels", "objective=exits-when-scored",
+                                     "optimizer=exits-in-update"])
+def test_a_component_that_exits_during_a_folder_run_is_named_and_reported(cli_with_hostile_plugin, tmp_path, setting):
+    """Issue 24, row 9: sys.exit() inside a component during a folder run ended the process
+    with its code, nothing printed, no report.json. Each image fails naming the plugin; the
+    run ends with exit 1 and its report."""
+    folder = tmp_path / "in"
+    write_photo(folder / "a.png", size=(64, 48))
+    write_photo(folder / "b.png", size=(40, 30), shift=2)
+    out = tmp_path / "out"
+    run = cli_with_hostile_plugin("run", folder, "-o", out, "--set", setting, "-q", *FAST)
+    assert run.returncode == 1, (run.returncode, run.stderr)
+    report = json.loads((out / "report.json").read_text())
+    reasons = [f["reason"] for f in report["files"]]
+    assert [f["status"] for f in report["files"]] == ["failed", "failed"], reasons
+    assert all("(plugin 'hostile')" in r and "SystemExit" in r for r in reasons), reasons

@@ -477,3 +477,43 @@ def test_builtins_declare_each_parameter_default_once():
                 names = set().union(*declared.values())
                 twice += [f"{path.relative_to(root)}:{node.lineno} {name}" for name in defaulted if name in names]
     assert not twice, twice
+
+
+# -- a user's Ctrl-C while plugins load, and a plugin that hangs (issue 24, rows 10 and 11) ------
+
+SIGNALS_ITSELF = ("import os, signal, time\n"
+                  "os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does while this plugin loads\n"
+                  "time.sleep(5)\n")
+
+
+@pytest.mark.parametrize("where", ["import", "hook"])
+def test_ctrl_c_while_a_plugin_loads_stops_instead_of_skipping_it(on_sys_path, where):
+    """A plugin's own ``raise KeyboardInterrupt`` is isolated (above); the user's Ctrl-C while
+    it imports or registers is a stop: it reaches the caller at once, the plugin is not
+    skipped and the run not started."""
+    import textwrap
+    import time
+
+    source = SIGNALS_ITSELF if where == "import" else (
+        "from dreamfx.plugin import hookimpl\n\n@hookimpl\ndef dreamfx_register_objectives(register):\n"
+        + textwrap.indent(SIGNALS_ITSELF, "    "))
+    _fake_distribution(on_sys_path, "slow-dist", "fake_dreamfx_slow", source, "slow")
+    began = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        create_host(disabled=set()).registries
+    assert time.perf_counter() - began < 4  # stopped at the signal, not after the plugin's sleep
+
+
+def test_a_plugin_that_takes_long_to_register_is_named(on_sys_path, monkeypatch, capfd):
+    import dreamfx.host.manager as manager
+
+    source = ("import time\nfrom dreamfx.plugin import hookimpl\n\n@hookimpl\n"
+              "def dreamfx_register_objectives(register):\n    time.sleep(0.8)\n")
+    _fake_distribution(on_sys_path, "slow-dist", "fake_dreamfx_sleepy", source, "sleepy")
+    monkeypatch.setattr(manager, "SLOW_LOAD_SECONDS", 0.2)
+    host = create_host(disabled=set())
+    assert host.plugins["sleepy"].status == "ok" or "sleepy" in host.plugins
+    host.registries
+    err = capfd.readouterr().err
+    assert "dreamfx: still running the registration hooks of plugin 'sleepy' after 0.2 s" in err, err
+    assert err.count("dreamfx: still") == 1  # named once, not once per built-in

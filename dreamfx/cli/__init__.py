@@ -228,14 +228,16 @@ def cmd_plugins(args: argparse.Namespace, host: Any) -> int:
 
 
 def cmd_info(args: argparse.Namespace, host: Any) -> int:
-    from dreamfx.io.provenance import read_metadata
+    from dreamfx.io.provenance import provenance
 
     path = Path(args.output)
     if not path.exists():
         raise ImageError(f"{path} does not exist")
-    meta = read_metadata(path)
-    if meta is None:
+    meta, why = provenance(path)
+    if meta is None and why == "it carries no dreamfx metadata":
         raise ImageError(f"{path} carries no dreamfx metadata (was it written by dreamfx?)")
+    if meta is None:  # too large, a bomb, not JSON, not an object, not a regular file: say which
+        raise ImageError(f"{path}: its dreamfx metadata cannot be shown: {why}")
     print(json.dumps(meta, indent=2, sort_keys=True))
     return EXIT_OK
 

@@ -24,6 +24,8 @@ whole of them is bounded in size too.
 
 from __future__ import annotations
 
+import os
+
 import copy
 import hashlib
 import json
@@ -121,9 +123,16 @@ class Settings:
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a preset TOML file; a syntax error names the file and line. Files larger than
     :data:`MAX_PRESET_BYTES`, not UTF-8 or nested too deeply for the parser are refused."""
-    try:
-        with open(path, "rb") as fh:
+    from dreamfx.errors import ImageError
+    from dreamfx.io.images import open_regular
+
+    try:  # only a regular file is opened for reading: a FIFO would block for ever
+        fd = open_regular(path, "preset file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh:
             raw = fh.read(MAX_PRESET_BYTES + 1)
+    except ImageError as exc:
+        raise SettingsError(str(exc).replace("not an image file", "not a preset file")) from None
     except OSError as exc:
         raise SettingsError(f"cannot read preset file {path}: {exc.strerror}") from None
     if len(raw) > MAX_PRESET_BYTES:

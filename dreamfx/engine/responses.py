@@ -99,7 +99,7 @@ def silences(dreamer: Any, batch: Any, indices: Sequence[int], objectives: Seque
             means = dict(zip(indices, measured))
         else:
             means = {i: np.asarray(responses)[i] for i in indices}
-    except Exception:  # noqa: BLE001 - advice must never turn a finished dream into an error
+    except (Exception, SystemExit):  # noqa: BLE001 - advice must never turn a finished dream into an error
         return {i: Silence(objectives[i]) for i in indices}
     return {i: Silence(objectives[i], layer, int(np.argmax(means[i])) if means[i].max() > 0 else None,
                        auto if own else None) for i in indices}

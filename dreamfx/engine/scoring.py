@@ -17,7 +17,7 @@ import numpy as np
 from dreamfx.engine.steps import per_image
 from dreamfx.engine.views import views_at
 from dreamfx.errors import PluginError
-from dreamfx.host.calls import describe_component, plugin_call
+from dreamfx.host.calls import CAUGHT, describe_component, plugin_call
 from dreamfx.kinds.scalers import LevelCache, level_key
 
 #: Where the host says which faster route it left, and why (``--debug`` shows it).
@@ -144,7 +144,7 @@ class Scoring:
         try:
             chosen = None if choices is None else self.kernel.tensor(np.asarray(choices, np.int32), "int32")
             return np.asarray(fused(images, chosen))
-        except Exception as exc:  # noqa: BLE001 - the separate calls run and report it
+        except CAUGHT as exc:  # noqa: BLE001 - the separate calls run and report it (SystemExit too)
             log.debug("scoring a batch of shape %s in one compiled call failed (%s: %s); it is scored in "
                       "separate calls from now on", key[0], type(exc).__name__, exc)
             if len(self.unfused) > 256:  # bounded, like the compiled functions

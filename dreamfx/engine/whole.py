@@ -119,7 +119,7 @@ class WholeDreams:
             fn = self.function(batch.shape, choices is None, lambda: dreamer.kernel.compile_function(dream))
             image, pattern, dream_, detail, before, after = fn(batch, choices)
             before, after = np.asarray(before), np.asarray(after)
-        except Exception as exc:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
+        except CAUGHT as exc:  # noqa: BLE001 - the round-by-round way runs, and names the plugin at fault
             log.debug("the dream of a batch of shape %s as one compiled call failed (%s: %s); this shape is "
                       "dreamed round by round from now on", tuple(batch.shape), type(exc).__name__, exc)
             self.refuse(batch.shape, choices is None)

@@ -19,12 +19,16 @@ import importlib
 import json
 import os
 import re
+import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pluggy
 
+from dreamfx import interrupts
 from dreamfx.host import hookspecs
 from dreamfx.errors import PluginError
 from dreamfx.host.registry import KINDS, Component, Registry, signature_params
@@ -75,6 +79,30 @@ class PluginInfo:
             "descriptions": dict(self.descriptions),
             "parameters": {k: [dict(p) for p in v] for k, v in self.parameters.items()},
         }
+
+
+#: After this many seconds on one plugin's import or registration hooks, a line on stderr
+#: says which plugin is being loaded (a hung plugin is named, not silent).
+SLOW_LOAD_SECONDS = 5.0
+
+
+@contextmanager
+def slow_notice(what: str) -> Iterator[None]:
+    """Print ``dreamfx: still <what> after N s`` on stderr once, if the block takes longer
+    than :data:`SLOW_LOAD_SECONDS`; the block itself is not interrupted."""
+    done = threading.Event()
+
+    def notice() -> None:
+        if not done.wait(SLOW_LOAD_SECONDS):
+            print(f"dreamfx: still {what} after {SLOW_LOAD_SECONDS:g} s (Ctrl-C stops; "
+                  "DREAMFX_DISABLE_PLUGINS=name skips a plugin)", file=sys.stderr, flush=True)
+
+    watcher = threading.Thread(target=notice, name="dreamfx-slow-plugin", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def _canonical(name: str) -> str:
@@ -148,10 +176,13 @@ class PluginHost:
                 info.status = "disabled"
                 continue
             try:
-                obj = ep.load()
-                self.pm.register(obj, name=ep.name)
-                self.pm.check_pending()
+                with interrupts.watched() as stopped, slow_notice(f"loading plugin {ep.name!r} ({dist or ep.value})"):
+                    obj = ep.load()
+                    self.pm.register(obj, name=ep.name)
+                    self.pm.check_pending()
             except BaseException as exc:  # noqa: B036 - even sys.exit() in a plugin must not end the host
+                if isinstance(exc, KeyboardInterrupt) and stopped:
+                    raise  # the user's Ctrl-C (or a stop signal) while it loaded: stop, do not skip it
                 self.fail(info, exc, f"loading entry point {ep.name} = {ep.value}")
 
     def register(self, plugin: object, name: str, *, distribution: str | None = None) -> None:
@@ -179,14 +210,17 @@ class PluginHost:
             info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
             staged: list[Component] = []
             try:
-                for kind in KINDS:
-                    caller = self.hook_caller(f"dreamfx_register_{kind}", plugin)
-                    if caller is not None:
-                        caller(register=_collector(kind, name, staged))
+                with interrupts.watched() as stopped, slow_notice(f"running the registration hooks of plugin {name!r}"):
+                    for kind in KINDS:
+                        caller = self.hook_caller(f"dreamfx_register_{kind}", plugin)
+                        if caller is not None:
+                            caller(register=_collector(kind, name, staged))
                 trial = {kind: Registry(kind, dict(reg._items)) for kind, reg in registries.items()}
                 for component in staged:
                     trial[component.kind].add(component)
             except BaseException as exc:  # noqa: B036 - as for imports: isolate whatever a hook raises
+                if isinstance(exc, KeyboardInterrupt) and stopped:
+                    raise  # the user's Ctrl-C: stop
                 self.fail(info, exc, "running its registration hooks")
                 continue
             registries = trial

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from PIL import Image, PngImagePlugin
 
-from dreamfx.errors import ImageError
+from dreamfx.errors import ImageError, OutputError
 from dreamfx.io.images import FORMATS, METADATA_KEY, PNG_LEVEL, SIDECAR_SUFFIX
 
 
@@ -71,7 +71,10 @@ def write_encoded_atomic(path: str | os.PathLike[str], data: bytes,
     for formats without a PNG text chunk, ``metadata`` goes to the sidecar."""
     path = Path(path)
     fmt = format_for(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
     if fmt != "PNG" and metadata:
         blob = json.dumps(dict(metadata), sort_keys=True, default=str)
         # The sidecar says "being written" until the image is in place: a run killed in
@@ -111,8 +114,13 @@ _OLD_TMP = re.compile(r"^\..+\.(png|jpe?g|tiff?|bmp|webp|json)\.[a-z0-9_]{8}\.tm
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename:
-    a reader, or a run killed half-way, never sees a partial file under the final name."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:120]}.dreamfx-{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    a reader, or a run killed half-way, never sees a partial file under the final name. A
+    failed write (a full disk, a read-only folder) is an :class:`~dreamfx.errors.OutputError`
+    naming ``path``, and leaves no temporary file."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:120]}.dreamfx-{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -120,11 +128,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
         raise
 
 

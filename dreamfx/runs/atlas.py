@@ -111,6 +111,18 @@ class Atlas:
                                                     title=self.title, maps=[e.as_dict() for e in self.sorted(sort)])}
 
 
+def _index(value: Any, what: str) -> int:
+    """One map index given from Python: an int (NumPy's too), or a str of digits; never a
+    float silently truncated (1.7 is not map 1) nor a bool."""
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\d{1,6}", value.strip()):
+        return int(value)
+    raise SettingsError(f"maps: {value!r} is not a {what} index; give whole numbers, e.g. [3, 7, 56] or '0-9,33'")
+
+
 def parse_maps(text: str | Sequence[int] | None, count: int | None, what: str = "map") -> list[int]:
     """``"0-127"``, ``"3,7,56"``, ``"0-9,33"`` or ``"all"`` (None) as map indices, each
     checked against the ``count`` maps of the layer; order kept, duplicates dropped."""
@@ -129,7 +141,7 @@ def parse_maps(text: str | Sequence[int] | None, count: int | None, what: str = 
                 raise SettingsError(f"--maps {part}: at most {MAX_MAPS} {what}s in one atlas")
             values.extend(range(first, last + 1))
     else:
-        values = [int(v) for v in text]
+        values = [_index(v, what) for v in text]
     values = list(dict.fromkeys(values))
     if not values:
         raise SettingsError(f"--maps names no {what}")

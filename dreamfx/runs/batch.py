@@ -134,7 +134,7 @@ class BatchRunner:
                     self.executor.run(FolderWork(self, todo, self.host, device=self.device, debug=self.debug))
                 except DreamfxError:
                     raise  # it could not start (no engine, a worker that cannot dream): one line, no work done
-                except Exception as exc:  # an executor's bug, or its engine's: the report says so
+                except (Exception, SystemExit) as exc:  # an executor's bug, or its engine's: the report says so
                     self.stopped = f"the executor failed: {type(exc).__name__}: {str(exc).strip()[:300]}"
         except KeyboardInterrupt:
             self.interrupted = True

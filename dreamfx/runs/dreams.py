@@ -166,7 +166,7 @@ def build_executor(request: DreamRequest, host: Any) -> Any:
         return component.build(**params)
     except DreamfxError:
         raise
-    except Exception as exc:  # a plugin's bug: one line naming it (pipeline.plugin_call would import TensorFlow)
+    except (Exception, SystemExit) as exc:  # a plugin's bug: one line naming it
         from dreamfx.errors import PluginError
 
         raise PluginError(f"executor {name!r} (plugin {component.plugin!r}) failed while being built: "

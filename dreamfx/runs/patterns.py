@@ -20,6 +20,12 @@ from dreamfx.kinds.scalers import Geometry
 from dreamfx.runs.writes import check_outputs
 
 
+#: The most patterns one sheet holds (as many as an atlas holds maps) and optimizer calls one
+#: run makes: the batch, the sheet and the time stay bounded.
+MAX_PATTERNS = 1024
+MAX_ROUNDS = 1000
+
+
 @dataclass(frozen=True, kw_only=True)
 class PatternRequest(CommonOptions):
     """The options of ``dreamfx oip``: ``count`` patterns grown over ``rounds`` optimizer
@@ -43,6 +49,12 @@ class PatternRequest(CommonOptions):
         self.check_common()
         if self.count < 1 or self.rounds < 1:
             raise SettingsError("--count and --rounds must be at least 1")
+        if self.count > MAX_PATTERNS:
+            raise SettingsError(f"--count {self.count}: at most {MAX_PATTERNS} patterns in one sheet "
+                                "(run oip again with another --seed for more)")
+        if self.rounds > MAX_ROUNDS:
+            raise SettingsError(f"--rounds {self.rounds}: at most {MAX_ROUNDS} optimizer calls (each of "
+                                "optimizer.steps steps; raise --set optimizer.steps=N for longer ascents)")
         if self.all_maps and self.map is not None:
             raise SettingsError("--all grows every map's pattern: leave out --map")
         settings = self.settings(host)
