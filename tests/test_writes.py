@@ -140,3 +140,14 @@ def test_the_api_never_saves_over_its_input_or_a_users_file(tmp_path):
     result.save(user, force=True)
     assert read_metadata(user)["dreamfx_version"]
     result.save(user)  # dreamfx's own file now: replaced without force
+
+
+def test_the_panel_keeps_a_users_sidecar(cli, tmp_path):
+    """Issue 24 row 3: ``--panel panel.jpg`` over a user's ``panel.jpg.dreamfx.json``."""
+    src = photo(tmp_path / "p.png")
+    panel = tmp_path / "panel.jpg"
+    sidecar = _user_sidecar(panel)
+    run = cli("run", src, "-o", tmp_path / "o.png", "--panel", panel, "--set", "optimizer.steps=1",
+              "--set", "loop.rounds=1")
+    assert run.returncode != 0 and "metadata sidecar" in run.stderr, run.stderr
+    assert sidecar.read_text() == '{"my": "notes"}' and not panel.exists()

@@ -11,6 +11,15 @@ from dreamfx import __version__
 from dreamfx.host.values import COLORS
 
 
+class _MaskAction(argparse.Action):
+    """``--mask PATH``: the override ``output.mask = PATH`` (a path is never read as TOML),
+    in order among the ``--set`` overrides."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, "overrides", [*(getattr(namespace, "overrides", None) or []), ("output.mask", values)])
+
+
 def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dreamfx",
@@ -46,12 +55,18 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         p.add_argument("--device", default="auto", help="auto, cpu, gpu or gpu:N (default: auto)")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
+    def mask_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--mask", dest="overrides", action=_MaskAction, default=argparse.SUPPRESS, metavar="MASK",
+                       help="an image: dream where it is white, keep the photo where it is black, blend where grey "
+                       "(resized to each photo, edges feathered; shortcut for --set output.mask=MASK)")
+
     def animation_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("-o", "--output", required=True,
                        help="OUT.gif, OUT.webp, OUT.mp4 or FOLDER/ (numbered PNG frames)")
         p.add_argument("--color", choices=COLORS, default="gray",
                        help="gray (default) or luma: dream the brightness, keep the colours")
         p.add_argument("--force", action="store_true", help="redo every frame, and replace files dreamfx did not write")
+        mask_option(p)
         dream_options(p)
 
     run = sub.add_parser("run", help="dream images or folders",
@@ -80,6 +95,7 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
                      "processes) or a scheduler's address, tcp://host:8786 (default: $DREAMFX_CLUSTER; docs/cluster.md)")
     run.add_argument("--executor", metavar="NAME", help="folders: a registered executor (default: dask with --cluster, "
                      "else local)")
+    mask_option(run)
     dream_options(run)
 
     demo = sub.add_parser("demo", help="dream the bundled sample photo",

@@ -55,7 +55,12 @@ COMPONENT_SECTIONS: dict[str, str] = {kind.section: kind.name for kind in KINDS 
 OUTPUT_DEFAULTS: dict[str, Any] = {
     "contrast": 1.0,  # factor on the width of the value distribution of the main output
     "panel_contrast": 2.0,  # the same for the panel's "ghostly apparitions" view
+    "mask": "",  # an image: where the dream shows (white), where the photo stays (black); "" for none
+    "mask_feather": 0.01,  # the mask's edge blur, as a fraction of the photo's short side
 }
+
+#: Output options recorded only when a mask is given (settings without one hash as before).
+MASK_KEYS = ("mask", "mask_feather")
 
 DEFAULT_COMPONENTS: dict[str, str] = {
     "model": "mnist-cnn",
@@ -93,6 +98,9 @@ class Settings:
     """The SHA-256 of the model's file when its component declares one (the shipped
     networks, ``keras-file``): part of :meth:`digest`, so outputs of another network are
     not taken for up to date; recorded in every output, not part of :meth:`to_dict`."""
+    mask_sha256: str | None = None
+    """The SHA-256 of ``output.mask``'s file, when there is one: part of :meth:`digest`, so
+    an output dreamed through another mask is not taken for up to date."""
 
     def component(self, section: str) -> ComponentChoice:
         return getattr(self, section)
@@ -104,6 +112,9 @@ class Settings:
             choice = self.component(section)
             data[section] = {"name": choice.name, **choice.params}
         data["output"] = dict(self.output)
+        if not self.output.get("mask"):
+            for key in MASK_KEYS:
+                data["output"].pop(key, None)
         return data
 
     def model_record(self) -> dict[str, Any]:
@@ -116,6 +127,8 @@ class Settings:
         data.pop("description")
         if self.model_sha256 is not None:
             data["model_sha256"] = self.model_sha256
+        if self.mask_sha256 is not None:
+            data["mask_sha256"] = self.mask_sha256
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -132,7 +145,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         with os.fdopen(fd, "rb") as fh:
             raw = fh.read(MAX_PRESET_BYTES + 1)
     except ImageError as exc:
-        raise SettingsError(str(exc).replace("not an image file", "not a preset file")) from None
+        message = str(exc).replace("not an image file", "not a preset file").replace(str(Path(path)), str(path))
+        raise SettingsError(message) from None
     except OSError as exc:
         raise SettingsError(f"cannot read preset file {path}: {exc.strerror}") from None
     if len(raw) > MAX_PRESET_BYTES:
@@ -252,9 +266,32 @@ def resolve_settings(
     if not isinstance(preset_name, str) or len(preset_name) > MAX_STRING:
         raise SettingsError(f"preset name must be a string of at most {MAX_STRING} characters, got {_short(preset_name)}")
     network = model_sha256(registries["models"].get(choices["model"].name), choices["model"].params)
-    settings = Settings(preset_name, description, final_seed, output=output, model_sha256=network, **choices)
+    mask = _mask(output)
+    settings = Settings(preset_name, description, final_seed, output=output, model_sha256=network,
+                        mask_sha256=mask, **choices)
     size = len(json.dumps(settings.to_dict(), default=str))
     if size > MAX_SETTINGS_BYTES:
         raise SettingsError(f"the settings take {size:,} bytes as JSON; at most {MAX_SETTINGS_BYTES // 1024} KiB are "
                             "allowed (they are copied into every output)")
     return settings
+
+
+def _mask(output: dict[str, Any]) -> str | None:
+    """Check ``output.mask`` (an image file, read under the regular-file rule and the pixel
+    limit) and its feather; store its absolute path (``--from`` finds it from any folder)
+    and return its SHA-256, or None without a mask."""
+    from dreamfx.errors import ImageError
+    from dreamfx.io.images import load_picture
+
+    if not 0.0 <= output["mask_feather"] <= 0.5:
+        raise SettingsError(f"output.mask_feather must be 0-0.5 (a fraction of the photo's short side), "
+                            f"got {output['mask_feather']}")
+    if not output["mask"]:
+        return None
+    path = Path(output["mask"]).expanduser()
+    try:
+        picture = load_picture(path)
+    except ImageError as exc:
+        raise SettingsError(f"mask: {exc}".replace("input image ", "")) from None
+    output["mask"] = str(path.resolve())
+    return picture.digest

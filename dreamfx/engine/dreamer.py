@@ -37,6 +37,7 @@ from dreamfx.kinds.scalers import worth_compiling
 from dreamfx.config.settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 from dreamfx.host.values import AUTO
 from dreamfx.host.calls import CAUGHT, CallbackError, GuardedScaler, describe_component, plugin_call
+from dreamfx.engine.masks import apply_mask
 from dreamfx.engine.results import DreamResult, Piece, model_batch, problem_of, widen
 
 #: Where the host says which faster route it left, and why (``--debug`` shows it on stderr;
@@ -314,6 +315,7 @@ class Dreamer:
                     self._whole.timed(batch.shape, choices is None, time.perf_counter() - compiled_started)
             result_images = out.image
             output = squeeze(np.asarray(widen(result_images[..., keep], self.settings.output["contrast"])))
+            output = apply_mask(self.settings, output, squeeze(np.asarray(batch_array)[..., keep]))
             dream = np.clip(squeeze(np.asarray(out.dream)[..., keep]), 0.0, 1.0)
             detail = squeeze(np.asarray(out.detail)[..., keep])
             pattern = squeeze(np.asarray(out.pattern)[..., keep])

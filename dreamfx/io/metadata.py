@@ -30,6 +30,8 @@ def provenance_of(settings: "Settings", settings_dict: dict[str, Any] | None = N
         "model": settings.model_record(),
         "seed": settings.seed,
     }
+    if getattr(settings, "mask_sha256", None):
+        made["mask_sha256"] = settings.mask_sha256  # output.mask names the file; this, what it held
     if hashed:
         made["settings_hash"] = settings.digest()
     return {**made, **fields}
