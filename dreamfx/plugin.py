@@ -53,6 +53,7 @@ from dreamfx.kinds.scalers import (
     tile_grid,
 )
 from dreamfx.engine.views import resize
+from dreamfx.io.images import load_picture
 
 __all__ = [
     "hookimpl",
@@ -83,6 +84,7 @@ __all__ = [
     "LoopResult",
     "load_keras_file",
     "model_file",
+    "load_picture",
     # executors (dreamfx_register_executors)
     "Executor",
     "FolderWork",

@@ -94,6 +94,14 @@ def test_tutorial_code_is_the_example_plugin():
             assert shown == (ex.EXAMPLE / path).read_text(), f"docs/writing-plugins.md shows {path} differently"
 
 
+def test_the_guide_example_is_the_built_in_guide():
+    """docs/writing-plugins.md#12 shows plugins/dreamfx_objectives/guide.py as it is."""
+    text = TUTORIAL.read_text()
+    section = text[text.index("## 12."):]
+    shown = re.search(r"```python\n(.*?)```\n", section, re.S).group(1)
+    assert shown == (ex.ROOT / "plugins" / "dreamfx_objectives" / "guide.py").read_text()
+
+
 def _plugin_from_source(tmp_path: Path, monkeypatch, module: str, source: str) -> object:
     import importlib
 

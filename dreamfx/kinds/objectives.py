@@ -7,7 +7,7 @@ Keras is imported only when a score is computed, so registering objectives is fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from dreamfx.errors import SettingsError
@@ -21,6 +21,7 @@ class ModelInfo:
     name: str
     input_shape: tuple[int, int, int]  # (height, width, channels)
     layers: dict[str, tuple[int | None, ...]]  # layer name -> output shape without batch
+    model: Any = field(default=None, repr=False, compare=False)  # the network, when made from one
 
     @classmethod
     def from_model(cls, model: Any, name: str | None = None) -> "ModelInfo":
@@ -31,7 +32,25 @@ class ModelInfo:
                 continue
             out = layer.output
             layers[layer.name] = tuple(out.shape[1:])
-        return cls(name or model.name, shape, layers)  # type: ignore[arg-type]
+        return cls(name or model.name, shape, layers, model)  # type: ignore[arg-type]
+
+    def activations(self, images: Any, layers: Sequence[str]) -> dict[str, Any]:
+        """The network's activations at ``layers`` for ``images`` (B, height, width, channels)
+        of the model's input size, floats in [0, 1], as NumPy arrays: what an objective with
+        an image parameter (a guide) computes once, when it is built (``ctx.model``)."""
+        import keras
+        import numpy as np
+
+        if self.model is None:
+            raise SettingsError(f"model {self.name!r} is described without its network here; activations need it")
+        for layer in layers:
+            self.check_layer(layer)
+        batch = np.asarray(images, np.float32)
+        if batch.shape[1:] != tuple(int(v) for v in self.input_shape):
+            raise SettingsError(f"activations need images of the model's input shape {tuple(self.input_shape)}, "
+                                f"got {batch.shape[1:]}")
+        probe = keras.Model(inputs=self.model.inputs, outputs={name: self.model.get_layer(name).output for name in layers})
+        return {name: np.asarray(value) for name, value in probe(batch, training=False).items()}
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -88,6 +88,18 @@ def _class_unit(
     return ClassUnit(ctx.model, unit, layer)
 
 
+def _guide(
+    ctx: BuildContext,
+    image: Annotated[str, "The guide: an image file (a handwritten digit, a photo). Required."] = "",
+    layer: Annotated[str, "A layer with feature maps, where the photo's features are matched to the guide's."] = "conv3",
+    invert: Annotated[bool, "Invert the guide first: for dark ink on light paper (the network knows MNIST's "
+                            "white strokes on black)."] = False,
+) -> Objective:
+    from .guide import Guide
+
+    return Guide(ctx.model, layer, image, invert)
+
+
 def _sum(
     ctx: BuildContext,
     terms: Annotated[list, "`[{name = \"...\", weight = 1.0, <that objective's params>}, ...]`. The terms can "
@@ -120,5 +132,7 @@ def dreamfx_register_objectives(register: Any) -> None:
              description="A weighted mix of single maps: [[layer, map, weight], ...]; negative weights suppress")
     register("class", _class_unit,
              description="One unit of a dense layer, by default a digit's pre-softmax logit (\"dream a 3\")")
+    register("guide", _guide,
+             description="Guided DeepDream: grow the photo towards the best-matching features of a guide image")
     register("sum", _sum,
              description="Weighted sum of any registered objectives: [{name = ..., weight = ..., <params>}, ...]")
