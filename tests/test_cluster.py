@@ -7,7 +7,9 @@ and the scheduler and workers are real processes. One cluster started with Dask'
 command line (``dask scheduler`` and ``dask worker``) serves the module: a run on it against
 the in-process run (within 2/255), then a worker that lacks a plugin and one that cannot
 import dreamfx, each joining it for its test. Tests that kill a worker or the scheduler
-start their own: a worker SIGKILLed mid-run; the scheduler lost mid-run, then a rerun on
+start their own: a worker SIGKILLed mid-run; the only worker SIGKILLed mid-run (the run says
+so and ends after the connect timeout); the scheduler lost mid-run (and Dask's loggers stay
+quiet), then a rerun on
 ``--cluster local:1`` that resumes (a real process: the local workers write to its
 terminal, which must stay quiet); Ctrl-C on a ``--cluster local:1`` run (a real process,
 signalled; its terminal stays quiet too).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -76,8 +79,9 @@ def test_the_request_picks_the_executor(host, tmp_path):
     _photos(tmp_path / "in", [(40, 30)])
     local = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out")), host)
     assert type(local.executor).__name__ == "Local"
-    dask = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:3"), host)
-    assert (type(dask.executor).__name__, dask.executor.workers) == ("DaskExecutor", 3)
+    dask = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="local:1"), host)
+    # local:N takes at most the machine's cores (tests/test_cluster_failures.py)
+    assert (type(dask.executor).__name__, dask.executor.workers) == ("DaskExecutor", 1)
     remote = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out"), cluster="tcp://10.0.0.1:8786"),
                         host)
     assert remote.executor.address == "tcp://10.0.0.1:8786" and remote.executor.workers == 0
@@ -110,7 +114,7 @@ def test_the_default_run_and_planning_import_no_dask(tmp_path):
     code = ("import sys\nfrom dreamfx.host.manager import create_host\nfrom dreamfx.config.request import DreamRequest\nfrom dreamfx.runs.dreams import plan_dream\n"
             "import dreamfx.cli, dreamfx.plugin\n"
             f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}), create_host())\n"
-            f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, cluster='local:2'), "
+            f"plan_dream(DreamRequest([{str(tmp_path / 'in')!r}], {str(tmp_path / 'out')!r}, cluster='local:1'), "
             "create_host())\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'tensorflow')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -361,7 +365,7 @@ def test_a_cluster_dreams_like_the_in_process_run(tmp_path, cli, cluster):
     assert not _leftovers(tmp_path / "there")
     # resume: nothing to do, so no cluster is started
     (tmp_path / "in" / "bad.png").unlink()
-    again = cli("run", tmp_path / "in", "-o", tmp_path / "there", "--cluster", "local:2", *FAST)
+    again = cli("run", tmp_path / "in", "-o", tmp_path / "there", "--cluster", "local:1", *FAST)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "there" / "report.json").read_text())["counts"]["skipped"] == 5
 
@@ -415,6 +419,63 @@ def test_dask_cli_cluster_survives_a_killed_worker(tmp_path, cli, dask_processes
     assert sum(line.startswith("[") and " done " in line for line in run.stdout.splitlines()) == 8  # each once
 
 
+@contextlib.contextmanager
+def _dask_log_records() -> Iterator[list[logging.LogRecord]]:
+    """The records Dask's loggers (distributed, dask, tornado, bokeh) let through during the
+    block, from any thread: what its handlers would print on the terminal (file descriptor
+    2, which an in-process run's captured stderr does not see)."""
+    import gc
+
+    gc.collect()  # comms of clients closed before the block go now ("dangling stream")
+    records: list[logging.LogRecord] = []
+    real = logging.Logger.handle
+
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] in ("distributed", "dask", "tornado", "bokeh"):
+            records.append(record)
+        real(self, record)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logging.Logger, "handle", handle)
+        yield records
+
+
+@pytest.mark.slow
+@pytest.mark.process("cluster workers")
+def test_with_no_worker_left_the_run_says_so_and_ends_with_the_report(tmp_path, cli, dask_processes, monkeypatch):
+    from .test_cluster_failures import short_connect_timeout
+
+    wait = 8.0  # connect_timeout: how long a run waits for a worker when none is left
+    short_connect_timeout(monkeypatch, wait)
+    _photos(tmp_path / "in", [(40 + 4 * i, 32) for i in range(6)])  # 6 sizes: 6 tasks
+    worker = dask_processes.worker()
+    dask_processes.wait_for_workers(1)
+    out = tmp_path / "out"
+    killed: list[float] = []
+
+    def kill() -> None:
+        worker.send_signal(signal.SIGKILL)
+        killed.append(time.monotonic())
+
+    with _AtFirstOutput(out, kill) as killer:  # the only worker, mid-run: before issue 24 the run waited forever
+        run = cli("run", tmp_path / "in", "-o", out, "--cluster", dask_processes.address,
+                  "--set", "optimizer.steps=60", "--set", "loop.rounds=2", env=NO_CLUSTER)
+    seconds = time.monotonic() - killed[0]
+    assert killer.acted, "the run ended before the worker was killed"
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert f"no Dask worker left at {dask_processes.address}: waiting up to 8 s for one to join" in run.stdout
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"dreamfx: error: no Dask worker left at {dask_processes.address} (none joined in 8 s); finished outputs "
+        "are complete, run again to resume"), run.stderr[-3000:]
+    assert wait <= seconds < wait + 60, seconds  # a check every 2 s; room for a loaded machine
+    report = json.loads((out / "report.json").read_text())
+    done = report["counts"]["done"]
+    assert 1 <= done < 6 and report["counts"]["failed"] == 6 - done and report["counts"]["pending"] == 0
+    assert "no Dask worker left" in report["stopped"]
+    assert all("no Dask worker left" in f["reason"] for f in report["files"] if f["status"] == "failed")
+    assert not _leftovers(out)
+
+
 @pytest.mark.slow
 @pytest.mark.process("cluster workers")
 def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, cli, dask_processes):
@@ -422,12 +483,15 @@ def test_losing_the_scheduler_writes_the_report_and_a_rerun_resumes(tmp_path, cl
     dask_processes.worker()
     dask_processes.wait_for_workers(1)
     out = tmp_path / "out"
-    with _AtFirstOutput(out, lambda: dask_processes.scheduler.send_signal(signal.SIGKILL)) as killer:
+    with _AtFirstOutput(out, lambda: dask_processes.scheduler.send_signal(signal.SIGKILL)) as killer, \
+            _dask_log_records() as logged:
         run = cli("run", tmp_path / "in", "-o", out, "--cluster", dask_processes.address,
                   "--set", "optimizer.steps=60", "--set", "loop.rounds=2", env=NO_CLUSTER)
     assert killer.acted, "the run ended before the scheduler was killed"
     assert run.returncode == 1, run.stderr[-3000:]
     assert "lost the Dask scheduler" in run.stderr and "run again to resume" in run.stderr
+    # and nothing else on the terminal: before issue 24, distributed.client's ERROR tracebacks
+    assert [f"{r.name} {r.levelname}: {r.getMessage()}" for r in logged] == []
     report = json.loads((out / "report.json").read_text())
     assert "lost the Dask scheduler" in report["stopped"]
     done = report["counts"]["done"]

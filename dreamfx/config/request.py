@@ -81,7 +81,7 @@ class DreamRequest(CommonOptions):
     png_level: int | None = None  # default: PNG_LEVEL
     batch_size: int = 16
     from_output: str | None = None  # repeat the settings stored in this output (overrides apply on top)
-    cluster: str | None = None  # folders: the executor's address, e.g. local:4 or tcp://host:8786 (docs/cluster.md)
+    cluster: str | None = None  # folders: the executor's address, e.g. local:2 or tcp://host:8786 (docs/cluster.md)
     executor: str | None = None  # folders: a registered executor (default: dask with a cluster, else local)
     debug: bool = False  # show an engine's own log (Dask's)
 

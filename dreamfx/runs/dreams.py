@@ -130,6 +130,7 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
         check_plan(jobs, [("the report", report)])
         refuse_existing(report, "the report", request.force, json_keys=("dreamfx_version", "files"))
         folders = {out}
+    executor = build_executor(request, host)  # a usage error leaves no folder behind
     for folder in folders:
         try:
             check_writable_folder(folder)
@@ -139,7 +140,6 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
     if report is None and jobs[0].problem is None:  # fail fast, before TensorFlow loads; decoded once
         pictures[jobs[0].source] = load_picture(jobs[0].source, max_pixels=max_pixels)
     single = report is None
-    executor = build_executor(request, host)
     options = BatchOptions(force=request.force, redo=single, keep_results=single, color=request.color,
                            keep_alpha=request.keep_alpha, max_pixels=max_pixels, min_size=request.min_size,
                            batch_size=request.batch_size, panel=Path(request.panel) if request.panel else None,

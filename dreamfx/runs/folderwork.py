@@ -148,6 +148,13 @@ class FolderWork:
             if outcome.status == "pending":
                 self.runner._fail(outcome, reason, 0.0)
 
+    def fail_rest(self, reason: str) -> None:
+        """Every input not settled yet, sent or not, failed with ``reason`` (the engine can
+        dream no more: no worker left); a rerun dreams them."""
+        for outcome in self.todo:
+            if outcome.status == "pending":
+                self.runner._fail(outcome, reason, 0.0)
+
     def status(self, text: str) -> None:
         """Show ``text`` as the run's current activity (where the dreams happen)."""
         self.runner.event("status", None, text)

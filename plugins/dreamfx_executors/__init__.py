@@ -28,7 +28,8 @@ def dask_executor(ctx: BuildContext,
                   retries: Annotated[int, "Times a task that raised is tried again on another worker"] = 2,
                   tasks_per_worker: Annotated[int, "Tasks in flight per worker thread, at most"] = 2,
                   max_megabytes: Annotated[int, "Input megabytes in flight, at most"] = 256,
-                  connect_timeout: Annotated[float, "Seconds to wait for the scheduler and a first worker"] = 30.0):
+                  connect_timeout: Annotated[float, "Seconds to wait for the scheduler, for a first worker, "
+                                                     "and for a worker when none is left"] = 30.0):
     from .dask_engine import DaskExecutor
 
     return DaskExecutor(address, retries=retries, tasks_per_worker=tasks_per_worker, max_megabytes=max_megabytes,

@@ -8,31 +8,46 @@ Each worker's TensorFlow uses all of its machine's cores (measured faster than d
 them among the workers there, docs/cluster.md); ``DREAMFX_WORKER_THREADS`` caps it.
 Tasks are submitted as results come back, at most ``tasks_per_worker`` per worker thread
 and ``max_megabytes`` of input bytes in flight. A task that raises is retried on another
-worker (``retries``); a worker that dies has its tasks rerun by the scheduler. Losing the
-scheduler ends the run early (the report says so; a rerun resumes). Ctrl-C cancels what is
-in flight.
+worker (``retries``); a worker that dies has its tasks rerun by the scheduler. When no
+worker is left, the run waits ``connect_timeout`` seconds for one to join (and says so),
+then fails what is left. Losing the scheduler ends the run early (the report says so; a
+rerun resumes). Ctrl-C cancels what is in flight. ``local:N`` takes at most one worker per
+core, and a ``tcp://`` address must answer as a scheduler does (:mod:`.reach`) before Dask
+connects to it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import logging
 import os
 import re
 import signal
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
 from dreamfx.plugin import DreamfxError, ExecutorError, SettingsError
 
+from .reach import NotAScheduler, local_cores, probe, scheduler_address
+
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 INSTALL = 'pip install "dreamfx[cluster]"'
 
 
+#: Seconds without a result before the scheduler is asked how many workers it has.
+CHECK_WORKERS_EVERY = 2.0
+
+
 class _Lost(Exception):
     """The client lost its scheduler."""
+
+
+class _NoWorkers(Exception):
+    """No worker was left, and none joined in time."""
 
 
 class DaskExecutor:
@@ -42,9 +57,13 @@ class DaskExecutor:
         address = address.strip()
         local = _LOCAL.match(address)
         if local:
-            self.workers = int(local.group(1) or (os.cpu_count() or 1))
+            cores = local_cores()
+            self.workers = int(local.group(1) or cores)
             if self.workers < 1:
                 raise SettingsError(f"--cluster {address}: local:N needs at least 1 worker")
+            if self.workers > cores:  # each worker is a process with its own TensorFlow and model
+                raise SettingsError(f"--cluster {address}: this machine has {cores} core{'s' if cores != 1 else ''}; "
+                                    f"a local cluster takes one worker process per core at most (local:{cores})")
         elif "://" in address or address.endswith(".json"):
             self.workers = 0
         else:
@@ -109,24 +128,26 @@ class DaskExecutor:
                 with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
                     cluster = distributed.LocalCluster(
                         n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address=":0", silence_logs=logging.ERROR if quiet else logging.INFO, env=env)
+                        dashboard_address=":0", silence_logs=logging.CRITICAL if quiet else logging.INFO, env=env)
                 client = distributed.Client(cluster, timeout=self.connect_timeout)
             elif self.address.endswith(".json") and "://" not in self.address:
                 if not Path(self.address).is_file():
                     raise ExecutorError(f"--cluster {self.address}: no such scheduler file")
-                client = distributed.Client(scheduler_file=self.address, timeout=self.connect_timeout)
+                left = self._probe(scheduler_address(self.address))
+                client = distributed.Client(scheduler_file=self.address, timeout=left)
             else:
-                client = distributed.Client(self.address, timeout=self.connect_timeout)
+                client = distributed.Client(self.address, timeout=self._probe(self.address))
         except DreamfxError:
             raise
         except KeyboardInterrupt:
             with _shielded():
                 _close(None, cluster)
             raise
-        except (OSError, TimeoutError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError, a timeout; a worker's address answers the RPCs wrongly
             if cluster is not None:
                 _close(None, cluster)
-            raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {_line(exc)}") from exc
+            hint = "" if isinstance(exc, (OSError, TimeoutError)) else " (is it a scheduler's address?)"
+            raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {_line(exc)}{hint}") from exc
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)
         except KeyboardInterrupt:
@@ -138,6 +159,14 @@ class DaskExecutor:
             raise ExecutorError(f"no Dask worker joined the scheduler at {self.address} within "
                                 f"{self.connect_timeout:g} s (start some: dask worker {self.address})") from exc
         return client, cluster
+
+    def _probe(self, address: str) -> float:
+        """Dask's timeout for the client, once ``address`` answered as a scheduler does."""
+        try:
+            left = probe(address, self.connect_timeout) if address else self.connect_timeout
+        except NotAScheduler as exc:
+            raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+        return max(left, min(self.connect_timeout, 5.0))
 
     def _check(self, client: Any, work: Any) -> dict[str, Any]:
         """Every worker can dream these settings, or one line saying which cannot and why."""
@@ -165,9 +194,12 @@ class DaskExecutor:
         max_tasks = max(2, self.tasks_per_worker * threads)
         in_flight = distributed.as_completed()
         held = 0
+        watch = _WorkerWatch(client, work, self.address, self.connect_timeout)
 
         def collect() -> None:
             nonlocal held
+            while not _ready(in_flight, CHECK_WORKERS_EVERY):
+                watch.check()
             future = next(in_flight)
             task = pending.pop(future)
             held -= task.nbytes
@@ -191,6 +223,10 @@ class DaskExecutor:
             work.stop(f"lost the Dask scheduler at {self.address} ({lost}); finished outputs are complete, "
                       "run again to resume")
             pending.clear()
+        except _NoWorkers as gone:
+            _cancel(client, pending)
+            work.fail_rest(str(gone))
+            work.stop(f"{gone}; finished outputs are complete, run again to resume")
 
     def _settle(self, work: Any, future: Any, task: Any) -> None:
         status = future.status
@@ -213,6 +249,56 @@ class DaskExecutor:
                       "memory there? see the workers' logs")
         else:
             work.fail(task, f"the worker failed ({self.retries} retries): {_line(exc)}")
+
+
+class _WorkerWatch:
+    """While no result comes back: whether the scheduler still has a worker. With none left
+    the user is told at once, and after ``wait`` seconds without one :class:`_NoWorkers`."""
+
+    def __init__(self, client: Any, work: Any, address: str, wait: float) -> None:
+        self.client, self.work, self.address, self.wait = client, work, address, wait
+        self.none_since: float | None = None
+
+    def check(self) -> None:
+        workers = _count_workers(self.client)
+        if workers is None:
+            return  # the scheduler did not answer: a lost scheduler cancels the futures
+        now = time.monotonic()
+        if workers:
+            if self.none_since is not None:
+                self.work.status(f"on {workers} Dask worker{'s' if workers != 1 else ''} again at {self.address}")
+            self.none_since = None
+        elif self.none_since is None:
+            self.none_since = now
+            self.work.status(f"no Dask worker left at {self.address}: waiting up to {self.wait:g} s for one to join")
+        elif now - self.none_since >= self.wait:
+            raise _NoWorkers(f"no Dask worker left at {self.address} (none joined in {self.wait:g} s)")
+
+
+def _ready(in_flight: Any, seconds: float) -> bool:
+    """Whether a finished future is ready in ``in_flight`` within ``seconds`` (as
+    ``as_completed`` itself waits: on its condition, in steps of 0.1 s)."""
+    deadline = time.monotonic() + seconds
+    condition = getattr(in_flight, "thread_condition", None)
+    while not in_flight.has_ready():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if condition is None:
+            time.sleep(min(left, 0.05))
+            continue
+        with condition:
+            condition.wait(timeout=min(left, 0.1))
+    return True
+
+
+def _count_workers(client: Any) -> int | None:
+    """The scheduler's count of workers, or None if it does not answer within 5 s."""
+    try:
+        info = client.sync(client.scheduler.identity, n_workers=0, callback_timeout=5)
+        return int(info["n_workers"])
+    except Exception:  # noqa: BLE001 - a scheduler going away: the futures say so
+        return None
 
 
 # -- on a worker ----------------------------------------------------------------------------------
@@ -256,22 +342,31 @@ def _close(client: Any, cluster: Any) -> None:
 
 @contextlib.contextmanager
 def _quiet(quiet: bool) -> Iterator[None]:
-    """Dask's own log lines and warnings off (unless --debug): the progress bar, the summary
-    and dreamfx's one-line errors say what matters."""
+    """Dask's own log lines, tracebacks and warnings off (unless --debug): the progress bar,
+    the summary and dreamfx's one-line errors say what matters. Dask's logging is set up
+    first (importing it gives ``distributed.client`` and others levels of their own), then
+    every logger of its packages is held at CRITICAL; the comms Dask leaves behind are
+    collected before the levels come back."""
     if not quiet:
         yield
         return
-    loggers = [logging.getLogger(name) for name in ("distributed", "dask", "tornado", "bokeh")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import distributed  # noqa: F401 - its logging configuration, before ours
+
+        roots = ("distributed", "dask", "tornado", "bokeh")
+        named = [name for name, logger in list(logging.Logger.manager.loggerDict.items())
+                 if isinstance(logger, logging.Logger) and name.split(".")[0] in roots]
+        loggers = [logging.getLogger(name) for name in {*roots, *named}]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+        try:
             yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        finally:
+            gc.collect()  # Dask's comms left behind say "dangling stream" as they go: now, quietly
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,8 @@ def dreamfx_register_executors(register: Register) -> None:
     `work.finish(task, results)` (or `work.fail(task, reason)`) as they come back, checks its
     workers first with `work.check_function(work.requirements)` (None, or what is wrong
     there), may say what it is doing with `work.status(text)` (the progress line shows it),
-    and ends early with `work.stop(message)` when it loses its engine. Ctrl-C
+    and ends early with `work.stop(message)` when it loses its engine (after
+    `work.fail_rest(reason)` when no worker is left to finish the rest). Ctrl-C
     arrives as `KeyboardInterrupt`: cancel what is in flight and raise it again. A parameter
     called `address` receives `--cluster`. Import the engine's library inside the factory
     or `run`, never at module level: the default run must not import it. Optional:
