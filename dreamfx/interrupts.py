@@ -45,8 +45,8 @@ def shielded() -> Iterator[list[int]]:
             previous = signal.getsignal(signum)
             if previous is signal.SIG_IGN:
                 continue
-            saved[signum] = previous
             signal.signal(signum, lambda s, f: arrived.append(s))
+            saved[signum] = previous  # only once set: off the main thread nothing was
         except ValueError:  # not the main thread: nothing to shield
             break
     try:
@@ -74,8 +74,8 @@ def watched() -> Iterator[list[int]]:
             previous = signal.getsignal(signum)
             if previous is signal.SIG_IGN or (signum != signal.SIGINT and previous == signal.SIG_DFL):
                 continue  # ignored, or (SIGTERM/SIGHUP untouched) ending the process anyway
-            saved[signum] = previous
             signal.signal(signum, stop)
+            saved[signum] = previous
         except ValueError:  # not the main thread: signals go to the main thread's handlers
             break
     try:

@@ -517,3 +517,26 @@ def test_a_plugin_that_takes_long_to_register_is_named(on_sys_path, monkeypatch,
     err = capfd.readouterr().err
     assert "dreamfx: still running the registration hooks of plugin 'sleepy' after 0.2 s" in err, err
     assert err.count("dreamfx: still") == 1  # named once, not once per built-in
+
+
+def test_plugins_load_in_a_thread_too():
+    """Off the main thread no signal handler can be set: loading must not try to restore one
+    (the explorer and notebooks build hosts in threads)."""
+    import threading
+
+    from dreamfx import interrupts
+
+    found: list = []
+
+    def load() -> None:
+        try:
+            found.append("single-map" in create_host(entry_points=False).registry("objectives"))
+            with interrupts.shielded() as arrived:
+                found.append(arrived)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            found.append(exc)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join(60)
+    assert found == [True, []], found
