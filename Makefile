@@ -12,7 +12,7 @@ EXAMPLE := plugins/examples/dreamfx-objective-example
 $(STAMP): pyproject.toml $(EXAMPLE)/pyproject.toml $(shell find $(EXAMPLE)/src -name "*.py")
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,cluster,video,jax]"
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster,video,jax,explore]"
 	# the example third-party plugin, installed for real (not editable) so the tests
 	# exercise entry-point discovery exactly as a user's pip install would
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./$(EXAMPLE)
@@ -30,6 +30,9 @@ JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
 
 test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || echo "make test: no" \
+	    "Chromium (chromium and chromedriver) found: the browser test of dreamfx explore will be skipped;" \
+	    "on Debian: apt-get install chromium chromium-driver"
 	$(PYTEST)
 	KERAS_BACKEND=jax $(PYTEST) -m "not slow" $(CORE_TESTS)
 

@@ -61,6 +61,7 @@ REAL_PROCESS = {
     "tools": "a script of benchmarks/ or docs/ run as a user runs it",
     "shell examples": "a docs example that is a shell pipeline or sets environment variables, run by bash as the "
                       "docs show",
+    "local server": "dreamfx explore's server, listening on a loopback port (its ready line, a real browser)",
 }
 
 

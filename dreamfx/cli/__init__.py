@@ -242,8 +242,19 @@ def cmd_info(args: argparse.Namespace, host: Any) -> int:
     return EXIT_OK
 
 
+def cmd_explore(args: argparse.Namespace, host: Any) -> int:
+    try:  # the web stack is an extra, imported only here: dreamfx --help stays free of it
+        from dreamfx.explore.server import serve
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise SettingsError(f"dreamfx explore needs the explore extra ({exc.name} is missing): "
+                            "pip install 'dreamfx[explore]'") from None
+    return serve(args.photos, args.host, args.port, open_browser=not args.no_browser)
+
+
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "zoom": cmd_zoom, "video": cmd_video, "oip": cmd_oip, "atlas": cmd_atlas,
-            "layers": cmd_layers, "presets": cmd_presets,
+            "layers": cmd_layers, "presets": cmd_presets, "explore": cmd_explore,
             "plugins": cmd_plugins, "info": cmd_info}
 
 

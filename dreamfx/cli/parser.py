@@ -148,6 +148,17 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     atlas.add_argument("--force", action="store_true", help="replace outputs that dreamfx did not write")
     dream_options(atlas)
 
+    explore = sub.add_parser("explore", help="explore a photo's dreams live in the browser",
+                             description="Start a local web app: pick a map of a layer and watch the dream change "
+                             "round by round, with the maps' patterns, the atlas, the digit bars and the command "
+                             "that repeats a dream (needs dreamfx[explore]; docs/explore.md).")
+    explore.add_argument("photos", nargs="*", metavar="PHOTO", help="photos to explore (default: the bundled one; "
+                         "more can be uploaded in the page)")
+    explore.add_argument("--port", type=int, default=8765, help="the port to listen on (default 8765; 0: any free one)")
+    explore.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1, this "
+                         "machine only; another is reachable by others, with a warning)")
+    explore.add_argument("--no-browser", action="store_true", help="only print the address; open no browser")
+
     layers = sub.add_parser("layers", help="list the model's layers",
                             description="List the model's layers with output shapes and map counts.")
     layers.add_argument("--model", default="mnist-cnn", help="a registered model (default mnist-cnn)")

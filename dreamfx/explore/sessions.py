@@ -1,0 +1,210 @@
+"""The dreaming behind ``dreamfx explore``: warm dreamers kept in a bounded LRU, one dream
+at a time, frames round by round, and a newer request cancelling an older one.
+
+Dreamers are keyed as :func:`dreamfx.api.warm_dreamer` keys them (the settings without the
+objective's ``selectable`` parameter, the map, which is fed at run time), so dragging
+through the maps of a layer reuses one compiled dreamer. They are this server's own (not
+the API's process cache), :data:`KEEP_DREAMERS` at most: switching presets for an hour
+holds at most that many.
+
+A :class:`Channel` is one client's line (a websocket): each request on it takes a ticket,
+and a dream whose ticket is no longer the channel's latest stops at its next round or piece
+(about 0.4 s at most, :mod:`dreamfx.engine.ascent`), so requests are never queued: a dream
+that was superseded before it started does not start at all.
+
+Frames: each dreamer's :meth:`~dreamfx.engine.dreamer.Dreamer.ascend` is wrapped (on the
+instance, once, when this server builds it) so a watcher sees every round's canvas; the
+frame is that canvas back at full size with the level's lost detail re-added, the image
+the ``reinject`` loop goes on from. A streamed dream runs round by round (not as one
+compiled call, :class:`dreamfx.engine.whole.WholeDreams`), so its rounds can be shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from dreamfx.cache import LRUCache
+from dreamfx.config.settings import COMPONENT_SECTIONS
+from dreamfx.host.calls import CallbackError
+
+#: Dreamers kept at once (each holds its compiled steps: tens of MB).
+KEEP_DREAMERS = 4
+
+
+class Cancelled(Exception):
+    """A newer request on the same channel took over."""
+
+
+class Channel:
+    """One client's requests: the latest ticket wins."""
+
+    def __init__(self) -> None:
+        self._latest = 0
+        self._lock = threading.Lock()
+
+    def ticket(self) -> int:
+        with self._lock:
+            self._latest += 1
+            return self._latest
+
+    def cancel(self) -> None:
+        """Stop whatever runs on this channel (the client went away)."""
+        self.ticket()
+
+    def current(self, ticket: int) -> bool:
+        return ticket == self._latest
+
+    def check(self, ticket: int) -> None:
+        if ticket != self._latest:
+            raise Cancelled
+
+
+@dataclass
+class Frame:
+    round: int  # counted from 0
+    rounds: int
+    score: float
+    image: np.ndarray  # (H, W) or (H, W, 3) in [0, 1]
+
+
+@dataclass
+class Watch:
+    """One streamed dream: rebuilds each round's image and hands it to ``on_frame``."""
+
+    size: tuple[int, int]
+    rounds: int
+    images: Any  # the model batch the dream starts from
+    on_frame: Callable[[Frame], None]
+    check: Callable[[], None]
+    details: dict[int, Any] = field(default_factory=dict)
+    last: Any = None
+    levels: list[Any] = field(default_factory=list)  # kept alive while their ids key details
+
+    def __call__(self, canvas: Any, round_index: int, level: Any, round_: Any) -> None:
+        from keras import ops
+
+        self.check()
+        if id(level) not in self.details:
+            entering = ops.convert_to_tensor(self.images) if self.last is None else self.last
+            self.levels.append(level)
+            self.details[id(level)] = entering - level.from_canvas(level.to_canvas(entering), self.size)
+        image = ops.clip(level.from_canvas(round_.canvas, self.size) + self.details[id(level)], 0.0, 1.0)
+        self.last = image
+        array = np.asarray(image)[0]
+        array = array[..., 0] if array.shape[-1] == 1 else array[..., :3]
+        score = float(round_.score[0]) if len(round_.score) else float("nan")
+        self.on_frame(Frame(round_index, self.rounds, score, array))
+
+
+class Studio:
+    """The plugin host, the warm dreamers and the one-dream-at-a-time lock."""
+
+    def __init__(self, keep: int = KEEP_DREAMERS, device: str = "auto") -> None:
+        self.device = device
+        self.dreamers = LRUCache(keep)
+        self._selectable: dict[str, str | None] = {}
+        self._host: Any = None
+        self._host_lock = threading.Lock()
+        #: One dream (or atlas, or patterns) at a time: two on 2 cores are each slower, and
+        #: the frame watcher belongs to the running one.
+        self.busy = threading.Lock()
+        self._watch: Watch | None = None
+        self.builds = 0  # dreamers built (a test holds the LRU to its size)
+
+    def host(self) -> Any:
+        with self._host_lock:
+            if self._host is None:
+                from dreamfx.host.manager import create_host
+
+                host = create_host()
+                host.registries  # collected now, on the caller's thread (dreamfx.explore.work.Explorer)
+                self._host = host
+            return self._host
+
+    def _build(self, settings: Any) -> Any:
+        from dreamfx.engine import backend
+        from dreamfx.engine.dreamer import Dreamer
+
+        backend.start_quietly()
+        dreamer = Dreamer(self.host(), settings, self.device)
+        self.builds += 1
+        plain = dreamer.ascend
+
+        def ascend(canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
+            out = plain(canvas, round_index, level, choices, on_piece)
+            watch = self._watch
+            if watch is not None:
+                try:
+                    watch(canvas, round_index, level, out)
+                except Cancelled as exc:  # through the loop's plugin_call unchanged
+                    raise CallbackError(exc) from exc
+            return out
+
+        dreamer.ascend = ascend  # type: ignore[method-assign]
+        return dreamer
+
+    def dreamer(self, settings: Any) -> tuple[Any, int | None]:
+        """A warm dreamer for ``settings`` and the map (or unit) to feed it (None: its own)."""
+        from dreamfx.engine.backend import resolve_device
+
+        host = self.host()
+        name, params = settings.objective.name, settings.objective.params
+        plugins = tuple(host.get(kind, settings.component(section).name).plugin
+                        for section, kind in COMPONENT_SECTIONS.items())
+
+        def key(selectable: str | None) -> tuple[Any, ...]:
+            varied = selectable if selectable in params else None
+            base = settings if varied is None else replace(settings, objective=replace(
+                settings.objective, params={k: v for k, v in params.items() if k != varied}))
+            return base.digest(), varied, plugins, resolve_device(self.device)
+
+        if name not in self._selectable:
+            built = self._build(settings)
+            self._selectable[name] = getattr(built.objective, "selectable", None)
+            dreamer = self.dreamers.get_or_build(key(self._selectable[name]), lambda: built)
+        else:
+            dreamer = self.dreamers.get_or_build(key(self._selectable[name]), lambda: self._build(settings))
+        selectable = self._selectable[name]
+        if selectable not in params or dreamer.settings.objective.params.get(selectable) == params[selectable]:
+            return dreamer, None
+        return dreamer, params[selectable]
+
+    def pixels(self, dreamer: Any, picture: Any) -> np.ndarray:
+        return picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+
+    def dream(self, settings: Any, picture: Any, *, on_frame: Callable[[Frame], None] | None = None,
+              check: Callable[[], None] = lambda: None) -> tuple[Any, Any]:
+        """Dream ``picture`` with ``settings``: ``(result, dreamer)``. With ``on_frame``,
+        each round's image is handed to it as the dream goes; ``check`` raises
+        :class:`Cancelled` to stop (called before the dream starts and at each round and piece)."""
+        check()
+        dreamer, choice = self.dreamer(settings)
+        pixels = self.pixels(dreamer, picture)
+        with self.busy:
+            check()
+            whole = dreamer._whole.enabled  # a streamed dream goes round by round (module docstring)
+            if on_frame is not None:
+                size = (int(pixels.shape[0]), int(pixels.shape[1]))
+                self._watch = Watch(size, dreamer.rounds_for(size), dreamer.model_input([pixels]), on_frame, check)
+                dreamer._whole.enabled = False
+            try:
+                result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice],
+                                             on_piece=lambda piece: check())[0]
+            finally:
+                self._watch = None
+                dreamer._whole.enabled = whole
+        return result, dreamer
+
+    def run(self, work: Callable[[], Any], check: Callable[[], None] = lambda: None) -> Any:
+        """``work()`` alone (an atlas, patterns, responses), after ``check``."""
+        with self.busy:
+            check()
+            started = time.perf_counter()
+            out = work()
+            self.last_seconds = time.perf_counter() - started
+            return out

@@ -1,0 +1,147 @@
+"""What each explore endpoint does, apart from HTTP: :class:`Explorer` holds the photos, the
+dreaming (:class:`dreamfx.explore.sessions.Studio`) and the kept patterns, and answers with
+plain values (the routes in :mod:`dreamfx.explore.app` and :mod:`dreamfx.explore.live` turn
+them into responses).
+
+A dream's PNG is :func:`dreamfx.io.images.compose` of the result, as ``dreamfx run`` writes
+it, with the same provenance (:func:`dreamfx.io.metadata.output_metadata`): ``dreamfx info``
+prints it and ``dreamfx run --from`` repeats it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from dreamfx.errors import DreamfxError, SettingsError
+from dreamfx.explore import maps as mapping
+from dreamfx.explore.options import Options
+from dreamfx.explore.photos import Photo, Photos
+from dreamfx.explore.sessions import Frame, Studio
+
+
+@dataclass
+class Outcome:
+    """A finished dream: the PNG (with provenance) and what the page shows beside it."""
+
+    png: bytes
+    photo: Photo
+    result: Any
+    summary: dict[str, Any]
+
+
+class Explorer:
+    def __init__(self, photos: Photos, studio: Studio | None = None) -> None:
+        self.photos = photos
+        self.studio = studio or Studio()
+        # the plugin host is made here, on the caller's thread: loading plugins watches for
+        # Ctrl-C with signal handlers, which only the main thread may set
+        self.studio.host()
+        self.patterns = mapping.Patterns()
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def presets(self) -> list[dict[str, Any]]:
+        """The registered presets, each with the values of the page's controls."""
+        from dreamfx.config.presets import load_preset
+
+        host = self.studio.host()
+        out = []
+        for component in host.registry("presets"):
+            try:
+                settings = Options(preset=component.name).settings(host)
+            except DreamfxError:
+                continue
+            _, data = load_preset(host, component.name)
+            out.append({"name": component.name, "description": str(data.get("description", "")),
+                        "settings": settings.to_dict()})
+        return out
+
+    def settings(self, options: Options) -> Any:
+        return options.settings(self.studio.host())
+
+    def dreamer(self, options: Options, layer: str | None = None) -> Any:
+        """A warm dreamer for ``options`` (on ``layer`` when given: the map picker's)."""
+        if layer is not None:
+            options = Options(options.photo, options.preset, options.sets, options.seed, options.color,
+                              (("objective.layer", layer),))
+        settings = self.settings(options)
+        return self.studio.dreamer(settings)[0], settings
+
+    # -- the dream -----------------------------------------------------------------------------
+
+    def dream(self, options: Options, on_frame: Callable[[Frame], None] | None = None,
+              check: Callable[[], None] = lambda: None, classify: bool = True) -> Outcome:
+        from dreamfx.io.images import compose
+        from dreamfx.io.metadata import output_metadata
+        from dreamfx.io.writing import encode_image
+
+        photo = self.photos.get(options.photo)
+        settings = self.settings(options)
+        started = time.perf_counter()
+        result, dreamer = self.studio.dream(settings, photo.picture, on_frame=on_frame, check=check)
+        seconds = time.perf_counter() - started
+        if result.problem is not None:
+            raise DreamfxError(result.problem)
+        picture = photo.picture
+        image = compose(picture, result.image, options.color, False)
+        metadata = output_metadata(settings, result, color=options.color, keep_alpha=False,
+                                   input_name=photo.name.replace("\\", "/").rpartition("/")[2],
+                                   input_digest=picture.digest)
+        png = encode_image(image, "PNG", metadata)
+        summary: dict[str, Any] = {
+            "photo": photo.id, "objective": result.objective, "score_before": result.score_before,
+            "score_after": result.score_after, "seconds": round(seconds, 4),
+            "silent": result.silence.reason() if result.silence is not None else None,
+            "command": options.command(photo.name), "settings": result.settings.to_dict(),
+            "rounds": dreamer.rounds_for(picture.size),
+        }
+        if classify:
+            pixels = self.studio.pixels(dreamer, picture)
+            dreamed = np.asarray(result.image, np.float32)
+            with self.studio.busy:
+                before, after = mapping.classify(dreamer, [pixels, dreamed])
+            summary["classes_before"], summary["classes_after"] = before, after
+        return Outcome(png, photo, result, summary)
+
+    # -- the maps ----------------------------------------------------------------------------
+
+    def layers(self, options: Options) -> dict[str, Any]:
+        dreamer, settings = self.dreamer(options)
+        return {"model": settings.model.name, "layer": settings.objective.params.get("layer"),
+                "map": settings.objective.params.get("map"), "layers": mapping.layers(dreamer)}
+
+    def _layer(self, options: Options, layer: str | None) -> tuple[Any, Any, str]:
+        dreamer, settings = self.dreamer(options, layer)
+        name = layer or settings.objective.params.get("layer")
+        if not isinstance(name, str):
+            raise SettingsError(f"objective {settings.objective.name!r} reads no single layer: give layer=NAME")
+        return dreamer, settings, name
+
+    def responses(self, options: Options, layer: str | None) -> dict[str, Any]:
+        photo = self.photos.get(options.photo)
+        dreamer, _, name = self._layer(options, layer)
+        values = self.studio.run(lambda: mapping.responses(dreamer, self.studio.pixels(dreamer, photo.picture), name))
+        return {"photo": photo.id, "layer": name, "responses": values,
+                "strongest": int(np.argmax(values)) if max(values, default=0) > 0 else None,
+                "silent": [i for i, v in enumerate(values) if v == 0]}
+
+    def oip(self, options: Options, layer: str | None, maps: Any, rounds: int = mapping.OIP_ROUNDS) -> dict[str, Any]:
+        from dreamfx.runs.atlas import layer_of, parse_maps
+
+        dreamer, _, name = self._layer(options, layer)
+        _, selectable, count = layer_of(dreamer)
+        chosen = parse_maps(maps, count, selectable)
+        dreamer.choices(chosen)
+        patterns = self.studio.run(lambda: self.patterns.get(dreamer, chosen, rounds))
+        return {"layer": name, "choice": selectable, "rounds": rounds, "maps": patterns}
+
+    def atlas(self, options: Options, layer: str | None, maps: Any) -> dict[str, Any]:
+        photo = self.photos.get(options.photo)
+        dreamer, _, _ = self._layer(options, layer)
+        made = self.studio.run(lambda: mapping.atlas(dreamer, self.studio.pixels(dreamer, photo.picture), maps,
+                                                     photo.name))
+        return {"photo": photo.id, **made}
