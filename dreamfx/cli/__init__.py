@@ -97,14 +97,16 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
     from dreamfx.runs.zoom import ZoomRequest, run_zoom
 
-    request = ZoomRequest(args.photo, args.output, args.frames, args.zoom, args.rotate, args.fps, **_common(args))
+    request = ZoomRequest(args.photo, args.output, args.frames, args.zoom, args.rotate, args.fps,
+                          max_pixels=args.max_pixels, **_common(args))
     return _animate(args, host, "dreamfx zoom", lambda event, make: run_zoom(request, host, make, event))
 
 
 def cmd_video(args: argparse.Namespace, host: Any) -> int:
     from dreamfx.runs.video import VideoRequest, run_video
 
-    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, **_common(args))
+    request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, max_pixels=args.max_pixels,
+                           **_common(args))
     return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))
 
 

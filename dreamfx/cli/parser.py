@@ -66,6 +66,9 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         p.add_argument("--color", choices=COLORS, default="gray",
                        help="gray (default) or luma: dream the brightness, keep the colours")
         p.add_argument("--force", action="store_true", help="redo every frame, and replace files dreamfx did not write")
+        p.add_argument("--max-pixels", type=int, default=None,
+                       help="refuse a photo or frames with more pixels than this (default: Pillow's decompression-bomb "
+                       "limit)")
         mask_option(p)
         dream_options(p)
 

@@ -2,23 +2,21 @@
 
 Frames are numbered PNG files with provenance (:class:`FrameStore`), written as they are
 dreamed: a rerun with the same settings continues after the last finished frame, reading it
-back. An animated GIF or WebP is written with Pillow and an MP4 (H.264) with PyAV
-(:func:`write_animation`), atomically, with a ``.dreamfx.json`` sidecar; their frames stay in
-``OUT.frames/``. A run's state (:class:`AnimationRun`) and the choice of map per frame are
-shared by both commands. PyAV is imported only to read or write video
-(``pip install "dreamfx[video]"``).
+back. The animated GIF, WebP or MP4 is written from them a frame at a time by
+:mod:`dreamfx.runs.encoders` (:func:`write_animation`), atomically, with a ``.dreamfx.json``
+sidecar; their frames stay in ``OUT.frames/``. An animation's output is planned once
+(:func:`prepare_output`): every check before any folder is made, and a folder the run made
+is removed again if the run ends in an error before a frame is in it. A run's state
+(:class:`AnimationRun`) and the choice of map per frame are shared by both commands.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -27,7 +25,8 @@ from PIL import Image
 
 from dreamfx.errors import DreamfxError, ImageError, SettingsError
 from dreamfx.io.images import Picture, load_picture
-from dreamfx.io.writing import sidecar_path, write_bytes_atomic, write_image_atomic
+from dreamfx.io.writing import write_image_atomic
+from dreamfx.runs.encoders import require_av, VIDEO_EXTRA, write_animation  # noqa: F401 (re-exported)
 from dreamfx.runs.outcomes import interruptible
 
 
@@ -35,19 +34,7 @@ from dreamfx.runs.outcomes import interruptible
 ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
 
 
-VIDEO_EXTRA = 'pip install "dreamfx[video]"'
-
-
 MAX_FRAMES = 100_000
-
-
-def require_av() -> Any:
-    """PyAV, or a one-line error that says what to install."""
-    try:
-        import av
-    except ImportError:
-        raise SettingsError(f"reading and writing video needs PyAV, which is not installed: {VIDEO_EXTRA}") from None
-    return av
 
 
 def animation_hash(settings: Any, color: str, kind: str, params: dict[str, Any]) -> str:
@@ -93,12 +80,30 @@ class FrameStore:
         return (meta.get("run_hash") == self.run_hash and meta.get("frame") == index
                 and meta.get("input_sha256") == input_digest)
 
+    def first_to_dream(self, digest_of: Callable[[int], str | None]) -> int:
+        """The first frame to dream: the frames before it are written by this run's settings
+        from these inputs (``digest_of(i)``: frame ``i``'s input digest). The frames after it
+        are dreamed again too (each starts from the one before), but a file among them that
+        dreamfx did not write is refused now, before any work."""
+        first = 0
+        while first < self.count and self.done(first, digest_of(first)):
+            first += 1
+        for index in range(first + 1, self.count):
+            self.done(index, digest_of(index))
+        return first
+
     def read(self, index: int) -> Picture:
         """A written frame, read back (the next frame starts from it)."""
         return load_picture(self.path(index))
 
     def write(self, index: int, image: Image.Image, metadata: dict[str, Any]) -> None:
-        write_image_atomic(self.path(index), image, metadata)
+        """Write frame ``index`` atomically; a failed write (a full disk, a read-only folder)
+        is an :class:`ImageError` that says the frames before it are complete."""
+        try:
+            write_image_atomic(self.path(index), image, metadata)
+        except OSError as exc:
+            done = "; the frames before it are complete, run again to resume" if index else ""
+            raise ImageError(f"cannot write frame {self.path(index)}: {exc.strerror or exc}{done}") from None
 
 
 def frame_metadata(settings: Any, result: Any, *, color: str, run_hash: str, kind: str, params: dict[str, Any],
@@ -112,15 +117,21 @@ def frame_metadata(settings: Any, result: Any, *, color: str, run_hash: str, kin
     return meta
 
 
-def output_kind(output: str) -> tuple[Path, str | None]:
-    """The output path and its format (GIF, WEBP, MP4), or None for a folder of frames."""
+def output_kind(output: str, formats: tuple[str, ...] = ("GIF", "WEBP", "MP4"),
+                command: str = "dreamfx zoom") -> tuple[Path, str | None]:
+    """The output path and its format (one of ``formats``), or None for a folder of frames:
+    a path ending in / or naming an existing folder (``.`` included)."""
     path = Path(output)
-    if output.endswith(("/", os.sep)) or path.is_dir():
+    if not output or output.endswith(("/", os.sep)) or path.is_dir():
         return path, None
     fmt = ANIMATION_FORMATS.get(path.suffix.lower())
+    suffixes = [f".{f.lower()}" for f in formats]
+    named = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
     if fmt is None:
-        raise SettingsError(f"output {path}: unknown animation format {path.suffix or '(no suffix)'}; use .gif, "
-                            ".webp or .mp4, or a folder ending in / for numbered PNG frames")
+        raise SettingsError(f"output {path}: unknown animation format {path.suffix or '(no suffix)'}; use "
+                            f"{named}, or a folder ending in / for numbered PNG frames")
+    if fmt not in formats:
+        raise SettingsError(f"{command} writes {named} or a folder of frames, not {path.suffix}")
     return path, fmt
 
 
@@ -134,77 +145,6 @@ def check_final(path: Path, run_hash: str, count: int, force: bool, input_digest
     meta = refuse_existing(path, "output", force)
     return (meta is not None and not force and meta.get("run_hash") == run_hash and meta.get("frames") == count
             and meta.get("input_sha256") == input_digest and meta.get("complete") is not False)
-
-
-def write_animation(path: Path, fmt: str, frames: Iterable[Image.Image], fps: Fraction | float,
-                    metadata: dict[str, Any], audio_from: Path | None = None) -> None:
-    """Write frames as an animated GIF/WebP (Pillow) or an H.264 MP4 (PyAV, with the audio of
-    ``audio_from`` copied), atomically, with a sidecar. The sidecar says "being written" until
-    the file is in place."""
-    sidecar = sidecar_path(path)
-    blob = json.dumps(metadata, sort_keys=True, default=str)
-    write_bytes_atomic(sidecar, json.dumps({**metadata, "complete": False}, sort_keys=True, default=str).encode())
-    if fmt == "MP4":
-        _write_mp4(path, frames, Fraction(fps).limit_denominator(1001), audio_from)
-    else:
-        images = list(frames)
-        buffer = io.BytesIO()
-        duration = max(1, round(1000 / float(fps)))
-        options: dict[str, Any] = {"lossless": False, "quality": 85} if fmt == "WEBP" else {"optimize": False}
-        images[0].save(buffer, format=fmt, save_all=True, append_images=images[1:], duration=duration, loop=0,
-                       **options)
-        write_bytes_atomic(path, buffer.getvalue())
-    write_bytes_atomic(sidecar, blob.encode())
-
-
-def _write_mp4(path: Path, frames: Iterable[Image.Image], fps: Fraction, audio_from: Path | None) -> None:
-    av = require_av()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:120]}.dreamfx-{os.getpid()}-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, mode="w", format="mp4") as out:
-            stream: Any = None
-            audio_in, audio_out, source = None, None, None
-            for image in frames:
-                rgb = np.asarray(image.convert("RGB"))
-                if stream is None:
-                    h, w = rgb.shape[:2]
-                    stream = out.add_stream("libx264", rate=fps)
-                    stream.width, stream.height = w + w % 2, h + h % 2  # H.264 4:2:0 needs even sides
-                    stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": "18", "preset": "veryfast"}
-                    if audio_from is not None:
-                        source = av.open(str(audio_from))
-                        audio_in = next((s for s in source.streams if s.type == "audio"), None)
-                        if audio_in is not None:
-                            audio_out = out.add_stream_from_template(audio_in)
-                if rgb.shape[0] % 2 or rgb.shape[1] % 2:
-                    rgb = np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge")
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                out.mux(stream.encode(frame))
-            if stream is None:
-                raise ImageError(f"cannot write {path}: no frames")
-            out.mux(stream.encode(None))
-            if audio_in is not None and source is not None:
-                for packet in source.demux(audio_in):
-                    if packet.dts is None:
-                        continue
-                    packet.stream = audio_out
-                    out.mux(packet)
-            if source is not None:
-                source.close()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, (DreamfxError, KeyboardInterrupt)) or not isinstance(exc, Exception):
-            raise
-        raise ImageError(f"cannot write {path}: {type(exc).__name__}: {exc}") from exc
 
 
 def frames_of(store: FrameStore, upto: int) -> Iterator[Image.Image]:
@@ -266,15 +206,48 @@ def note_silence(run: AnimationRun, result: Any) -> None:
 FrameEvent = Callable[[int, int], None]
 
 
+@dataclass
+class OutputPlan:
+    """An animation run's output, checked: the path, its format (None: a folder of frames),
+    the frame store, whether the animated file is already up to date, and the folders this
+    run made (removed again by :meth:`discard_created` if the run ends in an error before
+    anything is in them)."""
+
+    path: Path
+    fmt: str | None
+    store: FrameStore
+    up_to_date: bool
+    created: list[Path] = field(default_factory=list)
+
+    def discard_created(self) -> None:
+        """Remove the folders this run made that are still empty, deepest first (a folder
+        with anything in it is left alone)."""
+        for folder in sorted(self.created, key=lambda p: len(p.absolute().parts), reverse=True):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet."""
+    missing = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
 def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: Iterable[Path],
-                   input_digest: str) -> tuple[Path, str | None, FrameStore, bool]:
+                   input_digest: str, formats: tuple[str, ...] = ("GIF", "WEBP", "MP4"),
+                   command: str = "dreamfx zoom") -> OutputPlan:
     """Check the output of an animation run before any work: its format, that it writes over
-    no input and no file dreamfx did not write, that its folder is writable. Returns the path,
-    its format, the frame store and whether the animated file is already up to date."""
+    no input and no file dreamfx did not write, that its folder is writable. Only when every
+    check passed are the folders made (a refusal leaves nothing behind)."""
     from dreamfx.io.writing import check_writable_folder, remove_stale_temporaries
     from dreamfx.runs.writes import check_plan
 
-    path, fmt = output_kind(output)
+    path, fmt = output_kind(output, formats, command)
     store = FrameStore(frames_folder(path, fmt is None), count, run_hash, force)
     if fmt == "MP4":
         require_av()  # before any dream, not when the frames are done
@@ -282,13 +255,16 @@ def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: 
     check_plan([], [("output", path)] * (fmt is not None) + [("frames folder", store.folder), *written],
                inputs=inputs)
     up_to_date = fmt is not None and check_final(path, run_hash, count, force, input_digest)
-    for folder in {store.folder, path.parent}:
-        try:
+    folders = [path.parent, store.folder] if store.folder != path.parent else [path.parent]
+    plan = OutputPlan(path, fmt, store, up_to_date, [f for folder in folders for f in _missing_folders(folder)])
+    try:
+        for folder in folders:
             check_writable_folder(folder)
-        except DreamfxError as exc:
-            raise SettingsError(str(exc)) from None
-        remove_stale_temporaries(folder, recursive=False)
-    return path, fmt, store, up_to_date
+            remove_stale_temporaries(folder, recursive=False)
+    except DreamfxError as exc:
+        plan.discard_created()
+        raise SettingsError(str(exc)) from None
+    return plan
 
 
 def dream_frame(run: AnimationRun, dreamer: Any, image: Any, choices: list[int] | None, where: str) -> Any:

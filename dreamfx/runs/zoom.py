@@ -18,8 +18,9 @@ from PIL import Image
 from dreamfx.errors import ImageError, SettingsError
 from dreamfx.io.images import Picture, compose, digest, read_input_bytes, to_picture
 from dreamfx.config.request import CommonOptions
+from dreamfx.runs.encoders import duration_note, write_animation
 from dreamfx.runs.frames import (animation_hash, AnimationRun, dream_frame, frame_choices, frame_metadata, FrameEvent,
-                                 frames_of, MAX_FRAMES, prepare_output, write_animation)
+                                 frames_of, MAX_FRAMES, output_kind, OutputPlan, prepare_output)
 from dreamfx.io.metadata import provenance_of
 
 
@@ -50,9 +51,6 @@ def zoom_picture(picture: Picture, zoom: float, rotate: float) -> Picture:
     return Picture(zoom_about_centre(picture.luma, zoom, rotate), rgb)
 
 
-# -- frames as outputs ---------------------------------------------------------------------------
-
-
 # -- one animation run ---------------------------------------------------------------------------
 
 
@@ -66,9 +64,12 @@ class ZoomRequest(CommonOptions):
     zoom: float = 1.05
     rotate: float = 0.0
     fps: float = 12.0
+    max_pixels: int | None = None  # the photo's pixel limit (default: Pillow's decompression-bomb limit)
 
     def check(self) -> None:
         self.check_common()
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise SettingsError(f"--max-pixels must be a positive number of pixels, got {self.max_pixels}")
         if not 1 <= self.frames <= MAX_FRAMES:
             raise SettingsError(f"--frames must be 1 to {MAX_FRAMES:,}, got {self.frames}")
         if not (math.isfinite(self.zoom) and 0.5 <= self.zoom <= 2.0):
@@ -87,30 +88,34 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
     event = event or (lambda done, total: None)
     request.check()
     settings = request.settings(host)
+    output_kind(request.output)  # a wrong format is refused before the photo is read
     source = Path(request.source)
     data = read_input_bytes(source)
     if not data:
         raise ImageError(f"input image {source} is empty (0 bytes)")
     from dreamfx.io.images import decode_picture
 
-    photo = decode_picture(data, source)
+    photo = decode_picture(data, source, **({"max_pixels": request.max_pixels} if request.max_pixels else {}))
     photo_digest = digest(data)
     params = {"zoom": request.zoom, "rotate": request.rotate}
     run_hash = animation_hash(settings, request.color, "zoom", params)
-    path, fmt, store, up_to_date = prepare_output(request.output, request.frames, run_hash, request.force, [source],
-                                                  photo_digest)
-    run = AnimationRun(path, request.frames, folder=store.folder)
+    plan = prepare_output(request.output, request.frames, run_hash, request.force, [source], photo_digest)
+    try:
+        return _zoom(request, plan, settings, photo, photo_digest, params, run_hash, make_dreamer, event)
+    except BaseException:
+        plan.discard_created()  # a run that ended before its first frame leaves no folder behind
+        raise
+
+
+def _zoom(request: ZoomRequest, plan: OutputPlan, settings: Any, photo: Picture, photo_digest: str,
+          params: dict[str, Any], run_hash: str, make_dreamer: Callable[[Any], Any], event: FrameEvent) -> AnimationRun:
+    source, store = Path(request.source), plan.store
+    run = AnimationRun(plan.path, request.frames, folder=store.folder)
     started = time.perf_counter()
-    if up_to_date:
+    if plan.up_to_date:
         run.up_to_date, run.reused = True, request.frames
         return run
-    first = 0
-    while first < request.frames and store.done(first, photo_digest):
-        first += 1
-    # frames after the first one to redo are redone too (each is dreamed from the one before),
-    # but a file there that dreamfx did not write is still refused before any work
-    for index in range(first + 1, request.frames):
-        store.done(index, photo_digest)
+    first = store.first_to_dream(lambda index: photo_digest)
     run.reused = first
     if first < request.frames:
         event(-1, request.frames)
@@ -140,9 +145,10 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
         except KeyboardInterrupt:
             run.interrupted = True
     run.seconds = time.perf_counter() - started
-    if fmt is not None and not run.interrupted:
+    if plan.fmt is not None and not run.interrupted:
+        run.note = duration_note(plan.fmt, request.fps)
         meta = provenance_of(settings, animation="zoom", animation_params=params, run_hash=run_hash,
                              frames=request.frames, fps=request.fps, color=request.color, input=source.name,
                              input_sha256=photo_digest)
-        write_animation(path, fmt, frames_of(store, request.frames), request.fps, meta)
+        write_animation(plan.path, plan.fmt, frames_of(store, request.frames), request.fps, meta)
     return run
