@@ -23,7 +23,7 @@ from dreamfx.errors import PluginError
 HOOK = "dreamfx_register_commands"
 
 #: The commands of dreamfx itself; a plugin cannot take these names.
-BUILTIN_COMMANDS = ("run", "demo", "zoom", "video", "oip", "atlas", "layers", "presets", "plugins", "info")
+BUILTIN_COMMANDS = ("run", "demo", "zoom", "video", "oip", "atlas", "layers", "presets", "plugins", "info", "explore")
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

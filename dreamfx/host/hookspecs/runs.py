@@ -85,7 +85,7 @@ def dreamfx_register_commands(register: RegisterCommand) -> None:
     `--help`, so import nothing heavy at module level: TensorFlow belongs inside `run`).
     `register(name, run, *, arguments=None, description="")`: `name` is kebab-case and
     must not be one of dreamfx's own commands (run, demo, zoom, video, oip, atlas, layers,
-    presets, plugins, info: `dreamfx.host.commands.BUILTIN_COMMANDS`) or another plugin's;
+    presets, plugins, info, explore: `dreamfx.host.commands.BUILTIN_COMMANDS`) or another plugin's;
     `arguments(parser)` adds the command's options to its `argparse.ArgumentParser` (and
     may set `parser.description`); `run(args)` gets the parsed `argparse.Namespace` (with
     `debug` and `strict`) and returns the exit status. A
