@@ -2,12 +2,14 @@
 
     python docs/make_control_figures.py
 
-A masked dream of the bundled photo (photo | mask | dream), and a guided dream beside its
-guide, a hand-drawn 7, and the same photo under whole-layer on the same layer.
+A masked dream of the bundled photo (photo | mask | dream), a guided dream beside its
+guide, a hand-drawn 7, and the same photo under whole-layer on the same layer, and a
+looping zoom (GIF).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +62,12 @@ def main() -> None:
                 "-o", work / "guided.png")
         dreamfx("run", PHOTO, "--set", "objective=whole-layer", "-o", work / "whole.png")
         side_by_side([work / "seven-large.png", work / "guided.png", work / "whole.png"], DOCS / "images" / "guide.jpg")
+
+        with Image.open(PHOTO) as photo:  # a small photo: the GIF stays small
+            photo.convert("RGB").resize((200, 133), Image.Resampling.LANCZOS).save(work / "small.png")
+        dreamfx("zoom", work / "small.png", "--frames", "24", "--loop", "--fps", "10", "-o", work / "loop.gif")
+        shutil.copyfile(work / "loop.gif", DOCS / "images" / "loop.gif")  # the file, not its frames and sidecar
+        print("wrote", DOCS / "images" / "loop.gif")
 
 
 if __name__ == "__main__":

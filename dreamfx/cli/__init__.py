@@ -98,7 +98,8 @@ def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
     from dreamfx.runs.zoom import ZoomRequest, run_zoom
 
     request = ZoomRequest(args.photo, args.output, args.frames, args.zoom, args.rotate, args.fps,
-                          max_pixels=args.max_pixels, **_common(args))
+                          max_pixels=args.max_pixels, loop=args.loop, maps=args.maps,
+                          every=args.every, **_common(args))
     return _animate(args, host, "dreamfx zoom", lambda event, make: run_zoom(request, host, make, event))
 
 

@@ -57,12 +57,18 @@ class CommonOptions:
         applied after ``overrides``; none here."""
         return []
 
+    def leading(self) -> list[tuple[str, Any]]:
+        """Settings a command's options choose before ``overrides`` (an objective that ``--set``
+        may then tune, as ``--maps`` chooses ``keyframes``); none here."""
+        return []
+
     def settings(self, host: Any) -> Any:
-        """The validated settings of ``preset`` with ``overrides``, the command's shortcuts
-        and ``seed``."""
+        """The validated settings of ``preset`` with the command's leading choices,
+        ``overrides``, its shortcuts and ``seed``."""
         from dreamfx.config.presets import settings_for
 
-        return settings_for(host, self.preset, parse_overrides(self.overrides) + self.shortcuts(), seed=self.seed)
+        pairs = self.leading() + parse_overrides(self.overrides) + self.shortcuts()
+        return settings_for(host, self.preset, pairs, seed=self.seed)
 
 
 @dataclass(frozen=True)

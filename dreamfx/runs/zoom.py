@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -22,6 +22,7 @@ from dreamfx.runs.encoders import duration_note, write_animation
 from dreamfx.runs.frames import (animation_hash, AnimationRun, dream_frame, frame_choices, frame_metadata, FrameEvent,
                                  frames_of, MAX_FRAMES, output_kind, OutputPlan, prepare_output)
 from dreamfx.io.metadata import provenance_of
+from dreamfx.runs.keys import keyframe_choices, keyframe_settings
 
 
 # -- the zoom ------------------------------------------------------------------------------------
@@ -51,6 +52,65 @@ def zoom_picture(picture: Picture, zoom: float, rotate: float) -> Picture:
     return Picture(zoom_about_centre(picture.luma, zoom, rotate), rgb)
 
 
+# -- a seamless loop ----------------------------------------------------------------------------
+
+#: The fewest frames ``--loop`` joins.
+MIN_LOOP_FRAMES = 8
+
+
+def _frame(store: Any, index: int) -> Image.Image:
+    with Image.open(store.path(index)) as image:
+        image.load()
+        return image.copy()
+
+
+def _step(a: Image.Image, b: Image.Image) -> float:
+    return float(np.mean(np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32))))
+
+
+def fade_length(count: int) -> int:
+    """How many frames a looping zoom fades over: a quarter of them, at least 3."""
+    return max(3, round(count / 4))
+
+
+def loop_point(store: Any, count: int) -> int:
+    """Where a looping zoom starts: the frame ``L`` (from :func:`fade_length` ``F`` to half
+    way) whose step from the frame before it is the smallest there. The file plays frames
+    ``L`` to ``count - F - 1``, then fades over ``F`` frames from the zoom's last frames
+    into frames ``L - F ... L - 1``: it ends on frame ``L - 1`` exactly, so starting again
+    at ``L`` is one of the zoom's own (and smallest) steps."""
+    fade = fade_length(count)
+    low, high = fade, max(fade, min(count // 2, count - fade - 1))
+    best, smallest = low, math.inf
+    before = _frame(store, low - 1)
+    for start in range(low, high + 1):
+        frame = _frame(store, start)
+        step = _step(before, frame)
+        if step < smallest:
+            best, smallest = start, step
+        before = frame
+    return best
+
+
+def looped(store: Any, count: int, start: int) -> Iterator[Image.Image]:
+    """The frames of a looping file (see :func:`loop_point`), read from ``store`` one or
+    two at a time: ``count - start`` frames."""
+    fade = fade_length(count)
+    for index in range(start, count - fade):
+        yield _frame(store, index)
+    for j in range(fade):
+        weight = j / (fade - 1)
+        yield Image.blend(_frame(store, count - fade + j), _frame(store, start - fade + j), weight)
+
+
+def _looped_as(path: Path) -> bool:
+    """Whether the animated file at ``path`` was written as a loop (its provenance says)."""
+    from dreamfx.io.provenance import provenance
+
+    meta, _ = provenance(path)
+    return bool(meta and meta.get("loop"))
+
+
 # -- one animation run ---------------------------------------------------------------------------
 
 
@@ -65,6 +125,12 @@ class ZoomRequest(CommonOptions):
     rotate: float = 0.0
     fps: float = 12.0
     max_pixels: int | None = None  # the photo's pixel limit (default: Pillow's decompression-bomb limit)
+    loop: bool = False  # the animated file loops without a jump (:func:`looped`)
+    maps: str | None = None  # map keyframes: "56,33,28" (with every) or "56@0,33@24" (dreamfx.runs.keys)
+    every: int | None = None  # frames from one key map to the next
+
+    def leading(self) -> list[tuple[str, Any]]:
+        return keyframe_settings(self.maps, self.every)
 
     def check(self) -> None:
         self.check_common()
@@ -78,6 +144,9 @@ class ZoomRequest(CommonOptions):
             raise SettingsError(f"--rotate must be between -180 and 180 degrees, got {self.rotate}")
         if not (math.isfinite(self.fps) and 0.1 <= self.fps <= 240):
             raise SettingsError(f"--fps must be between 0.1 and 240, got {self.fps}")
+        if self.loop and self.frames < MIN_LOOP_FRAMES:
+            raise SettingsError(f"--loop needs at least {MIN_LOOP_FRAMES} frames (its last frames fade into its "
+                                f"first), got --frames {self.frames}")
 
 
 def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any],
@@ -88,7 +157,9 @@ def run_zoom(request: ZoomRequest, host: Any, make_dreamer: Callable[[Any], Any]
     event = event or (lambda done, total: None)
     request.check()
     settings = request.settings(host)
-    output_kind(request.output)  # a wrong format is refused before the photo is read
+    if output_kind(request.output)[1] is None and request.loop:  # a wrong format is refused before the photo is read
+        raise SettingsError("--loop makes a GIF, WebP or MP4 that loops; a folder of frames has no end to join "
+                            "(give -o OUT.gif, OUT.webp or OUT.mp4)")
     source = Path(request.source)
     data = read_input_bytes(source)
     if not data:
@@ -112,7 +183,7 @@ def _zoom(request: ZoomRequest, plan: OutputPlan, settings: Any, photo: Picture,
     source, store = Path(request.source), plan.store
     run = AnimationRun(plan.path, request.frames, folder=store.folder)
     started = time.perf_counter()
-    if plan.up_to_date:
+    if plan.up_to_date and _looped_as(plan.path) == request.loop:
         run.up_to_date, run.reused = True, request.frames
         return run
     first = store.first_to_dream(lambda index: photo_digest)
@@ -132,7 +203,8 @@ def _zoom(request: ZoomRequest, plan: OutputPlan, settings: Any, photo: Picture,
             if choices is not None:
                 settings = dreamer.settings_with(choices[0])  # the animation's stored settings hold the map
             for index in range(first, request.frames):
-                result = dream_frame(run, dreamer, pixels(current), choices, f"frame {index}")
+                keyed = keyframe_choices(dreamer, index)  # map keyframes: this frame's crossfade
+                result = dream_frame(run, dreamer, pixels(current), keyed or choices, f"frame {index}")
                 composed = compose(current, result.image, request.color)
                 meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="zoom",
                                       params=params, index=index, count=request.frames, input_name=source.name,
@@ -147,8 +219,13 @@ def _zoom(request: ZoomRequest, plan: OutputPlan, settings: Any, photo: Picture,
     run.seconds = time.perf_counter() - started
     if plan.fmt is not None and not run.interrupted:
         run.note = duration_note(plan.fmt, request.fps)
+        frames = frames_of(store, request.frames)
+        loop: dict[str, Any] = {}
+        if request.loop:
+            start = loop_point(store, request.frames)
+            frames, loop = looped(store, request.frames, start), {"loop": True, "loop_start": start}
         meta = provenance_of(settings, animation="zoom", animation_params=params, run_hash=run_hash,
                              frames=request.frames, fps=request.fps, color=request.color, input=source.name,
-                             input_sha256=photo_digest)
-        write_animation(plan.path, plan.fmt, frames_of(store, request.frames), request.fps, meta)
+                             input_sha256=photo_digest, **loop)
+        write_animation(plan.path, plan.fmt, frames, request.fps, meta)
     return run

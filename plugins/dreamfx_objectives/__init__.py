@@ -100,6 +100,18 @@ def _guide(
     return Guide(ctx.model, layer, image, invert)
 
 
+def _keyframes(
+    ctx: BuildContext,
+    keys: Annotated[list, "`[[map, frame], ...]`: at each key's frame that map alone; between keys a crossfade "
+                          "of the two. `dreamfx zoom --maps 56,33 --every 24` sets it."] = [[0, 0]],  # noqa: B006
+    layer: Annotated[str, "The layer whose maps the keys name."] = "conv3",
+    frame: Annotated[int, "The frame dreamed (fed per frame by zoom and video)."] = 0,
+) -> Objective:
+    from .keyframes import Keyframes
+
+    return Keyframes(ctx.model, layer, keys, frame)
+
+
 def _sum(
     ctx: BuildContext,
     terms: Annotated[list, "`[{name = \"...\", weight = 1.0, <that objective's params>}, ...]`. The terms can "
@@ -134,5 +146,7 @@ def dreamfx_register_objectives(register: Any) -> None:
              description="One unit of a dense layer, by default a digit's pre-softmax logit (\"dream a 3\")")
     register("guide", _guide,
              description="Guided DeepDream: grow the photo towards the best-matching features of a guide image")
+    register("keyframes", _keyframes,
+             description="Map keyframes: from map to map over an animation's frames, crossfading between keys")
     register("sum", _sum,
              description="Weighted sum of any registered objectives: [{name = ..., weight = ..., <params>}, ...]")
