@@ -1,19 +1,26 @@
-"""Benchmark of `dreamfx video` (issue #14): frames per second against the same frames
+"""Benchmark of `dreamfx video` (issues #14, #27): frames per second against the same frames
 dreamed as a folder by `dreamfx run`, in one process, and the coherence each gives.
 
-    python benchmarks/animation.py [--frames 48] [--size 320x240] [--json results.json]
+    python benchmarks/animation.py [--size 320x240] [--json results.json] [--quick]
 
-The clip is a slow pan (1 pixel per frame) over the bundled photo, made here. Each variant
-runs once warm (TensorFlow loaded and its graphs traced by a first small run of each
-command), with the default preset:
+Every clip is made here from photos generated here (seeds no test uses; the tests' generator
+is tests/test_video_shots.py's, with other seeds), so nothing is tuned to them. Each variant
+runs once warm (TensorFlow loaded and its graphs traced by a first run of the same command
+on another clip of the same shape), with the default preset and default video settings.
 
-A1  `dreamfx run FRAMES/ -o OUT/` (the reference: batches of 16 same-sized frames)
-A1b `dreamfx run FRAMES/ --batch-size 1 -o OUT/` (no target: one frame per dream, as a video
-    must go, so A2 against A1b is what flow, blending and the frame chain cost)
-A2  `dreamfx video FRAMES/ -o OUT/` (frame by frame, in order); target: at least 0.7x A1's
-    frames/s
+Speed (issue 27's targets):
 
-For each, the flicker and the warping error of the frames written (dreamfx.runs.flow).
+S1  8 shots of 6-12 frames (hard cuts between generated photos, a pan or a zoom in each):
+    `dreamfx run FRAMES/` (batches of 16) against `dreamfx video FRAMES/` (the shots as lanes
+    of one batch); target: video at least 0.7x run's frames/s.
+S2  one shot (a 24-frame pan): `dreamfx run FRAMES/ --batch-size 1` against `dreamfx video`;
+    target: at least 0.75x.
+
+Coherence (target: video's warping error at most 0.5x that of the same frames dreamed
+independently by `dreamfx run`), on 24-frame pans and zooms over generated photos: C1 a slow
+pan, C2 a fast pan, C3 a zoom in, C4 a pan over the bundled photo (issue 27's clip); and the
+flicker of each. Metrics: dreamfx.runs.flow.clip_coherence on the frames written, pairs across
+a cut left out.
 """
 
 from __future__ import annotations
@@ -29,27 +36,56 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "dreamfx" / "data" / "coffee.png"
-TARGET = 0.7
+SPEED_TARGET, SINGLE_TARGET, WARP_TARGET = 0.7, 0.75, 0.5
+SEEDS = 5000  # generated photos from this seed on: the tests use seeds below 1000
 
 
-def pan_clip(folder: Path, count: int, size: tuple[int, int], step: float = 1.0) -> list[Path]:
-    """A slow pan over the bundled photo, as the tests make it."""
-    folder.mkdir(parents=True, exist_ok=True)
+def generated_photo(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """A made-up photo: a smooth colour field, soft shapes, fine grain (as the tests make them)."""
+    rng = np.random.default_rng(seed)
     w, h = size
-    with Image.open(PHOTO) as src:
-        src = src.convert("RGB")
-        big = src.resize((round(src.size[0] * h / src.size[1]), h), Image.Resampling.LANCZOS)
-    paths = []
+    base = Image.fromarray((rng.random((4, 5, 3)) * 255).astype(np.uint8), "RGB").resize((w, h), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(base)
+    for _ in range(int(rng.integers(6, 12))):
+        x, y = rng.integers(0, w), rng.integers(0, h)
+        rx, ry = rng.integers(w // 16, w // 4), rng.integers(h // 16, h // 4)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x - rx, y - ry, x + rx, y + ry], fill=colour)
+    image = np.asarray(base.filter(ImageFilter.GaussianBlur(2)), np.float32) + rng.normal(0, 18, (h, w, 1))
+    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
+
+
+def pan_frames(photo: Image.Image, count: int, size: tuple[int, int], step: float, zoom: float = 1.0) -> list[Image.Image]:
+    w, h = size
+    big = photo.resize((round(photo.size[0] * h * 1.25 / photo.size[1]), round(h * 1.25)), Image.Resampling.LANCZOS)
+    frames = []
     for i in range(count):
-        frame = big.transform((w, h), Image.Transform.AFFINE, (1, 0, i * step, 0, 1, 0),
-                              resample=Image.Resampling.BICUBIC)
-        paths.append(folder / f"f{i:03d}.png")
-        frame.save(paths[-1])
-    return paths
+        s = zoom ** -i
+        cx, cy = i * step + w / 2, big.size[1] / 2
+        frames.append(big.transform((w, h), Image.Transform.AFFINE, (s, 0, cx - s * w / 2, 0, s, cy - s * h / 2),
+                                    resample=Image.Resampling.BICUBIC))
+    return frames
+
+
+def save(folder: Path, frames: list[Image.Image]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        frame.save(folder / f"f{i:03d}.png")
+    return folder
+
+
+def shots_clip(seed: int, size: tuple[int, int]) -> tuple[list[Image.Image], list[int]]:
+    rng = np.random.default_rng(seed)
+    lengths = [int(n) for n in rng.integers(6, 13, 8)]
+    frames: list[Image.Image] = []
+    for k, n in enumerate(lengths):
+        zoom = 1.02 if k % 3 == 2 else 1.0
+        frames += pan_frames(generated_photo(seed + 1 + k), n, size, 0.0 if zoom > 1 else 1.0 + k % 3, zoom)
+    return frames, lengths
 
 
 def gray(path: Path) -> np.ndarray:
@@ -57,51 +93,110 @@ def gray(path: Path) -> np.ndarray:
         return np.asarray(img.convert("L"), np.float32) / 255.0
 
 
+def timed(dreamfx, argv: list[str], warm_argv: list[str], out: Path) -> float:
+    assert dreamfx(warm_argv) == 0  # load and trace first
+    started = time.perf_counter()
+    assert dreamfx(argv + [str(out) + "/"]) == 0
+    return time.perf_counter() - started
+
+
+def metrics_of(clip: Path, out: Path, cuts: list[int]) -> dict[str, float]:
+    from dreamfx.runs.flow import Coherence, Motion
+
+    inputs = [gray(p) for p in sorted(clip.glob("*.png"))]
+    outputs = [gray(p) for p in sorted(out.glob("frame_*.png"))] or [gray(p) for p in sorted(out.glob("f*.png"))]
+    m = Coherence()
+    for t in range(1, len(inputs)):
+        if t not in cuts:
+            m.add(inputs[t - 1], inputs[t], outputs[t - 1], outputs[t], Motion.between(inputs[t - 1], inputs[t]))
+    return m.as_dict()
+
+
+def sheet(clip: Path, dreamed: Path, lengths: list[int], path: Path) -> None:
+    """Each shot's middle frame (top) over its dream by `dreamfx video` (below), at half size."""
+    middles = [int(first + n // 2) for first, n in zip(np.cumsum([0, *lengths[:-1]]), lengths)]
+    inputs, outputs = sorted(clip.glob("*.png")), sorted(dreamed.glob("frame_*.png"))
+    with Image.open(inputs[0]) as first:
+        w, h = first.size[0] // 2, first.size[1] // 2
+    out = Image.new("RGB", (w * len(middles) + 4 * (len(middles) - 1), 2 * h + 4), "white")
+    for k, i in enumerate(middles):
+        for row, source in enumerate((inputs[i], outputs[i])):
+            with Image.open(source) as img:
+                out.paste(img.convert("RGB").resize((w, h), Image.Resampling.LANCZOS), (k * (w + 4), row * (h + 4)))
+    out.save(path, quality=88)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--size", default="320x240")
+    parser.add_argument("--frames", type=int, default=24, help="frames of each single-shot clip")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--quick", action="store_true", help="speed only (S1, S2)")
+    parser.add_argument("--still", help="also write a still of S1: each shot's middle frame over its dream (JPEG)")
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
+    size = (w, h)
     from dreamfx.cli import main as dreamfx
-    from dreamfx.runs.flow import clip_coherence
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        paths = pan_clip(base / "clip", args.frames, (w, h))
-        warm = pan_clip(base / "warm", 4, (w, h))
-        inputs = [gray(p) for p in paths]
-        variants = {
-            "A1 run FRAMES/ (reference)": ["run", str(base / "clip"), "-q", "-o"],
-            "A1b run FRAMES/ --batch-size 1": ["run", str(base / "clip"), "--batch-size", "1", "-q", "-o"],
-            "A2 video": ["video", str(base / "clip"), "-q", "-o"],
-        }
-        for i, (name, argv_) in enumerate(variants.items()):
-            warm_argv = [a if a != str(base / "clip") else str(warm[0].parent) for a in argv_]
-            assert dreamfx(warm_argv + [str(base / f"warm{i}") + "/"]) == 0  # load and trace first
-            out = base / f"out{i}"
-            started = time.perf_counter()
-            assert dreamfx(argv_ + [str(out) + "/"]) == 0
-            seconds = time.perf_counter() - started
-            written = sorted(p for p in out.glob("*.png"))
-            assert len(written) == args.frames, (name, len(written))
-            metrics = clip_coherence(inputs, [gray(p) for p in written])
-            results[name] = {"seconds": seconds, "frames_per_s": args.frames / seconds, **metrics.as_dict()}
-    reference = results["A1 run FRAMES/ (reference)"]
-    print(f"\n{args.frames} frames of {w}x{h}, a 1-pixel-per-frame pan over the bundled photo, preset single-map\n")
-    print(f"{'variant':32} {'frames/s':>9} {'vs run':>7} {'flicker':>8} {'warp err':>9}")
-    for name, r in results.items():
-        ratio = r["frames_per_s"] / reference["frames_per_s"]
-        r["ratio_vs_run"] = ratio
-        print(f"{name:32} {r['frames_per_s']:9.2f} {ratio:6.2f}x {r['flicker']:8.4f} {r['warping_error']:9.5f}")
-    ratio = results["A2 video"]["ratio_vs_run"]
-    single = results["A2 video"]["frames_per_s"] / results["A1b run FRAMES/ --batch-size 1"]["frames_per_s"]
-    results["A2 video"]["ratio_vs_run_batch_1"] = single
-    print(f"\nvideo against run --batch-size 1 (the same one-frame dreams): {single:.2f}x")
-    ok = ratio >= TARGET
-    print(f"\ntarget: video at least {TARGET}x the frames/s of run: {ratio:.2f}x  {'ok' if ok else 'MISSED'}")
+        frames, lengths = shots_clip(SEEDS, size)
+        clip = save(base / "shots", frames)
+        warm = save(base / "shots-warm", shots_clip(SEEDS + 100, size)[0])
+        cuts = list(np.cumsum(lengths)[:-1])
+        n = len(frames)
+        for name, cmd in (("S1 run FRAMES/", ["run"]), ("S1 video", ["video"])):
+            out = base / name.replace(" ", "_").replace("/", "")
+            secs = timed(dreamfx, [*cmd, str(clip), "-q", "-o"], [*cmd, str(warm), "-q", "-o", str(out) + "-warm/"], out)
+            results[name] = {"frames": n, "seconds": secs, "frames_per_s": n / secs, **metrics_of(clip, out, cuts)}
+        if args.still:
+            sheet(clip, base / "S1_video", lengths, Path(args.still))
+        report = json.loads((base / "S1_video" / "report.json").read_text())
+        found = [s["first"] for s in report["shots"]][1:]
+        results["S1 video"]["cuts_found_right"] = float(found == [int(c) for c in cuts])
+        single = save(base / "single", pan_frames(generated_photo(SEEDS + 200), args.frames, size, 1.0))
+        single_warm = save(base / "single-warm", pan_frames(generated_photo(SEEDS + 300), args.frames, size, 1.0))
+        for name, cmd in (("S2 run --batch-size 1", ["run", "--batch-size", "1"]), ("S2 video", ["video"])):
+            out = base / name.replace(" ", "_").replace("/", "")
+            secs = timed(dreamfx, [*cmd, str(single), "-q", "-o"],
+                         [*cmd, str(single_warm), "-q", "-o", str(out) + "-warm/"], out)
+            results[name] = {"frames": args.frames, "seconds": secs, "frames_per_s": args.frames / secs,
+                             **metrics_of(single, out, [])}
+        if not args.quick:
+            with Image.open(PHOTO) as photo:
+                bundled = photo.convert("RGB")
+            clips = {"C1 slow pan": pan_frames(generated_photo(SEEDS + 400), args.frames, size, 1.0),
+                     "C2 fast pan": pan_frames(generated_photo(SEEDS + 500), args.frames, size, 4.0),
+                     "C3 zoom in": pan_frames(generated_photo(SEEDS + 600), args.frames, size, 0.0, 1.01),
+                     "C4 pan, bundled photo": pan_frames(bundled, args.frames, size, 1.0)}
+            for name, made in clips.items():
+                folder = save(base / name.split()[0], made)
+                for variant, cmd in (("independent", ["run"]), ("video", ["video"])):
+                    out = base / f"{name.split()[0]}-{variant}"
+                    assert dreamfx([*cmd, str(folder), "-q", "-o", str(out) + "/"]) == 0
+                    results[f"{name}: {variant}"] = metrics_of(folder, out, [])
+    print(f"\nspeed, {w}x{h}, default preset and settings (frames/s; higher is better)\n")
+    s1 = results["S1 video"]["frames_per_s"] / results["S1 run FRAMES/"]["frames_per_s"]
+    s2 = results["S2 video"]["frames_per_s"] / results["S2 run --batch-size 1"]["frames_per_s"]
+    print(f"{'variant':28} {'frames':>6} {'frames/s':>9} {'flicker':>8} {'warp err':>9}")
+    for name in ("S1 run FRAMES/", "S1 video", "S2 run --batch-size 1", "S2 video"):
+        r = results[name]
+        print(f"{name:28} {int(r['frames']):6d} {r['frames_per_s']:9.2f} {r['flicker']:8.4f} {r['warping_error']:9.5f}")
+    print(f"\nS1 {len(lengths)} shots {lengths}: video/run {s1:.2f}x (target {SPEED_TARGET}x: "
+          f"{'ok' if s1 >= SPEED_TARGET else 'MISSED'}); cuts found right: {bool(results['S1 video']['cuts_found_right'])}")
+    print(f"S2 one shot: video/run --batch-size 1 {s2:.2f}x (target {SINGLE_TARGET}x: "
+          f"{'ok' if s2 >= SINGLE_TARGET else 'MISSED'})")
+    results["ratios"] = {"S1": s1, "S2": s2}
+    if not args.quick:
+        print(f"\ncoherence, {args.frames} frames of {w}x{h} (lower is better)\n")
+        print(f"{'clip':24} {'flicker ind.':>12} {'flicker video':>13} {'warp ind.':>10} {'warp video':>10} {'ratio':>6}")
+        for name in ("C1 slow pan", "C2 fast pan", "C3 zoom in", "C4 pan, bundled photo"):
+            a, b = results[f"{name}: independent"], results[f"{name}: video"]
+            ratio = b["warping_error"] / a["warping_error"]
+            results["ratios"][name] = ratio
+            print(f"{name:24} {a['flicker']:12.4f} {b['flicker']:13.4f} {a['warping_error']:10.5f} "
+                  f"{b['warping_error']:10.5f} {ratio:5.2f}x {'ok' if ratio <= WARP_TARGET else 'MISSED'}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -188,7 +188,7 @@ def test_dot_is_the_folder_of_frames(tmp_path, cli):
     work.mkdir()
     run = cli("video", tmp_path / "clip", *TINY, "-q", "-o", ".", cwd=work)
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in work.iterdir()) == ["frame_00000.png", "frame_00001.png"]
+    assert sorted(p.name for p in work.iterdir()) == ["frame_00000.png", "frame_00001.png", "report.json"]
 
 
 # -- row 16: a full disk or a read-only folder is one line ------------------------------------------

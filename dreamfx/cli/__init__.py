@@ -106,8 +106,9 @@ def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
 def cmd_video(args: argparse.Namespace, host: Any) -> int:
     from dreamfx.runs.video import VideoRequest, run_video
 
+    chosen = {k: v for k, v in (("temporal", args.temporal), ("lanes", args.lanes)) if v is not None}
     request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, max_pixels=args.max_pixels,
-                           **_common(args))
+                           **chosen, **_common(args))
     return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))
 
 

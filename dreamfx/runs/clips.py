@@ -28,6 +28,7 @@ from dreamfx.io import images
 from dreamfx.io.images import INPUT_SUFFIXES, decode_picture, digest, read_input_bytes
 from dreamfx.runs.encoders import require_av
 from dreamfx.runs.frames import MAX_FRAMES
+from dreamfx.runs.shots import ContentValues
 
 #: Image formats that hold a still photo unless they hold several frames (an animated GIF,
 #: WebP or PNG is a clip; so is any format Pillow does not read as an image: MP4, MOV, ...).
@@ -71,17 +72,26 @@ class Clip:
     max_pixels: int
     files: list[Path] = field(default_factory=list)
     has_audio: bool = False
+    #: Each frame's content value against the one before (:mod:`dreamfx.runs.shots`), 0 for the first.
+    changes: list[float] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.digests)
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """The frames in order as 8-bit RGB arrays, decoded one at a time; a frame that is not
-        the one planned is an :class:`ImageError`."""
+    def shots(self) -> list[Any]:
+        """The clip's shots (:func:`dreamfx.runs.shots.find_shots`): one when nothing was measured."""
+        from dreamfx.runs.shots import find_shots
+
+        return find_shots(self.changes if len(self.changes) == self.count else [0.0] * self.count)
+
+    def frames(self, start: int = 0) -> Iterator[np.ndarray]:
+        """The frames from ``start`` on, in order, as 8-bit RGB arrays, decoded one at a time
+        (a video's frames before ``start`` are decoded and dropped); a frame that is not the one
+        planned is an :class:`ImageError`."""
         if self.files:
-            for index, path in enumerate(self.files):
-                data, array = _folder_frame(path, self.max_pixels)
+            for index in range(start, len(self.files)):
+                data, array = _folder_frame(self.files[index], self.max_pixels)
                 self._same(index, digest(data))
                 yield array
             return
@@ -89,6 +99,8 @@ class Clip:
         for index, array in enumerate(_video_frames(self.source, self.max_pixels)):
             if index >= self.count:
                 break
+            if index < start:
+                continue
             self._same(index, hashlib.sha256(array.tobytes()).hexdigest())
             yield array
         if index + 1 < self.count:
@@ -142,16 +154,18 @@ def _scan_folder(folder: Path, fps: Fraction, limit: int) -> Clip:
         raise ImageError(f"{folder} holds no frames (image files: png, jpg, tif, bmp, webp, gif)")
     if len(files) > MAX_FRAMES:
         raise _too_many(folder)
-    digests, shape = [], None
+    digests, shape, changes = [], None, ContentValues()
     for path in files:
         data, array = _folder_frame(path, limit)
+        changes.add(array)
         if shape is not None and array.shape != shape:
             raise ImageError(f"frame {path} is {array.shape[1]}x{array.shape[0]}, the frames before it "
                              f"{shape[1]}x{shape[0]}: a clip's frames must have one size")
         shape = array.shape
         digests.append(digest(data))
     assert shape is not None
-    return Clip(folder, digests, [p.name for p in files], (shape[0], shape[1]), fps, limit, files=files)
+    return Clip(folder, digests, [p.name for p in files], (shape[0], shape[1]), fps, limit, files=files,
+                changes=changes.values)
 
 
 # -- a video file --------------------------------------------------------------------------------
@@ -192,15 +206,17 @@ def _scan_video(path: Path, fps: float | None, limit: int) -> Clip:
     info: dict[str, Any] = {}
     digests: list[str] = []
     shape: tuple[int, ...] | None = None
+    changes = ContentValues()
     for index, array in enumerate(_video_frames(path, limit, info)):
         _one_size(path, str(index), array.shape, shape)
         shape = array.shape
         if index >= MAX_FRAMES:
             raise _too_many(path)
         digests.append(hashlib.sha256(array.tobytes()).hexdigest())
+        changes.add(array)
     if shape is None:
         raise ImageError(f"input video {path} holds no frames")
     rate = info.get("rate")
     chosen = Fraction(fps).limit_denominator(1001) if fps else Fraction(rate) if rate else Fraction(24)
     return Clip(path, digests, [f"{path.name}#{i}" for i in range(len(digests))], (shape[0], shape[1]), chosen,
-                limit, has_audio=bool(info.get("audio")))
+                limit, has_audio=bool(info.get("audio")), changes=changes.values)

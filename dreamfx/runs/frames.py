@@ -240,7 +240,7 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: Iterable[Path],
                    input_digest: str, formats: tuple[str, ...] = ("GIF", "WEBP", "MP4"),
-                   command: str = "dreamfx zoom") -> OutputPlan:
+                   command: str = "dreamfx zoom", extra: Iterable[tuple[str, Path]] = ()) -> OutputPlan:
     """Check the output of an animation run before any work: its format, that it writes over
     no input and no file dreamfx did not write, that its folder is writable. Only when every
     check passed are the folders made (a refusal leaves nothing behind)."""
@@ -252,7 +252,7 @@ def prepare_output(output: str, count: int, run_hash: str, force: bool, inputs: 
     if fmt == "MP4":
         require_av()  # before any dream, not when the frames are done
     written = [("frame", store.path(i)) for i in range(count)]
-    check_plan([], [("output", path)] * (fmt is not None) + [("frames folder", store.folder), *written],
+    check_plan([], [("output", path)] * (fmt is not None) + [("frames folder", store.folder), *written, *extra],
                inputs=inputs)
     up_to_date = fmt is not None and check_final(path, run_hash, count, force, input_digest)
     folders = [path.parent, store.folder] if store.folder != path.parent else [path.parent]

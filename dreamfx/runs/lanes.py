@@ -1,0 +1,252 @@
+"""The frames of ``dreamfx video`` dreamed in lanes: the chains of different shots side by side.
+
+A shot's frames must be dreamed in order (each starts from the previous frame's dream), but
+different shots do not depend on each other. The clip's shots (:mod:`dreamfx.runs.shots`) are
+shared among up to ``lanes`` lanes, each a run of consecutive whole shots
+(:func:`~dreamfx.runs.shots.lane_ranges`), and every step dreams the next frame of each lane
+together in one batch (``dream_batch``: each image's dream equals its dream alone, so a
+frame's pixels do not depend on which lanes it shared a batch with, and a resumed run gives
+the same frames). A shot's first frame starts from itself.
+
+Each lane reads its frames in order with its own decoder (a video's frames before the lane's
+first are decoded and dropped) and holds a window of them: from the previous frame to
+:data:`AHEAD` after the current one, with the flow into each computed ahead in worker threads.
+Memory grows with the lanes, not with the clip.
+
+After its dream, each frame is pulled toward the previous frame's output, warped onto it, on
+the pixels the consistency mask keeps (``temporal``, :func:`dreamfx.runs.flow.blend_start`):
+the temporal term of Ruder et al. applied once per frame on the host, not inside the ascent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from PIL import Image
+
+from dreamfx.errors import ImageError
+from dreamfx.io.images import compose, Picture, to_picture
+from dreamfx.runs.frames import AnimationRun, frame_choices, frame_metadata, FrameEvent, note_silence, OutputPlan
+from dreamfx.runs.outcomes import interruptible
+from dreamfx.runs.shots import lane_ranges, Shot
+
+#: Input frames decoded, and their flow computed, ahead of the frame being dreamed, per lane.
+AHEAD = 3
+#: Frames dreamed and handed to the writer thread but not yet written, at most, per lane.
+WRITES_BEHIND = 2
+
+
+def _picture(rgb: np.ndarray) -> Picture:
+    return to_picture(Image.fromarray(rgb, "RGB"))
+
+
+def pixels(picture: Picture, dreamer: Any) -> np.ndarray:
+    """What a frame's dream starts from, or blends with: the luma, or the RGB for a colour model."""
+    if dreamer.channels != 3:
+        return picture.luma
+    return picture.rgb if picture.rgb is not None else np.repeat(picture.luma[..., None], 3, axis=-1)
+
+
+class Lane:
+    """Consecutive whole shots dreamed in order: their frames decoded from the lane's first,
+    the flow into each (none into a shot's first frame) computed ahead in ``pool``."""
+
+    def __init__(self, clip: Any, shots: list[Shot], pool: ThreadPoolExecutor) -> None:
+        self.shots, self.pool = shots, pool
+        self.index, self.last = shots[0].first, shots[-1].last
+        self.starts = {shot.first for shot in shots}
+        self.source: Iterator[np.ndarray] = clip.frames(self.index)
+        self.decoded: dict[int, np.ndarray] = {}
+        self.motions: dict[int, Future[Any]] = {}
+        self.next = self.index
+        self.previous: Picture | None = None  # the previous frame's output, as written
+        self.previous_input: np.ndarray | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.index <= self.last
+
+    def rgb(self, index: int) -> np.ndarray:
+        while self.next <= index:
+            self.decoded[self.next] = next(self.source)
+            self.next += 1
+        return self.decoded[index]
+
+    def want(self, index: int) -> None:
+        """Start the flow from frame ``index - 1`` to frame ``index`` (within a shot)."""
+        from dreamfx.runs.flow import Motion
+
+        if index <= self.last and index not in self.starts and index not in self.motions:
+            before, after = self.rgb(index - 1), self.rgb(index)
+            self.motions[index] = self.pool.submit(
+                lambda: Motion.between(_picture(before).luma, _picture(after).luma))
+
+    def motion(self, index: int) -> Future[Any] | None:
+        """The flow into frame ``index`` (a future, which the lane forgets), None at a shot's start."""
+        if index in self.starts:
+            return None
+        self.want(index)
+        return self.motions.pop(index)
+
+    def advance(self, written: Picture, picture: Picture) -> None:
+        """Frame ``self.index`` is done: its output becomes the previous one, older frames go."""
+        self.previous, self.previous_input = written, picture.luma
+        for old in [i for i in self.decoded if i < self.index]:
+            del self.decoded[old]
+        self.index += 1
+
+    def close(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+
+def first_to_dream(plan: OutputPlan, clip: Any, shots: list[Shot]) -> dict[int, int]:
+    """Per shot (by its first frame), the first frame to dream: the frames before it are
+    written by this run's settings from these inputs. A file among the frames that dreamfx did
+    not write is refused now, before any work."""
+    done = [plan.store.done(i, clip.digests[i]) for i in range(clip.count)]
+    firsts = {}
+    for shot in shots:
+        f = shot.first
+        while f <= shot.last and done[f]:
+            f += 1
+        firsts[shot.first] = f
+    return firsts
+
+
+def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], settings: Any,
+                make_dreamer: Callable[[Any], Any], event: FrameEvent, params: dict[str, Any],
+                run_hash: str) -> tuple[AnimationRun, Any, Any]:
+    """Dream the frames not up to date, lane by lane in batches; measure each pair of
+    consecutive frames within a shot. Returns the run, the settings the frames were dreamed
+    with (an "auto" map chosen) and the coherence sums."""
+    from dreamfx.runs.flow import blend_start, Coherence
+
+    store, count = plan.store, clip.count
+    run = AnimationRun(plan.path, count, folder=store.folder)
+    metrics = Coherence()
+    if plan.up_to_date:
+        run.up_to_date, run.reused = True, count
+        return run, settings, metrics
+    firsts = first_to_dream(plan, clip, shots)
+    shot_of = {}
+    for shot in shots:
+        shot_of.update({i: shot.first for i in range(shot.first, shot.last + 1)})
+    run.reused = sum(firsts[s.first] - s.first for s in shots)
+    use_flow = request.flow == "farneback"
+    dreamer: Any = None
+    choices: list[int] | None = None
+    started = time.perf_counter()
+    if run.reused < count:
+        event(-1, count)
+    groups = lane_ranges(shots, request.lanes)
+    with ThreadPoolExecutor(2, thread_name_prefix="dreamfx-flow") as pool, \
+            ThreadPoolExecutor(1, thread_name_prefix="dreamfx-io") as writer:
+        lanes = [Lane(clip, group, pool) for group in groups]
+        writes: deque[Future[None]] = deque()
+
+        def landed(wait_for: int) -> None:
+            while writes and (writes[0].done() or len(writes) > wait_for):
+                writes[0].result()  # Ctrl-C while it waits: the write is still under way, waited for again
+                writes.popleft()
+                run.dreamed += 1
+                event(run.reused + run.dreamed, count)
+
+        def measure(lane: Lane, motion: Future[Any] | None, picture: Picture, written: Picture) -> None:
+            if motion is not None and lane.previous is not None and lane.previous_input is not None:
+                metrics.add(lane.previous_input, picture.luma, lane.previous.luma, written.luma, motion.result())
+            lane.advance(written, picture)
+
+        try:
+            while True:
+                batch: list[tuple[Lane, int, Picture, Future[Any] | None]] = []
+                for lane in lanes:
+                    while lane.active:
+                        index = lane.index
+                        picture = _picture(lane.rgb(index))
+                        for ahead in range(index + 1, min(index + 1 + AHEAD, lane.last + 1)):
+                            lane.want(ahead)
+                        motion = lane.motion(index)
+                        if index < firsts[shot_of[index]]:
+                            measure(lane, motion, picture, store.read(index))
+                            continue
+                        batch.append((lane, index, picture, motion))
+                        break
+                if not batch:
+                    break
+                if dreamer is None:
+                    dreamer = make_dreamer(settings)
+                    started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
+                    event(run.reused, count)
+                    first = _picture(lanes[0].decoded[0]) if 0 in lanes[0].decoded else _first(clip)
+                    choices = frame_choices(dreamer, pixels(first, dreamer), run)
+                    if choices is not None:
+                        settings = dreamer.settings_with(choices[0])  # the stored settings hold the map chosen
+                starts = []
+                for lane, index, picture, motion in batch:
+                    frame = pixels(picture, dreamer)
+                    if motion is None or lane.previous is None or request.blend <= 0:
+                        starts.append(frame)
+                    else:
+                        carried = motion.result() if use_flow else None
+                        starts.append(blend_start(frame, pixels(lane.previous, dreamer), carried, request.blend))
+                results = _dream(run, dreamer, starts, choices, [f"frame {i} of {clip.source}" for _, i, _, _ in batch],
+                                len(lanes))
+                for (lane, index, picture, motion), result in zip(batch, results):
+                    image = result.image
+                    if motion is not None and lane.previous is not None and request.blend > 0 and request.temporal > 0:
+                        carried = motion.result() if use_flow else None
+                        image = blend_start(image, pixels(lane.previous, dreamer), carried, request.temporal)
+                    composed = compose(picture, image, request.color)
+                    meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="video",
+                                          params=params, index=index, count=count, input_name=clip.names[index],
+                                          input_digest=clip.digests[index])
+                    writes.append(writer.submit(store.write, index, composed, meta))
+                    measure(lane, motion, picture, to_picture(composed))  # as a rerun reads it back
+                landed(WRITES_BEHIND * len(batch))
+        except KeyboardInterrupt:
+            run.interrupted = True
+        finally:
+            for lane in lanes:
+                lane.close()
+        while writes:  # the writes under way land (each is atomic), whatever happens
+            try:
+                landed(0)
+            except KeyboardInterrupt:
+                run.interrupted = True
+    run.seconds = time.perf_counter() - started
+    return run, settings, metrics
+
+
+def _first(clip: Any) -> Picture:
+    """The clip's first frame (an "auto" map is chosen from it), decoded on its own."""
+    source = clip.frames(0)
+    try:
+        return _picture(next(source))
+    finally:
+        getattr(source, "close", lambda: None)()
+
+
+def _dream(run: AnimationRun, dreamer: Any, images: list[np.ndarray], choices: list[int] | None,
+           where: list[str], lanes: int) -> list[Any]:
+    """One step of every lane: the frames dreamed as one batch, interruptible, timed into
+    ``run.dream_seconds``; a non-finite result refused, a silent one counted. As lanes end,
+    the batch is padded (with copies of its first frame, dropped after) to a power of two or
+    to the number of lanes, so that a clip compiles a few batch shapes, not one per width
+    (a new shape's first dreams run eagerly and trace: seconds each)."""
+    began = time.perf_counter()
+    width = min(lanes, 1 << (len(images) - 1).bit_length())  # few batch shapes: each is compiled once
+    padded = images + [images[0]] * (width - len(images))
+    each = None if choices is None else choices * len(padded)
+    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each))[:len(images)]
+    run.dream_seconds += time.perf_counter() - began
+    for result, name in zip(results, where):
+        if result.problem is not None:
+            raise ImageError(f"{name}: {result.problem}")
+        note_silence(run, result)
+    return results
