@@ -74,3 +74,18 @@ def test_set_tunes_the_keyframes_objective(cli, tmp_path):
     assert read_metadata(tmp_path / "o" / "frame_00001.png")["objective"] == "conv2 map 7"
     cli("zoom", tmp_path / "p.png", "--frames", 2, "--maps", "300@0", "-o", f"{tmp_path / 'x'}/").one_line_error(
         2, "map 300")
+
+
+def test_a_video_tours_the_maps(cli, tmp_path):
+    """``dreamfx video --maps``: each frame of every shot dreams its own frame's crossfade,
+    side by side in one batch."""
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    base = _photo(tmp_path / "base.png", 913, size=(56, 36))
+    for i in range(5):  # a slow pan over the photo
+        Image.fromarray((base[:, i:i + 48] * 255).round().astype(np.uint8)).save(folder / f"f{i}.png")
+    run = cli("video", folder, "--maps", "19@0,56@4", "-o", f"{tmp_path / 'out'}/", *QUICK)
+    assert run.returncode == 0, run.stderr
+    shown = [read_metadata(tmp_path / "out" / f"frame_{i:05d}.png")["objective"] for i in range(5)]
+    assert shown == ["conv3 map 19", "conv3 maps 19 (75%) + 56 (25%)", "conv3 maps 19 (50%) + 56 (50%)",
+                     "conv3 maps 19 (25%) + 56 (75%)", "conv3 map 56"]

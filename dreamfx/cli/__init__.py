@@ -108,7 +108,7 @@ def cmd_video(args: argparse.Namespace, host: Any) -> int:
 
     chosen = {k: v for k, v in (("temporal", args.temporal), ("lanes", args.lanes)) if v is not None}
     request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, max_pixels=args.max_pixels,
-                           **chosen, **_common(args))
+                           maps=args.maps, every=args.every, **chosen, **_common(args))
     return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))
 
 

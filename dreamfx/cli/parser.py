@@ -69,6 +69,9 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
         p.add_argument("--max-pixels", type=int, default=None,
                        help="refuse a photo or frames with more pixels than this (default: Pillow's decompression-bomb "
                        "limit)")
+        p.add_argument("--maps", metavar="MAPS", help="map keyframes: 56,33,28 (with --every N) or 56@0,33@24,28@48: "
+                       "the dream moves from map to map, crossfading between keys (objective keyframes)")
+        p.add_argument("--every", type=int, metavar="N", help="with --maps: frames from one map to the next")
         mask_option(p)
         dream_options(p)
 
@@ -126,9 +129,6 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     zoom.add_argument("--zoom", type=float, default=1.05, help="enlargement per frame (default 1.05)")
     zoom.add_argument("--rotate", type=float, default=0.0, help="degrees turned per frame, counter-clockwise (default 0)")
     zoom.add_argument("--fps", type=float, default=12.0, help="frames per second of a GIF/WebP/MP4 (default 12)")
-    zoom.add_argument("--maps", metavar="MAPS", help="map keyframes: 56,33,28 (with --every N) or 56@0,33@24,28@48: "
-                      "the dream moves from map to map, crossfading between keys (objective keyframes)")
-    zoom.add_argument("--every", type=int, metavar="N", help="with --maps: frames from one map to the next")
     zoom.add_argument("--loop", action="store_true", help="the GIF/WebP/MP4 loops without a jump: its last frames "
                       "fade into its first (it starts a little way in; docs/controls.md)")
     animation_options(zoom)

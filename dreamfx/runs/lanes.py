@@ -30,6 +30,7 @@ from PIL import Image
 
 from dreamfx.errors import ImageError
 from dreamfx.io.images import compose, Picture, to_picture
+from dreamfx.runs.keys import keyframe_choices
 from dreamfx.runs.frames import AnimationRun, frame_choices, frame_metadata, FrameEvent, note_silence, OutputPlan
 from dreamfx.runs.outcomes import interruptible
 from dreamfx.runs.shots import lane_ranges, Shot
@@ -195,8 +196,9 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                     else:
                         carried = motion.result() if use_flow else None
                         starts.append(blend_start(frame, pixels(lane.previous, dreamer), carried, request.blend))
-                results = _dream(run, dreamer, starts, choices, [f"frame {i} of {clip.source}" for _, i, _, _ in batch],
-                                len(lanes))
+                keyed = [i for _, i, _, _ in batch] if keyframe_choices(dreamer, 0) is not None else None
+                results = _dream(run, dreamer, starts, keyed or choices,
+                                 [f"frame {i} of {clip.source}" for _, i, _, _ in batch], len(lanes))
                 for (lane, index, picture, motion), result in zip(batch, results):
                     image = result.image
                     if motion is not None and lane.previous is not None and request.blend > 0 and request.temporal > 0:
@@ -242,7 +244,9 @@ def _dream(run: AnimationRun, dreamer: Any, images: list[np.ndarray], choices: l
     began = time.perf_counter()
     width = min(lanes, 1 << (len(images) - 1).bit_length())  # few batch shapes: each is compiled once
     padded = images + [images[0]] * (width - len(images))
-    each = None if choices is None else choices * len(padded)
+    # one choice for all (an "auto" map chosen once), or one per image (map keyframes: its frame)
+    each = None if choices is None else (choices * len(padded) if len(choices) == 1 and len(images) > 1
+                                         else choices + [choices[0]] * (width - len(choices)))
     results = interruptible(lambda: dreamer.dream_batch(padded, choices=each))[:len(images)]
     run.dream_seconds += time.perf_counter() - began
     for result, name in zip(results, where):

@@ -31,6 +31,7 @@ from dreamfx.io.metadata import provenance_of
 from dreamfx.runs.clips import Clip, scan_clip, still_image  # noqa: F401 (still_image: the tests' and API's)
 from dreamfx.runs.encoders import write_animation
 from dreamfx.runs.frames import animation_hash, AnimationRun, FrameEvent, frames_of, output_kind, prepare_output
+from dreamfx.runs.keys import keyframe_settings
 from dreamfx.runs.lanes import dream_lanes
 from dreamfx.runs.shots import as_json, shots_summary
 from dreamfx.runs.writes import refuse_existing
@@ -61,6 +62,11 @@ class VideoRequest(CommonOptions):
     temporal: float = TEMPORAL
     #: Shots dreamed side by side, at most (one batch).
     lanes: int = LANES
+    maps: str | None = None  # map keyframes: "56,33,28" (with every) or "56@0,33@24" (dreamfx.runs.keys)
+    every: int | None = None  # frames from one key map to the next
+
+    def leading(self) -> list[tuple[str, Any]]:
+        return keyframe_settings(self.maps, self.every)
 
     def check(self) -> None:
         self.check_common()
