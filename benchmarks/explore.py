@@ -17,11 +17,22 @@ R1  the eager recipe (benchmarks/run.py's reference: per-step GradientTape, PIL 
     the same photo, in this process: E2's p50 as a ratio of it
 R2  one `dreamfx run` of the same photo (a new process: start-up, imports, model, dream):
     E2's p50 as a ratio of it
+
+    python benchmarks/explore.py --soak SECONDS [--json soak.json]
+
+M1  memory while a user switches presets, photos and maps for SECONDS: the server's resident
+    set size (RSS, sampled every 0.2 s) at the ready line, after the first dream, its peak,
+    its largest in the first and the last quarter of the run, and at the end. Through the API
+    as the page drives it: new uploads of random sizes (the server keeps 8), dreams on the
+    websocket with every preset in turn, a random map and 2, 4 or 8 steps (each combination a
+    dreamer of its own: the server keeps 4), patterns of a layer's maps (8 pattern sets kept),
+    responses, a small atlas and a dream's panel now and then.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import queue
 import re
@@ -62,9 +73,120 @@ def start_server(photo: Path) -> tuple[subprocess.Popen, str, float]:
     return process, url, time.perf_counter() - started
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident set size in MB (Linux: /proc; elsewhere psutil)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def soak(base: str, token: str, pid: int, seconds: float, ready_rss: float) -> dict[str, object]:
+    """M1: cycle presets, photos, maps and the maps' endpoints for ``seconds``; RSS samples."""
+    import io
+    import random
+
+    import numpy as np
+    from PIL import Image
+    from websockets.sync.client import connect
+
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def call(path: str, data: bytes | None = None, content_type: str | None = None) -> bytes:
+        headers = {**auth, **({"Content-Type": content_type} if content_type else {})}
+        request = urllib.request.Request(base + path, data, headers=headers, method="POST" if data else "GET")
+        with urllib.request.urlopen(request, timeout=600) as answer:
+            return answer.read()
+
+    def upload(rng: random.Random) -> str:
+        w, h = rng.randint(120, 400), rng.randint(90, 300)
+        noise = np.random.default_rng(rng.randrange(2**32)).random((h // 8 + 1, w // 8 + 1, 3))
+        buffer = io.BytesIO()
+        Image.fromarray((noise * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BICUBIC).save(buffer, "PNG")
+        boundary = "dreamfxsoak"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"soak.png\"\r\n"
+                f"Content-Type: image/png\r\n\r\n").encode() + buffer.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        return json.loads(call("/api/photos", body, f"multipart/form-data; boundary={boundary}"))["id"]
+
+    presets = {p["name"]: p["settings"] for p in json.loads(call("/api/presets"))["presets"]}
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    started = time.perf_counter()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append((time.perf_counter() - started, rss_mb(pid)))
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    rng = random.Random(26)
+    closing = contextlib.ExitStack()
+    ws = closing.enter_context(connect(base.replace("http://", "ws://") + "/api/live", additional_headers=auth,
+                                       max_size=None))
+    dream_s: dict[str, list[float]] = {}
+    photos, counts, first_dream = ["p1"], {"dreams": 0, "uploads": 0, "patterns": 0, "atlases": 0, "panels": 0}, None
+    names = sorted(presets)
+    try:
+        i = 0
+        while time.perf_counter() - started < seconds:
+            i += 1
+            if i % 3 == 0:
+                photos = [upload(rng), *photos][:12]  # more than the server keeps: the oldest are dropped
+                counts["uploads"] += 1
+            preset = names[i % len(names)]
+            settings = presets[preset]
+            photo = rng.choice(photos)
+            sets = [f"optimizer.steps={rng.choice((2, 4, 8))}"]  # a new dreamer each (steps are compiled in)
+            params = settings["objective"]
+            if "map" in params:
+                sets.append(f"objective.map={rng.randrange(32)}")
+            sent = time.perf_counter()
+            ws.send(json.dumps({"id": i, "photo": photo, "preset": preset, "set": sets}))
+            while (message := json.loads(ws.recv()))["type"] == "frame":
+                pass
+            if message["type"] == "error" and message["status"] == 404:  # an upload the server let go
+                photos.remove(photo)
+                continue
+            assert message["type"] == "done", message
+            counts["dreams"] += 1
+            dream_s.setdefault(preset, []).append(time.perf_counter() - sent)
+            if first_dream is None:
+                first_dream = rss_mb(pid)
+            query = f"photo={photo}&preset={preset}&token={token}"
+            if i % 4 == 0 and "map" in params:
+                first = rng.randrange(24)
+                call(f"/api/oip?{query}&maps={first}-{first + 7}")
+                call(f"/api/responses?{query}")
+                counts["patterns"] += 1
+            if i % 9 == 0 and "map" in params:
+                call(f"/api/atlas?{query}&maps=0-7")
+                counts["atlases"] += 1
+            if i % 5 == 0:
+                call(message["panel"])
+                counts["panels"] += 1
+    finally:
+        closing.close()
+        stop.set()
+        sampler.join()
+    end = rss_mb(pid)
+    values = [v for _, v in samples]
+    quarter = max(1, len(values) // 4)
+    return {"seconds": seconds, "ready_mb": ready_rss, "first_dream_mb": first_dream, "peak_mb": max(values),
+            "first_quarter_peak_mb": max(values[:quarter]), "last_quarter_peak_mb": max(values[-quarter:]),
+            "end_mb": end, **counts, "dream_s": dream_s, "samples": samples}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--soak", type=float, metavar="SECONDS", help="M1 only: the memory while a user switches "
+                        "presets, photos and maps for SECONDS")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     from PIL import Image
@@ -76,30 +198,45 @@ def main(argv: list[str] | None = None) -> int:
         img.resize((512, round(512 * img.height / img.width)), Image.Resampling.LANCZOS).save(photo)
     process, url, ready = start_server(photo)
     base, token = url.split("/?token=")
+    if args.soak:
+        try:
+            found = soak(base, token, process.pid, args.soak, rss_mb(process.pid))
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        print(f"\nM1 {found['seconds']:.0f} s: {found['dreams']} dreams, "
+              f"{found['uploads']} uploads, {found['patterns']} pattern sets, {found['atlases']} atlases, "
+              f"{found['panels']} panels")
+        print("   RSS MB: ready {ready_mb:.0f}, after the first dream {first_dream_mb:.0f}, peak {peak_mb:.0f} "
+              "(first quarter {first_quarter_peak_mb:.0f}, last quarter {last_quarter_peak_mb:.0f}), end {end_mb:.0f}"
+              .format(**found))
+        print("   dreams, median s: " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in found["dream_s"].items()))
+        if args.json:
+            Path(args.json).write_text(json.dumps(found, indent=1) + "\n")
+        return 0
     try:
-        ws = connect(base.replace("http://", "ws://") + "/api/live", additional_headers={"Authorization": f"Bearer {token}"},
-                     max_size=None)
+        with connect(base.replace("http://", "ws://") + "/api/live", max_size=None,
+                     additional_headers={"Authorization": f"Bearer {token}"}) as ws:
 
-        def ws_dream(k: int, ident: int) -> tuple[float, float]:
-            sent = time.perf_counter()
-            ws.send(json.dumps({"id": ident, "photo": "p1", "set": [f"objective.map={k}"]}))
-            first = None
-            while True:
-                message = json.loads(ws.recv())
-                if message["type"] == "frame" and first is None:
-                    first = time.perf_counter() - sent
-                if message["type"] in ("done", "error"):
-                    assert message["type"] == "done", message
-                    return first, time.perf_counter() - sent
+            def ws_dream(k: int, ident: int) -> tuple[float, float]:
+                sent = time.perf_counter()
+                ws.send(json.dumps({"id": ident, "photo": "p1", "set": [f"objective.map={k}"]}))
+                first = None
+                while True:
+                    message = json.loads(ws.recv())
+                    if message["type"] == "frame" and first is None:
+                        first = time.perf_counter() - sent
+                    if message["type"] in ("done", "error"):
+                        assert message["type"] == "done", message
+                        return first, time.perf_counter() - sent
 
-        for i in range(6):  # warm-up: TensorFlow, the dreamer, its compiled steps (both ways)
-            ws_dream(WARM_MAPS[i % len(WARM_MAPS)], -i - 1)
-        firsts, wholes = [], []
-        for i in range(args.repeats):
-            first, whole = ws_dream(WARM_MAPS[i % len(WARM_MAPS)], i + 1)
-            firsts.append(first)
-            wholes.append(whole)
-        ws.close()
+            for i in range(6):  # warm-up: TensorFlow, the dreamer, its compiled steps (both ways)
+                ws_dream(WARM_MAPS[i % len(WARM_MAPS)], -i - 1)
+            firsts, wholes = [], []
+            for i in range(args.repeats):
+                first, whole = ws_dream(WARM_MAPS[i % len(WARM_MAPS)], i + 1)
+                firsts.append(first)
+                wholes.append(whole)
 
         def http_dream(k: int) -> None:
             boundary = "dreamfxbench"

@@ -157,6 +157,28 @@ def test_a_small_dream_as_one_compiled_call_gives_the_same_bits(small_photo, pre
     assert (whole.score_before, whole.score_after) == (rounds[-1].score_before, rounds[-1].score_after)
 
 
+def test_a_streamed_dream_goes_round_by_round_with_the_same_bits(small_photo, monkeypatch):
+    """``dream_batch(..., stream=True)`` (a live view such as dreamfx explore's) runs every
+    round from the host even once the shape runs as one compiled call, with the same bits."""
+    import keras
+
+    from dreamfx.engine import ascent
+
+    monkeypatch.setattr(ascent, "PIECE_SECONDS", 30.0)
+    dreamer = make_dreamer("single-map", {"steps": 3, "rounds": 2})
+    dreams = [dreamer(small_photo) for _ in range(4)]  # the fourth as one call (TensorFlow)
+    rounds: list[int] = []
+    plain = dreamer.ascend
+    monkeypatch.setattr(dreamer, "ascend", lambda canvas, index, *rest: rounds.append(index) or plain(canvas, index, *rest))
+    streamed = dreamer.dream_batch([small_photo], stream=True)[0]
+    assert rounds == list(range(dreamer.rounds_for(small_photo.shape)))
+    for name in ("image", "pattern", "dream", "detail"):
+        assert np.array_equal(getattr(streamed, name), getattr(dreams[-1], name)), name
+    rounds.clear()
+    dreamer(small_photo)
+    assert rounds == ([] if keras.backend.backend() == "tensorflow" else [0, 1])
+
+
 def test_a_loop_that_stops_early_is_dreamed_round_by_round(small_photo):
     """Early stop reads scores on the host between rounds: that loop is never traced whole."""
     dreamer = make_dreamer("single-map", {"steps": 2, "rounds": 3, "patience": 1})

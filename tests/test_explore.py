@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("starlette", reason="dreamfx explore needs the explore extra (make test installs it)")
-with warnings.catch_warnings():  # Starlette 1.x would rather drive its test client with httpx2
-    warnings.simplefilter("ignore", DeprecationWarning)
+with warnings.catch_warnings():  # Starlette 1.x drives its test client with httpx2 (the test extra installs it
+    # from Python 3.11 on); with httpx alone (Python 3.10) it warns, and the client works the same
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
@@ -200,6 +201,48 @@ def test_the_cli_prints_the_same_message(client, photo, capsys):
     assert client.post("/api/dream", headers=AUTH, data={"photo": "p1", "set": ["objective.map=999"]}).json()["error"] == cli
 
 
+def test_an_internal_error_tells_the_client_nothing_and_the_server_log_everything(client, explorer, monkeypatch,
+                                                                                  capfd):
+    """A 500's answer carries no exception text (it may name the server's files): a generic
+    message with an id, which the one line on the server's stderr repeats with the text."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret /srv/private/model.keras")
+
+    monkeypatch.setattr(explorer, "presets", broken)
+    monkeypatch.setattr(explorer, "dream", broken)
+    answer = client.get("/api/presets", headers=AUTH)
+    with client.websocket_connect("/api/live", headers=AUTH) as ws:
+        ws.send_text(json.dumps({"id": 1, "photo": "p1"}))
+        live = ws.receive_json()
+    for body in (answer.json(), live):
+        assert body["status"] == 500 and "secret" not in body["error"] and "RuntimeError" not in body["error"]
+        assert body["error"].startswith("internal error ")
+    logged = capfd.readouterr().err
+    for body in (answer.json(), live):
+        incident = body["error"].split()[2].rstrip(":")
+        assert f"dreamfx explore: internal error {incident}: RuntimeError: secret /srv/private/model.keras" in logged
+    assert answer.status_code == 500 and client.get("/api/photos", headers=AUTH).status_code == 200
+
+
+def test_a_dreams_panel_is_the_articles_figure(client, explorer):
+    from dreamfx.explore.work import panel_title
+    from dreamfx.io.panel import render_panel
+
+    answer = dream(client, "objective.map=26")
+    url = answer.headers["x-dreamfx-panel"]
+    assert url.startswith("/api/dreams/d") and url.endswith("/panel.png")
+    panel = client.get(url, headers=AUTH)
+    assert panel.status_code == 200 and panel.headers["content-type"] == "image/png"
+    result, name = explorer.dreams.peek(url.split("/")[3])
+    expected = render_panel(result, 160, title=panel_title(name, result))
+    assert name == "small.png" and "small.png: " in panel_title(name, result)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(panel.content)).convert("RGB")), np.asarray(expected))
+    assert Image.open(io.BytesIO(client.get(url + "?height=64", headers=AUTH).content)).height < expected.height
+    assert client.get(url + "?height=5000", headers=AUTH).json()["status"] == 400
+    assert client.get("/api/dreams/d999999/panel.png", headers=AUTH).json()["status"] == 404
+    assert client.get(url).status_code == 401
+
+
 def test_unknown_endpoints_and_methods_are_json(client):
     assert client.get("/api/nothing", headers=AUTH).json()["status"] == 404
     assert client.get("/api/dream", headers=AUTH).status_code == 405
@@ -247,6 +290,8 @@ def test_frames_come_round_by_round_then_the_dream(client):
     assert all(f["image"].startswith("data:image/jpeg;base64,") for f in frames)
     assert done["type"] == "done" and done["id"] == 7 and done["score_after"] > done["score_before"] > 0
     assert len(done["classes_before"]) == 10 and done["command"].startswith("dreamfx run")
+    panel = client.get(done["panel"], headers=AUTH)  # the page shows the article's panel under the split view
+    assert panel.status_code == 200 and panel.content.startswith(b"\x89PNG")
 
 
 def test_a_newer_request_cancels_the_older_one(client, explorer, monkeypatch):
@@ -328,7 +373,8 @@ def test_the_curl_examples_of_docs_explore_md_run_against_a_real_server(photo, t
     server = subprocess.Popen([str(bin_dir / "dreamfx"), "explore", str(photo), "--port", "0", "--no-browser"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in server.stdout], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in server.stdout], daemon=True)
+    reader.start()
     try:
         while not (found := re.match(r"dreamfx explore: (http://\S+)/\?token=(\S+)", lines.get(timeout=120))):
             pass
@@ -341,3 +387,5 @@ def test_the_curl_examples_of_docs_explore_md_run_against_a_real_server(photo, t
     finally:
         server.terminate()
         server.wait(timeout=60)
+        reader.join(timeout=10)  # at the pipe's end: then it can be closed
+        server.stdout.close()

@@ -1,7 +1,7 @@
 """dreamfx explore end to end: the real command (`dreamfx explore PHOTO --port 0 --no-browser`)
 serving the page to a real headless Chromium (Debian's `chromium` and `chromium-driver`,
-driven by Selenium): the ready line, the page loading, a map picked in the grid, the dream
-changing, and the "copy as command" line reproducing the downloaded PNG's pixels.
+driven by Selenium): the ready line, the page loading, the dream's panel, a map picked in the
+grid, the dream changing, and the "copy as command" line reproducing the downloaded PNG's pixels.
 
 CI (.ci/run) installs Chromium, so this test runs there (a skip fails CI); on a machine
 without it, the skip says how to install it (and `make test` says so before the suite).
@@ -89,6 +89,8 @@ def test_pick_a_map_watch_the_dream_and_repeat_it_on_the_command_line(server, tm
         first = wait.until(done)
         assert browser.find_element(By.ID, "error").get_attribute("hidden") is not None
         before = png_of(browser.find_element(By.ID, "download").get_attribute("href"))
+        # the article's panel under the split view, fetched with the page's cookie
+        wait.until(lambda b: b.execute_script("return document.getElementById('panel').naturalWidth") > 0)
         assert "token" not in browser.current_url and "steps=4" in browser.current_url
         # the grid: one tile per map of conv3, silent ones greyed; pick the strongest other map
         wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#grid .tile img[src^='data:']")) == 128)

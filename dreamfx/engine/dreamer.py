@@ -45,8 +45,6 @@ from dreamfx.engine.results import DreamResult, Piece, model_batch, problem_of, 
 log = logging.getLogger("dreamfx")
 
 
-
-
 class Dreamer:
     """Components built once for one :class:`Settings`, ready to dream images."""
 
@@ -173,15 +171,11 @@ class Dreamer:
                 described[value] = str(objective.describe())[:MAX_STRING]
         return [described[int(v)] for v in values]
 
-
     def score(self, images: Any, chunk: int = 512, choices: Any = None) -> np.ndarray:
         """The objective per image (:meth:`dreamfx.engine.scoring.Scoring.__call__`), compiled
         from a dreamer's second dream on or for a batch."""
         with backend.on_device(self.device):
             return self.scoring(images, chunk, choices, worth_compiling(self._dreams, int(images.shape[0])))
-
-
-
 
     def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.kinds.loops.Round`); a failure
@@ -220,8 +214,6 @@ class Dreamer:
         """Dream one (H, W) or (H, W, C) float image in [0, 1]."""
         return self.dream_batch([image], on_round)[0]
 
-
-
     def model_input(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Same-sized images as this model's (B, H, W, channels) batch (:func:`.results.model_batch`)."""
         return model_batch(images, self.channels, self.settings.model.name)
@@ -229,6 +221,7 @@ class Dreamer:
     def dream_batch(
         self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None,
         choices: Sequence[int] | None = None, on_piece: Callable[[Piece], None] | None = None,
+        stream: bool = False,
     ) -> list[DreamResult]:
         """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
@@ -253,6 +246,10 @@ class Dreamer:
         round at the boundaries the host already waits at (so on a terminal a dream whose
         rounds take minutes shows its steps, and a huge canvas the groups of views of each
         step) and at each round's end; it adds no wait to the dream.
+
+        ``stream=True`` dreams round by round even where the whole dream would run as one
+        compiled call (:class:`~dreamfx.engine.whole.WholeDreams`), so every callback comes
+        as its round ends (a live view of the rounds); the result is the same bits.
         """
         batch_array = self.model_input(images)
         described = responses = None
@@ -302,7 +299,7 @@ class Dreamer:
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with backend.on_device(self.device):
             batch = backend.tensor(batch_array)
-            whole = self._whole.dream(self, batch, None if choices is None else choice_tensor, on_round)
+            whole = self._whole.dream(self, batch, None if choices is None else choice_tensor, on_round, stream)
             if whole is not None:
                 out, before, after = whole
             else:

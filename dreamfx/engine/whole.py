@@ -99,11 +99,13 @@ class WholeDreams:
     def __len__(self) -> int:
         return len(self._functions)
 
-    def dream(self, dreamer: Any, batch: Any, choices: Any, on_round: Callable[[int], None] | None) -> Any:
+    def dream(self, dreamer: Any, batch: Any, choices: Any, on_round: Callable[[int], None] | None,
+              stream: bool = False) -> Any:
         """``dreamer``'s dream of ``batch`` as one compiled call, when that is sure to pay and
-        to agree (:meth:`wanted`): ``(LoopResult, before, after)``, or None for the
-        round-by-round way (also when the call fails: a debug line says why)."""
-        if not self.wanted(batch.shape, choices is None):
+        to agree (:meth:`wanted`) and the caller does not watch it round by round
+        (``stream``): ``(LoopResult, before, after)``, or None for the round-by-round way
+        (also when the call fails: a debug line says why)."""
+        if stream or not self.wanted(batch.shape, choices is None):
             return None
         def dream(images: Any, choices: Any) -> Any:
             level = dreamer.scaler.levels((int(images.shape[1]), int(images.shape[2])))[-1]

@@ -5,7 +5,8 @@ HTTP API the page itself uses (docs/explore.md). Every request has passed
 Errors are JSON, ``{"error": MESSAGE, "status": N}``, with the message the command line
 prints for the same mistake and a 4xx status (400 a setting or photo, 404 an unknown photo
 id, 413 too many bytes or pixels, 415 not an image, 422 a plugin's failure); anything
-unforeseen is a 500 with one line, and the server goes on.
+unforeseen is a 500 that tells the client nothing of the exception (the server's stderr gets
+it, under an id the answer quotes), and the server goes on.
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
 
     async def upload(request: Request) -> Response:
         try:
-            form = await request.form(max_files=1, max_fields=8)
-            file = form.get("photo")
-            if not isinstance(file, UploadFile):
-                raise PhotoError("send the photo as a multipart file field named 'photo'", 400)
-            data = await file.read()
+            async with request.form(max_files=1, max_fields=8) as form:  # closed: its spooled files too
+                file = form.get("photo")
+                if not isinstance(file, UploadFile):
+                    raise PhotoError("send the photo as a multipart file field named 'photo'", 400)
+                data = await file.read()
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
         return await call(lambda: explorer.photos.upload(data, file.filename).describe())
@@ -105,17 +106,21 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
         return await call(lambda: explorer.atlas(_query_options(request), request.query_params.get("layer"),
                                                  request.query_params.get("maps")))
 
+    async def panel(request: Request) -> Response:
+        return await call(lambda: Response(explorer.panel(request.path_params["id"], request.query_params.get("height")),
+                                           media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}))
+
     async def dream(request: Request) -> Response:
         """``POST /api/dream``: multipart or urlencoded form (``photo`` file or id, ``preset``,
         repeatable ``set``, ``seed``, ``color``); the PNG with provenance, or JSON with
         ``?format=json``."""
         try:
-            form = await request.form(max_files=1, max_fields=200)
-            fields = {k: form.getlist(k) for k in ("photo", "preset", "seed", "color")}
-            file = next((v for v in fields["photo"] if isinstance(v, UploadFile)), None)
-            data = await file.read() if file is not None else None
-            fields["photo"] = [v for v in fields["photo"] if not isinstance(v, UploadFile)]
-            options = parse_options(fields, form.getlist("set"))
+            async with request.form(max_files=1, max_fields=200) as form:
+                fields = {k: form.getlist(k) for k in ("photo", "preset", "seed", "color")}
+                file = next((v for v in fields["photo"] if isinstance(v, UploadFile)), None)
+                data = await file.read() if file is not None else None
+                fields["photo"] = [v for v in fields["photo"] if not isinstance(v, UploadFile)]
+                options = parse_options(fields, form.getlist("set"))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
         wants_json = request.query_params.get("format") == "json"
@@ -136,6 +141,7 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
                        "X-Dreamfx-Score-Before": repr(outcome.summary["score_before"]),
                        "X-Dreamfx-Score-After": repr(outcome.summary["score_after"]),
                        "X-Dreamfx-Photo": outcome.photo.id, "Cache-Control": "no-store",
+                       "X-Dreamfx-Panel": outcome.summary["panel"],
                        "X-Dreamfx-Command": _header_safe(outcome.summary["command"])}
             return Response(outcome.png, media_type="image/png", headers=headers)
 
@@ -147,6 +153,7 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
         Route("/api/photos/{id}.png", photo_png),
         Route("/api/presets", presets), Route("/api/layers", layers), Route("/api/responses", responses),
         Route("/api/oip", oip), Route("/api/atlas", atlas), Route("/api/dream", dream, methods=["POST"]),
+        Route("/api/dreams/{id}/panel.png", panel),
         WebSocketRoute("/api/live", live(explorer)),
     ]
     app = Starlette(routes=routes, exception_handlers={Exception: lambda request, exc: error_response(exc),

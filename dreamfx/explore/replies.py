@@ -1,8 +1,14 @@
 """An exception as the JSON error the explore API answers with (HTTP and websocket alike):
 ``{"error": MESSAGE, "status": N}``, the command line's message and a 4xx status for a
-mistake, a 500 with one line for anything unforeseen."""
+mistake. Anything unforeseen is a 500 whose answer says nothing of the exception (its text
+may name files, settings or code on the server): the exception goes to the server's stderr
+as one line, with an id that the answer quotes, so a user can point at it."""
 
 from __future__ import annotations
+
+import secrets
+import sys
+import traceback
 
 from starlette.responses import JSONResponse
 
@@ -23,5 +29,13 @@ def error_response(exc: BaseException) -> JSONResponse:
         status = 400
     else:
         status = 500
-    message = str(exc) if status < 500 else f"internal error: {type(exc).__name__}: {exc}"[:500]
+    if status < 500:
+        message = str(exc)
+    else:
+        incident = secrets.token_hex(4)
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        line = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:2000]
+        print(f"dreamfx explore: internal error {incident}: {line}{where}", file=sys.stderr, flush=True)
+        message = f"internal error {incident}: the server's log says more"
     return JSONResponse({"error": message, "status": status}, status_code=status, headers={"Cache-Control": "no-store"})

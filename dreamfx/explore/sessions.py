@@ -15,8 +15,9 @@ that was superseded before it started does not start at all.
 Frames: each dreamer's :meth:`~dreamfx.engine.dreamer.Dreamer.ascend` is wrapped (on the
 instance, once, when this server builds it) so a watcher sees every round's canvas; the
 frame is that canvas back at full size with the level's lost detail re-added, the image
-the ``reinject`` loop goes on from. A streamed dream runs round by round (not as one
-compiled call, :class:`dreamfx.engine.whole.WholeDreams`), so its rounds can be shown.
+the ``reinject`` loop goes on from. A streamed dream runs round by round
+(``Dreamer.dream_batch(..., stream=True)``: never as one compiled call,
+:class:`dreamfx.engine.whole.WholeDreams`), so its rounds can be shown.
 """
 
 from __future__ import annotations
@@ -74,26 +75,44 @@ class Frame:
 
 @dataclass
 class Watch:
-    """One streamed dream: rebuilds each round's image and hands it to ``on_frame``."""
+    """One streamed dream: rebuilds each round's image and hands it to ``on_frame``.
+
+    The image is the loop's own between-round work again (back to full size, the level's
+    lost detail re-added, clipped), as two functions compiled through the dreamer's
+    :attr:`~dreamfx.engine.dreamer.Dreamer.compiled` (once per level and size, as the loop's
+    are): eagerly, its handful of full-size operations cost a round about a quarter of its
+    optimizer steps' time."""
 
     size: tuple[int, int]
     rounds: int
     images: Any  # the model batch the dream starts from
     on_frame: Callable[[Frame], None]
     check: Callable[[], None]
+    compiled: Any = None  # the dreamer's FunctionCache (None: eager)
     details: dict[int, Any] = field(default_factory=dict)
     last: Any = None
     levels: list[Any] = field(default_factory=list)  # kept alive while their ids key details
+
+    def _compile(self, fn: Callable[..., Any], level: Any) -> Callable[..., Any]:
+        return fn if self.compiled is None else self.compiled.get(fn, ("explore.frame", level, self.size))
 
     def __call__(self, canvas: Any, round_index: int, level: Any, round_: Any) -> None:
         from keras import ops
 
         self.check()
+        size = self.size
+
+        def detail(images: Any) -> Any:
+            return images - level.from_canvas(level.to_canvas(images), size)
+
+        def rebuild(canvas: Any, detail: Any) -> Any:
+            return ops.clip(level.from_canvas(canvas, size) + detail, 0.0, 1.0)
+
         if id(level) not in self.details:
             entering = ops.convert_to_tensor(self.images) if self.last is None else self.last
             self.levels.append(level)
-            self.details[id(level)] = entering - level.from_canvas(level.to_canvas(entering), self.size)
-        image = ops.clip(level.from_canvas(round_.canvas, self.size) + self.details[id(level)], 0.0, 1.0)
+            self.details[id(level)] = self._compile(detail, level)(entering)
+        image = self._compile(rebuild, level)(round_.canvas, self.details[id(level)])
         self.last = image
         array = np.asarray(image)[0]
         array = array[..., 0] if array.shape[-1] == 1 else array[..., :3]
@@ -170,9 +189,9 @@ class Studio:
         else:
             dreamer = self.dreamers.get_or_build(key(self._selectable[name]), lambda: self._build(settings))
         selectable = self._selectable[name]
-        if selectable not in params or dreamer.settings.objective.params.get(selectable) == params[selectable]:
-            return dreamer, None
-        return dreamer, params[selectable]
+        # the map is fed at run time even when it is the dreamer's own: one route per dreamer,
+        # so the map it was built for does not trace a whole dream of its own (the same bits)
+        return dreamer, params.get(selectable) if selectable in params else None
 
     def pixels(self, dreamer: Any, picture: Any) -> np.ndarray:
         return picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
@@ -187,17 +206,15 @@ class Studio:
         pixels = self.pixels(dreamer, picture)
         with self.busy:
             check()
-            whole = dreamer._whole.enabled  # a streamed dream goes round by round (module docstring)
             if on_frame is not None:
                 size = (int(pixels.shape[0]), int(pixels.shape[1]))
-                self._watch = Watch(size, dreamer.rounds_for(size), dreamer.model_input([pixels]), on_frame, check)
-                dreamer._whole.enabled = False
+                self._watch = Watch(size, dreamer.rounds_for(size), dreamer.model_input([pixels]), on_frame, check,
+                                    dreamer.compiled)
             try:
                 result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice],
-                                             on_piece=lambda piece: check())[0]
+                                             on_piece=lambda piece: check(), stream=on_frame is not None)[0]
             finally:
                 self._watch = None
-                dreamer._whole.enabled = whole
         return result, dreamer
 
     def run(self, work: Callable[[], Any], check: Callable[[], None] = lambda: None) -> Any:

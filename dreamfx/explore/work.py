@@ -10,17 +10,24 @@ prints it and ``dreamfx run --from`` repeats it.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from dreamfx.cache import LRUCache
 from dreamfx.errors import DreamfxError, SettingsError
 from dreamfx.explore import maps as mapping
 from dreamfx.explore.options import Options
-from dreamfx.explore.photos import Photo, Photos
+from dreamfx.explore.photos import Photo, PhotoError, Photos
 from dreamfx.explore.sessions import Frame, Studio
+
+#: Finished dreams kept for their panel (each holds four float images of the photo's size).
+KEEP_DREAMS = 4
+#: The panel's row height in pixels: the default, and the bounds a request may ask for.
+PANEL_HEIGHT, PANEL_HEIGHTS = 160, (32, 512)
 
 
 @dataclass
@@ -31,6 +38,12 @@ class Outcome:
     photo: Photo
     result: Any
     summary: dict[str, Any]
+    ident: str = ""  # the id its panel is fetched by (GET /api/dreams/ID/panel.png)
+
+
+def panel_title(name: str, result: Any) -> str:
+    """The panel's title, as ``dreamfx run --panel`` writes it: photo, preset, objective."""
+    return f"{name}: {result.settings.preset}, {result.objective}"
 
 
 class Explorer:
@@ -41,6 +54,9 @@ class Explorer:
         # Ctrl-C with signal handlers, which only the main thread may set
         self.studio.host()
         self.patterns = mapping.Patterns()
+        #: The last dreams' results, by id, for their panels (:meth:`panel`).
+        self.dreams = LRUCache(KEEP_DREAMS)
+        self._ids = itertools.count(1)
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -92,7 +108,10 @@ class Explorer:
                                    input_name=photo.name.replace("\\", "/").rpartition("/")[2],
                                    input_digest=picture.digest)
         png = encode_image(image, "PNG", metadata)
+        ident = f"d{next(self._ids)}"
+        self.dreams.put(ident, (result, photo.name.replace("\\", "/").rpartition("/")[2]))
         summary: dict[str, Any] = {
+            "dream": ident, "panel": f"/api/dreams/{ident}/panel.png",
             "photo": photo.id, "objective": result.objective, "score_before": result.score_before,
             "score_after": result.score_after, "seconds": round(seconds, 4),
             "silent": result.silence.reason() if result.silence is not None else None,
@@ -105,7 +124,26 @@ class Explorer:
             with self.studio.busy:
                 before, after = mapping.classify(dreamer, [pixels, dreamed])
             summary["classes_before"], summary["classes_after"] = before, after
-        return Outcome(png, photo, result, summary)
+        return Outcome(png, photo, result, summary, ident)
+
+    def panel(self, ident: str, height: Any = None) -> bytes:
+        """The article's panel of a kept dream (:func:`dreamfx.io.panel.render_panel`: the
+        pattern in viridis and gray, the upscaled dream, the result, the contrast view) as PNG,
+        titled as ``dreamfx run --panel`` titles it."""
+        from dreamfx.io.writing import encode_image
+        from dreamfx.io.panel import render_panel
+
+        kept = self.dreams.peek(ident)
+        if kept is None:
+            raise PhotoError(f"no dream {ident[:40]!r}: the server keeps the last {KEEP_DREAMS} dreams' panels", 404)
+        try:
+            rows = PANEL_HEIGHT if height in (None, "") else int(height)
+        except ValueError:
+            rows = -1
+        if not PANEL_HEIGHTS[0] <= rows <= PANEL_HEIGHTS[1]:
+            raise SettingsError(f"panel height must be {PANEL_HEIGHTS[0]} to {PANEL_HEIGHTS[1]} pixels, got {height!r}")
+        result, name = kept
+        return encode_image(render_panel(result, rows, title=panel_title(name, result)), "PNG")
 
     # -- the maps ----------------------------------------------------------------------------
 

@@ -154,6 +154,7 @@ function connect() {
       $("status").textContent = m.silent ? m.silent : `done in ${m.seconds.toFixed(2)} s`;
       $("status").dataset.done = String(m.id);
       bars("bars-before", m.classes_before); bars("bars-after", m.classes_after);
+      $("panel").src = m.panel; $("panel-box").hidden = false;
       showError("");
     } else if (m.type === "error") {
       showError(m.error); $("status").textContent = "error";
