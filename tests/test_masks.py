@@ -130,3 +130,26 @@ def test_the_api_takes_a_mask(tmp_path):
     result = dreamfx.dream(str(tmp_path / "p.png"), mask=str(tmp_path / "m.png"), steps=4, rounds=1)
     out = np.asarray(result.to_pil().convert("L"), np.float32) / 255
     assert np.abs(out - original)[:, :26].max() <= 0.5 / 255
+
+
+def test_zoom_and_video_keep_the_photo_under_black(cli, tmp_path):
+    """The dreamer applies the mask, so the animations keep it too: zoom's first frame, and
+    every frame of a video dreamed independently (--blend 0), are the input under black."""
+    original = _photo(tmp_path / "p.png", 808, size=(64, 48))
+    _half_mask(tmp_path / "m.png")
+    run = cli("zoom", tmp_path / "p.png", "--frames", 2, "--mask", tmp_path / "m.png", "-o", f"{tmp_path / 'z'}/",
+              *QUICK)
+    assert run.returncode == 0, run.stderr
+    first = _pixels(tmp_path / "z" / "frame_00000.png")
+    assert np.abs(first - original)[:, :26].max() <= 0.5 / 255
+    assert np.abs(first - original)[:, 38:].mean() > 5 / 255
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    frames = [original[:, i:i + 56] for i in range(3)]
+    for i, frame in enumerate(frames):
+        Image.fromarray((frame * 255).round().astype(np.uint8)).save(clip / f"f{i}.png")
+    run = cli("video", clip, "--blend", 0, "--mask", tmp_path / "m.png", "-o", f"{tmp_path / 'v'}/", *QUICK)
+    assert run.returncode == 0, run.stderr
+    for i, frame in enumerate(frames):
+        out = _pixels(tmp_path / "v" / f"frame_{i:05d}.png")
+        assert np.abs(out - frame)[:, :22].max() <= 0.5 / 255, i
