@@ -141,6 +141,20 @@ _WARM = process_cache("api.warm_dreamers", 4, "dreamers of dreamfx.dream()/atlas
 _SELECTABLE: dict[str, str | None] = {}
 
 
+def warm_key(host: PluginHost, settings: Settings, selectable: str | None, device: str) -> tuple[Any, ...]:
+    """What a warm dreamer for ``settings`` is kept under: the settings without the
+    objective's ``selectable`` parameter (fed at run time), that parameter's name, the plugins
+    behind the components and the device. :func:`warm_dreamer` and dreamfx explore's
+    sessions key their dreamers alike."""
+    params = settings.objective.params
+    plugins = tuple(host.get(kind, settings.component(section).name).plugin
+                    for section, kind in COMPONENT_SECTIONS.items())
+    varied = selectable if selectable in params else None
+    base = settings if varied is None else replace(settings, objective=replace(
+        settings.objective, params={k: v for k, v in params.items() if k != varied}))
+    return base.digest(), varied, plugins, backend.resolve_device(device)
+
+
 def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> tuple[Dreamer, int | None]:
     """A :class:`Dreamer` for ``settings`` kept from an earlier call in this process when
     one fits, so a notebook's second ``dreamfx.dream()`` reuses the model, the feature model
@@ -151,14 +165,9 @@ def warm_dreamer(host: PluginHost, settings: Settings, device: str = "auto") -> 
     (:func:`dreamfx.engine.backend.start_quietly`)."""
     backend.start_quietly()
     name, params = settings.objective.name, settings.objective.params
-    plugins = tuple(host.get(kind, settings.component(section).name).plugin
-                    for section, kind in COMPONENT_SECTIONS.items())
 
     def key(selectable: str | None) -> tuple[Any, ...]:
-        varied = selectable if selectable in params else None
-        base = settings if varied is None else replace(settings, objective=replace(
-            settings.objective, params={k: v for k, v in params.items() if k != varied}))
-        return base.digest(), varied, host, plugins, backend.resolve_device(device)
+        return (*warm_key(host, settings, selectable, device), host)
 
     if name in _SELECTABLE:
         dreamer = _WARM.get_or_build(key(_SELECTABLE[name]), lambda: Dreamer(host, settings, device))

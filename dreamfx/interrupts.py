@@ -35,25 +35,36 @@ def install() -> None:
 
 
 @contextlib.contextmanager
-def shielded() -> Iterator[list[int]]:
-    """Hold off SIGINT and the stop signals while the block runs (the report, the summary);
-    yields the list of signals that arrived meanwhile."""
-    arrived: list[int] = []
+def _handling(handler: Any, keep_default_stops: bool = False) -> Iterator[None]:
+    """``handler`` for SIGINT and the stop signals while the block runs, then the handlers
+    before it again. A signal ignored (SIG_IGN) stays ignored; ``keep_default_stops``: a
+    stop signal nobody handles (SIG_DFL) keeps ending the process. Off the main thread no
+    handler can be set, and none is restored."""
     saved: dict[int, Any] = {}
     for signum in (signal.SIGINT, *STOP_SIGNALS):
         try:
             previous = signal.getsignal(signum)
-            if previous is signal.SIG_IGN:
+            if previous is signal.SIG_IGN or (keep_default_stops and signum != signal.SIGINT
+                                              and previous == signal.SIG_DFL):
                 continue
-            signal.signal(signum, lambda s, f: arrived.append(s))
+            signal.signal(signum, handler)
             saved[signum] = previous  # only once set: off the main thread nothing was
-        except ValueError:  # not the main thread: nothing to shield
+        except ValueError:  # not the main thread: signals go to the main thread's handlers
             break
     try:
-        yield arrived
+        yield
     finally:
         for signum, previous in saved.items():
             signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[list[int]]:
+    """Hold off SIGINT and the stop signals while the block runs (the report, the summary);
+    yields the list of signals that arrived meanwhile."""
+    arrived: list[int] = []
+    with _handling(lambda signum, frame: arrived.append(signum)):
+        yield arrived
 
 
 @contextlib.contextmanager
@@ -63,26 +74,13 @@ def watched() -> Iterator[list[int]]:
     plugin's own ``raise KeyboardInterrupt`` can tell it from the user's Ctrl-C, which must
     stop the program."""
     arrived: list[int] = []
-    saved: dict[int, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
         arrived.append(signum)
         raise KeyboardInterrupt
 
-    for signum in (signal.SIGINT, *STOP_SIGNALS):
-        try:
-            previous = signal.getsignal(signum)
-            if previous is signal.SIG_IGN or (signum != signal.SIGINT and previous == signal.SIG_DFL):
-                continue  # ignored, or (SIGTERM/SIGHUP untouched) ending the process anyway
-            signal.signal(signum, stop)
-            saved[signum] = previous
-        except ValueError:  # not the main thread: signals go to the main thread's handlers
-            break
-    try:
+    with _handling(stop, keep_default_stops=True):
         yield arrived
-    finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
 
 
 #: Set when the main thread was interrupted while a dream ran in a worker thread

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from dreamfx.cache import LRUCache
-from dreamfx.config.settings import COMPONENT_SECTIONS
 from dreamfx.host.calls import CallbackError
 
 #: Dreamers kept at once (each holds its compiled steps: tens of MB).
@@ -169,18 +168,13 @@ class Studio:
 
     def dreamer(self, settings: Any) -> tuple[Any, int | None]:
         """A warm dreamer for ``settings`` and the map (or unit) to feed it (None: its own)."""
-        from dreamfx.engine.backend import resolve_device
+        from dreamfx.api import warm_key
 
         host = self.host()
         name, params = settings.objective.name, settings.objective.params
-        plugins = tuple(host.get(kind, settings.component(section).name).plugin
-                        for section, kind in COMPONENT_SECTIONS.items())
 
         def key(selectable: str | None) -> tuple[Any, ...]:
-            varied = selectable if selectable in params else None
-            base = settings if varied is None else replace(settings, objective=replace(
-                settings.objective, params={k: v for k, v in params.items() if k != varied}))
-            return base.digest(), varied, plugins, resolve_device(self.device)
+            return warm_key(host, settings, selectable, self.device)
 
         if name not in self._selectable:
             built = self._build(settings)

@@ -8,8 +8,10 @@ its ``frame`` is fed per frame at run time, so one compiled dreamer dreams every
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from dreamfx.config.request import CommonOptions
 from dreamfx.errors import SettingsError
 
 _KEY = re.compile(r"^(\d{1,6})(?:@(\d{1,9}))?$")
@@ -39,6 +41,25 @@ def keyframe_settings(maps: str | None, every: int | None) -> list[tuple[str, An
                                 "MAP@FRAME")
         keys = [[int(m[1]), i * every] for i, m in enumerate(matches)]
     return [("objective", "keyframes"), ("objective.keys", keys)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnimationOptions(CommonOptions):
+    """What ``dreamfx zoom`` and ``dreamfx video`` take alike beyond :class:`CommonOptions`:
+    the pixel limit of the photo or frames, and map keyframes (chosen before ``--set``)."""
+
+    max_pixels: int | None = None  # default: Pillow's decompression-bomb limit
+    maps: str | None = None  # map keyframes: "56,33,28" (with every) or "56@0,33@24"
+    every: int | None = None  # frames from one key map to the next
+
+    def leading(self) -> list[tuple[str, Any]]:
+        return keyframe_settings(self.maps, self.every)
+
+    def check_animation(self) -> None:
+        """The shared options' mistakes (with :meth:`check_common`)."""
+        self.check_common()
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise SettingsError(f"--max-pixels must be a positive number of pixels, got {self.max_pixels}")
 
 
 def keyframe_choices(dreamer: Any, index: int) -> list[int] | None:

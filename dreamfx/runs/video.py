@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from dreamfx.config.request import CommonOptions
 from dreamfx.errors import ImageError, SettingsError
 from dreamfx.io.metadata import provenance_of
 from dreamfx.runs.clips import Clip, scan_clip, still_image  # noqa: F401 (still_image: the tests' and API's)
 from dreamfx.runs.encoders import write_animation
 from dreamfx.runs.frames import animation_hash, AnimationRun, FrameEvent, frames_of, output_kind, prepare_output
-from dreamfx.runs.keys import keyframe_settings
+from dreamfx.runs.keys import AnimationOptions
 from dreamfx.runs.lanes import dream_lanes
 from dreamfx.runs.shots import as_json, shots_summary
 from dreamfx.runs.writes import refuse_existing
@@ -49,7 +48,7 @@ LANES, MAX_LANES = 16, 256
 
 
 @dataclass(frozen=True)
-class VideoRequest(CommonOptions):
+class VideoRequest(AnimationOptions):
     """The options of ``dreamfx video``."""
 
     source: str
@@ -57,19 +56,13 @@ class VideoRequest(CommonOptions):
     blend: float = 0.5
     flow: str = "farneback"
     fps: float | None = None  # a folder of frames: its frame rate (default 24); a video: overrides its own
-    max_pixels: int | None = None  # every frame's pixel limit (default: Pillow's decompression-bomb limit)
     #: Each frame's dream pulled toward the previous output, warped, on consistent pixels (0: off).
     temporal: float = TEMPORAL
     #: Shots dreamed side by side, at most (one batch).
     lanes: int = LANES
-    maps: str | None = None  # map keyframes: "56,33,28" (with every) or "56@0,33@24" (dreamfx.runs.keys)
-    every: int | None = None  # frames from one key map to the next
-
-    def leading(self) -> list[tuple[str, Any]]:
-        return keyframe_settings(self.maps, self.every)
 
     def check(self) -> None:
-        self.check_common()
+        self.check_animation()
         if not (math.isfinite(self.blend) and 0.0 <= self.blend <= 1.0):
             raise SettingsError(f"--blend must be between 0 (dream every frame afresh) and 1, got {self.blend}")
         if not (math.isfinite(self.temporal) and 0.0 <= self.temporal < 1.0):
@@ -80,8 +73,6 @@ class VideoRequest(CommonOptions):
             raise SettingsError(f"--flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
         if self.fps is not None and not (math.isfinite(self.fps) and 0.1 <= self.fps <= 240):
             raise SettingsError(f"--fps must be between 0.1 and 240, got {self.fps}")
-        if self.max_pixels is not None and self.max_pixels < 1:
-            raise SettingsError(f"--max-pixels must be a positive number of pixels, got {self.max_pixels}")
 
 
 def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], Any],

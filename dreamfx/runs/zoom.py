@@ -17,12 +17,11 @@ from PIL import Image
 
 from dreamfx.errors import ImageError, SettingsError
 from dreamfx.io.images import Picture, compose, digest, read_input_bytes, to_picture
-from dreamfx.config.request import CommonOptions
 from dreamfx.runs.encoders import duration_note, write_animation
 from dreamfx.runs.frames import (animation_hash, AnimationRun, dream_frame, frame_choices, frame_metadata, FrameEvent,
                                  frames_of, MAX_FRAMES, output_kind, OutputPlan, prepare_output)
 from dreamfx.io.metadata import provenance_of
-from dreamfx.runs.keys import keyframe_choices, keyframe_settings
+from dreamfx.runs.keys import AnimationOptions, keyframe_choices
 
 
 # -- the zoom ------------------------------------------------------------------------------------
@@ -115,7 +114,7 @@ def _looped_as(path: Path) -> bool:
 
 
 @dataclass(frozen=True)
-class ZoomRequest(CommonOptions):
+class ZoomRequest(AnimationOptions):
     """The options of ``dreamfx zoom``."""
 
     source: str
@@ -124,18 +123,10 @@ class ZoomRequest(CommonOptions):
     zoom: float = 1.05
     rotate: float = 0.0
     fps: float = 12.0
-    max_pixels: int | None = None  # the photo's pixel limit (default: Pillow's decompression-bomb limit)
     loop: bool = False  # the animated file loops without a jump (:func:`looped`)
-    maps: str | None = None  # map keyframes: "56,33,28" (with every) or "56@0,33@24" (dreamfx.runs.keys)
-    every: int | None = None  # frames from one key map to the next
-
-    def leading(self) -> list[tuple[str, Any]]:
-        return keyframe_settings(self.maps, self.every)
 
     def check(self) -> None:
-        self.check_common()
-        if self.max_pixels is not None and self.max_pixels < 1:
-            raise SettingsError(f"--max-pixels must be a positive number of pixels, got {self.max_pixels}")
+        self.check_animation()
         if not 1 <= self.frames <= MAX_FRAMES:
             raise SettingsError(f"--frames must be 1 to {MAX_FRAMES:,}, got {self.frames}")
         if not (math.isfinite(self.zoom) and 0.5 <= self.zoom <= 2.0):
