@@ -126,12 +126,31 @@ def sheet(clip: Path, dreamed: Path, lengths: list[int], path: Path) -> None:
     out.save(path, quality=88)
 
 
+def speed_table(results: dict[str, dict[str, float]], lengths: list[int], w: int, h: int) -> dict[str, float]:
+    """Print S1 and S2; return their ratios."""
+    print(f"\nspeed, {w}x{h}, default preset and settings (frames/s; higher is better)\n")
+    s1 = results["S1 video"]["frames_per_s"] / results["S1 run FRAMES/"]["frames_per_s"]
+    s2 = results["S2 video"]["frames_per_s"] / results["S2 run --batch-size 1"]["frames_per_s"]
+    print(f"{'variant':28} {'frames':>6} {'frames/s':>9} {'flicker':>8} {'warp err':>9}")
+    for name in ("S1 run FRAMES/", "S1 video", "S2 run --batch-size 1", "S2 video"):
+        r = results[name]
+        print(f"{name:28} {int(r['frames']):6d} {r['frames_per_s']:9.2f} {r['flicker']:8.4f} {r['warping_error']:9.5f}")
+    print(f"\nS1 {len(lengths)} shots {lengths}: video/run {s1:.2f}x (target {SPEED_TARGET}x: "
+          f"{'ok' if s1 >= SPEED_TARGET else 'MISSED'}); cuts found right: {bool(results['S1 video']['cuts_found_right'])}")
+    print(f"S2 one shot: video/run --batch-size 1 {s2:.2f}x (target {SINGLE_TARGET}x: "
+          f"{'ok' if s2 >= SINGLE_TARGET else 'MISSED'})")
+    return {"S1": s1, "S2": s2}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--frames", type=int, default=24, help="frames of each single-shot clip")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--quick", action="store_true", help="speed only (S1, S2)")
+    parser.add_argument("--coherence", action="store_true", help="coherence only (C1-C4)")
+    parser.add_argument("--video-set", action="append", default=[], metavar="ARG",
+                        help="an option for every `dreamfx video` (e.g. --video-set=--temporal=0.7), repeatable")
     parser.add_argument("--still", help="also write a still of S1: each shot's middle frame over its dream (JPEG)")
     args = parser.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
@@ -141,23 +160,26 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
+        extra = args.video_set
         frames, lengths = shots_clip(SEEDS, size)
         clip = save(base / "shots", frames)
         warm = save(base / "shots-warm", shots_clip(SEEDS + 100, size)[0])
         cuts = list(np.cumsum(lengths)[:-1])
         n = len(frames)
-        for name, cmd in (("S1 run FRAMES/", ["run"]), ("S1 video", ["video"])):
+        for name, cmd in () if args.coherence else (("S1 run FRAMES/", ["run"]), ("S1 video", ["video", *extra])):
             out = base / name.replace(" ", "_").replace("/", "")
             secs = timed(dreamfx, [*cmd, str(clip), "-q", "-o"], [*cmd, str(warm), "-q", "-o", str(out) + "-warm/"], out)
             results[name] = {"frames": n, "seconds": secs, "frames_per_s": n / secs, **metrics_of(clip, out, cuts)}
         if args.still:
             sheet(clip, base / "S1_video", lengths, Path(args.still))
-        report = json.loads((base / "S1_video" / "report.json").read_text())
-        found = [s["first"] for s in report["shots"]][1:]
-        results["S1 video"]["cuts_found_right"] = float(found == [int(c) for c in cuts])
+        if not args.coherence:
+            report = json.loads((base / "S1_video" / "report.json").read_text())
+            found = [s["first"] for s in report["shots"]][1:]
+            results["S1 video"]["cuts_found_right"] = float(found == [int(c) for c in cuts])
         single = save(base / "single", pan_frames(generated_photo(SEEDS + 200), args.frames, size, 1.0))
         single_warm = save(base / "single-warm", pan_frames(generated_photo(SEEDS + 300), args.frames, size, 1.0))
-        for name, cmd in (("S2 run --batch-size 1", ["run", "--batch-size", "1"]), ("S2 video", ["video"])):
+        for name, cmd in () if args.coherence else (("S2 run --batch-size 1", ["run", "--batch-size", "1"]),
+                                                   ("S2 video", ["video", *extra])):
             out = base / name.replace(" ", "_").replace("/", "")
             secs = timed(dreamfx, [*cmd, str(single), "-q", "-o"],
                          [*cmd, str(single_warm), "-q", "-o", str(out) + "-warm/"], out)
@@ -172,22 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                      "C4 pan, bundled photo": pan_frames(bundled, args.frames, size, 1.0)}
             for name, made in clips.items():
                 folder = save(base / name.split()[0], made)
-                for variant, cmd in (("independent", ["run"]), ("video", ["video"])):
+                for variant, cmd in (("independent", ["run"]), ("video", ["video", *extra])):
                     out = base / f"{name.split()[0]}-{variant}"
                     assert dreamfx([*cmd, str(folder), "-q", "-o", str(out) + "/"]) == 0
                     results[f"{name}: {variant}"] = metrics_of(folder, out, [])
-    print(f"\nspeed, {w}x{h}, default preset and settings (frames/s; higher is better)\n")
-    s1 = results["S1 video"]["frames_per_s"] / results["S1 run FRAMES/"]["frames_per_s"]
-    s2 = results["S2 video"]["frames_per_s"] / results["S2 run --batch-size 1"]["frames_per_s"]
-    print(f"{'variant':28} {'frames':>6} {'frames/s':>9} {'flicker':>8} {'warp err':>9}")
-    for name in ("S1 run FRAMES/", "S1 video", "S2 run --batch-size 1", "S2 video"):
-        r = results[name]
-        print(f"{name:28} {int(r['frames']):6d} {r['frames_per_s']:9.2f} {r['flicker']:8.4f} {r['warping_error']:9.5f}")
-    print(f"\nS1 {len(lengths)} shots {lengths}: video/run {s1:.2f}x (target {SPEED_TARGET}x: "
-          f"{'ok' if s1 >= SPEED_TARGET else 'MISSED'}); cuts found right: {bool(results['S1 video']['cuts_found_right'])}")
-    print(f"S2 one shot: video/run --batch-size 1 {s2:.2f}x (target {SINGLE_TARGET}x: "
-          f"{'ok' if s2 >= SINGLE_TARGET else 'MISSED'})")
-    results["ratios"] = {"S1": s1, "S2": s2}
+    results["ratios"] = speed_table(results, lengths, w, h) if not args.coherence else {}
     if not args.quick:
         print(f"\ncoherence, {args.frames} frames of {w}x{h} (lower is better)\n")
         print(f"{'clip':24} {'flicker ind.':>12} {'flicker video':>13} {'warp ind.':>10} {'warp video':>10} {'ratio':>6}")

@@ -101,9 +101,21 @@ def test_blend_start_blends_only_where_the_mask_keeps():
     pytest.importorskip("cv2")
     mask = np.ones((4, 6), np.float32)
     mask[:, 0] = 0.0
-    motion = Motion(np.zeros((4, 6, 2), np.float32), mask)
+    motion = Motion(np.zeros((4, 6, 2), np.float32), mask, mask)
     out = blend_start(frame, dream, motion, 0.5)
     assert np.allclose(out[:, 0], 0.2) and np.allclose(out[:, 1:], 0.5)
+
+
+def test_the_feathered_mask_fades_in_inside_the_kept_region_and_keeps_the_rest():
+    from dreamfx.runs.flow import feathered
+
+    mask = np.ones((60, 80), np.float32)
+    mask[:, :30] = 0.0  # a disocclusion along the left
+    soft = feathered(mask)
+    assert (soft[:, :30] == 0).all()  # nothing carried over where the mask drops it
+    assert np.allclose(soft[:, 60:], 1.0, atol=1e-6)  # far inside: all of it
+    row = soft[30, 28:50]
+    assert (np.diff(row) >= -1e-7).all() and row[2] < 0.5 < row[-1]  # a ramp, not a step
 
 
 def test_coherence_of_a_copy_of_the_input_is_zero():

@@ -135,8 +135,8 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
 
     video = sub.add_parser("video", help="dream a video, the dream flowing with the scene",
                            description="Dream every frame of a video (or a folder of frames), each starting from "
-                           "the frame blended with the previous dream warped by optical flow and pulled toward it "
-                           "after; hard cuts start a new shot, and shots are dreamed side by side (needs "
+                           "the frame blended with the previous dream warped by optical flow, its ascent pulled "
+                           "toward it (a temporal term); hard cuts start a new shot, and shots are dreamed side by side (needs "
                            "dreamfx[video]; docs/animation.md).")
     video.add_argument("input", help="a video file (MP4, ...) or a folder of same-sized frames")
     video.add_argument("--blend", type=float, default=0.5,
@@ -145,8 +145,9 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
                        help="warp the previous dream by optical flow (default) or blend it unwarped")
     video.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's; 24 for a folder)")
     video.add_argument("--temporal", type=float, default=None, metavar="WEIGHT",
-                       help="pull of each frame's dream toward the previous output, warped by the flow, on the pixels "
-                       "the flow's check keeps (0: off; default 0.5; docs/animation.md)")
+                       help="weight of the temporal term: each frame's ascent pulled toward the previous output, "
+                       "warped by the flow, on the pixels the flow's check keeps (0: off; default 0.5; "
+                       "docs/animation.md)")
     video.add_argument("--lanes", type=int, default=None, metavar="N",
                        help="shots dreamed side by side in one batch (default 16): hard cuts split a clip into shots")
     animation_options(video)

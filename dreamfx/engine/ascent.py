@@ -51,13 +51,14 @@ PieceFn = Callable[[int, int, int, int], None]
 class RoundContext:
     """What every piece of a round shares: its shifts (``table`` on the host, ``shifts`` the
     same as a tensor; None: never shifted), the tie-break pattern, the choices, the view size
-    (None: the canvas is one view)."""
+    (None: the canvas is one view), the pull (a target canvas and a per-step rate: :mod:`.pull`;
+    None: none)."""
 
-    __slots__ = ("shifts", "table", "pattern", "choices", "view_size")
+    __slots__ = ("shifts", "table", "pattern", "choices", "view_size", "pull")
 
-    def __init__(self, shifts: Any, table: Any, pattern: Any, choices: Any, view_size: Any) -> None:
+    def __init__(self, shifts: Any, table: Any, pattern: Any, choices: Any, view_size: Any, pull: Any = None) -> None:
         self.shifts, self.table, self.pattern, self.choices = shifts, table, pattern, choices
-        self.view_size = view_size
+        self.view_size, self.pull = view_size, pull
 
 
 class Ascent:
@@ -81,9 +82,10 @@ class Ascent:
         """How many times the compiled pieces were traced (once per canvas shape)."""
         return self._fns.traces()
 
-    def begin(self, canvas: Any, choices: Any, round_index: int, level: Any, total: int) -> tuple[Any, RoundContext]:
+    def begin(self, canvas: Any, choices: Any, round_index: int, level: Any, total: int,
+              pull: Any = None) -> tuple[Any, RoundContext]:
         """The canvas as a tensor and the round's context: its shifts, the tie-break
-        pattern for the canvas's size, the choices, the view size."""
+        pattern for the canvas's size, the choices, the view size, the pull."""
         kernel = self.kernel
         view_size, roll = _geometry(level)
         x = kernel.tensor(canvas, "float32")
@@ -99,7 +101,7 @@ class Ascent:
         shifts = None if table is None else kernel.tensor(table, "int32")
         pattern = kernel.tensor(tie_break_pattern(tuple(int(d) for d in shape)), "float32")
         chosen = None if choices is None else kernel.tensor(choices, "int32")
-        return x, RoundContext(shifts, table, pattern, chosen, view_size)
+        return x, RoundContext(shifts, table, pattern, chosen, view_size, pull)
 
     def start_state(self, x: Any) -> Any:
         kernel = self.kernel
@@ -109,10 +111,10 @@ class Ascent:
         """``count`` steps from step ``done`` of the round, as one compiled call."""
         kernel = self.kernel
         return self._fns.run(x, state, kernel.tensor(np.int32(count), "int32"), kernel.tensor(np.int32(done), "int32"),
-                             ctx.shifts, ctx.pattern, ctx.choices, view_size=ctx.view_size)
+                             ctx.shifts, ctx.pattern, ctx.choices, ctx.pull, view_size=ctx.view_size)
 
     def __call__(self, canvas: Any, round_index: int, level: Any, choices: Any = None,
-                 on_piece: PieceFn | None = None) -> Round:
+                 on_piece: PieceFn | None = None, pull: Any = None) -> Round:
         """Run the round's ``steps`` steps on ``canvas``, cut and shifted as ``level`` (its
         ``view_size``, None for the whole canvas, and ``roll``) says. ``choices`` (int32,
         one per image, or None): the objective's ``selectable`` parameter per image, a
@@ -121,9 +123,10 @@ class Ascent:
         views)`` (for progress displays) is called after each piece the host already waits
         for: every piece but the round's last, and every group of a split step (``views``
         0 outside split steps); never where it would add a wait, so a round of one piece
-        (every small dream) calls it never."""
+        (every small dream) calls it never. ``pull``: the level's target canvas and per-step
+        rate (:meth:`dreamfx.engine.pull.Pull.at`), or None."""
         fns, total, pace, kernel = self._fns, self.steps, self.pace, self.kernel
-        x, ctx = self.begin(canvas, choices, round_index, level, total)
+        x, ctx = self.begin(canvas, choices, round_index, level, total, pull)
         state = self.start_state(x)
         batch = int(x.shape[0])
         pixels = batch * int(x.shape[1]) * int(x.shape[2])
@@ -185,7 +188,8 @@ class Ascent:
             if on_group is not None and first + group < count:
                 on_group(first + group, count)
         grad = ops.concatenate(parts, axis=0)[:count]
-        x, state = fns.finish(x, grad, shift, state, kernel.tensor(np.int32(done), "int32"), view_size=ctx.view_size)
+        x, state = fns.finish(x, grad, shift, state, kernel.tensor(np.int32(done), "int32"), ctx.pull,
+                              view_size=ctx.view_size)
         return x, state, per_image(ops.concatenate(scores, axis=0)[:count], batch)
 
 

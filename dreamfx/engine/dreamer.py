@@ -36,8 +36,10 @@ from dreamfx.host.registry import Component
 from dreamfx.kinds.scalers import worth_compiling
 from dreamfx.config.settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 from dreamfx.host.values import AUTO
-from dreamfx.host.calls import CAUGHT, CallbackError, GuardedScaler, describe_component, plugin_call
+from dreamfx.host.calls import GuardedScaler, describe_component, plugin_call
 from dreamfx.engine.masks import apply_mask
+from dreamfx.engine.pull import Pull, pull_arrays, Toward
+from dreamfx.engine.rounds import round_runner
 from dreamfx.engine.results import DreamResult, Piece, model_batch, problem_of, widen
 
 #: Where the host says which faster route it left, and why (``--debug`` shows it on stderr;
@@ -177,14 +179,15 @@ class Dreamer:
         with backend.on_device(self.device):
             return self.scoring(images, chunk, choices, worth_compiling(self._dreams, int(images.shape[0])))
 
-    def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
+    def ascend(self, canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None,
+               pull: Any = None) -> Any:
         """One round of the optimizer's steps (a :class:`dreamfx.kinds.loops.Round`); a failure
         names the optimizer's plugin. ``choices``: as for :meth:`dream_batch`;
-        ``on_piece``: as for :meth:`dreamfx.engine.ascent.Ascent.__call__`."""
+        ``on_piece``, ``pull``: as for :meth:`dreamfx.engine.ascent.Ascent.__call__`."""
         with plugin_call(self.components["optimizer"], f"running round {round_index + 1}"):
-            if on_piece is None:
+            if on_piece is None and pull is None:
                 return self.ascent(canvas, round_index, level, choices)
-            return self.ascent(canvas, round_index, level, choices, on_piece)
+            return self.ascent(canvas, round_index, level, choices, on_piece, pull)
 
     def rounds_for(self, image_size: tuple[int, int]) -> int:
         """How many rounds (``on_round`` calls, at most) a dream of ``image_size`` makes."""
@@ -221,7 +224,7 @@ class Dreamer:
     def dream_batch(
         self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None,
         choices: Sequence[int] | None = None, on_piece: Callable[[Piece], None] | None = None,
-        stream: bool = False,
+        stream: bool = False, toward: Sequence[Toward | None] | None = None,
     ) -> list[DreamResult]:
         """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
@@ -250,6 +253,11 @@ class Dreamer:
         ``stream=True`` dreams round by round even where the whole dream would run as one
         compiled call (:class:`~dreamfx.engine.whole.WholeDreams`), so every callback comes
         as its round ends (a live view of the rounds); the result is the same bits.
+
+        ``toward`` (one :class:`~dreamfx.engine.pull.Toward` or None per image): a term added
+        to the objective that pulls each image's dream toward a target (``dreamfx video``'s
+        temporal coherence: :mod:`dreamfx.engine.pull`).
+
         """
         batch_array = self.model_input(images)
         described = responses = None
@@ -265,41 +273,15 @@ class Dreamer:
         started = time.perf_counter()
         self._dreams += 1
 
-        def ascend(canvas: Any, round_index: int, level: Any) -> Any:
-            if choices is None:  # as before: self.ascend(canvas, round_index, level)
-                return self.ascend(canvas, round_index, level)
-            return self.ascend(canvas, round_index, level, choice_tensor)
-
-        if on_piece is not None:
-            on_round = self._pieces(batch_array.shape[1:3], on_round, on_piece)
-            report = on_round.piece  # type: ignore[attr-defined]
-
-            def ascend(canvas: Any, round_index: int, level: Any) -> Any:
-                def piece(steps_done: int, steps: int, views_done: int, views: int) -> None:
-                    try:
-                        report(round_index, steps_done, steps, views_done, views)
-                    except CAUGHT as exc:
-                        raise CallbackError(exc) from exc
-
-                return self.ascend(canvas, round_index, level, None if choices is None else choice_tensor, piece)
-
-        if on_round is not None:
-            chosen = ascend
-
-            def ascend(canvas: Any, round_index: int, level: Any) -> Any:
-                out = chosen(canvas, round_index, level)
-                try:
-                    on_round(round_index)
-                except CAUGHT as exc:
-                    raise CallbackError(exc) from exc
-                return out
-
+        pull = self._pull(toward, batch_array)
+        ascend, on_round = round_runner(self, batch_array.shape[1:3], None if choices is None else choice_tensor,
+                                        pull, on_round, on_piece)
         run = HostRun(ascend, self.compiled, worth_compiling(self._dreams, len(images)))
         keep = slice(0, 3) if self.channels == 3 else slice(0, 1)
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731
         with backend.on_device(self.device):
             batch = backend.tensor(batch_array)
-            whole = self._whole.dream(self, batch, None if choices is None else choice_tensor, on_round, stream)
+            whole = self._whole.dream(self, batch, None if choices is None else choice_tensor, on_round, stream, pull)
             if whole is not None:
                 out, before, after = whole
             else:
@@ -309,8 +291,8 @@ class Dreamer:
                     out = self.loop(batch, self.scaler, run)
                 after = self.score(out.image, choices=choices)
                 if run.compiled:
-                    self._whole.timed(batch.shape, choices is None, time.perf_counter() - compiled_started)
-            result_images = out.image
+                    self._whole.timed(batch.shape, (choices is None, pull is None), time.perf_counter() - compiled_started)
+            result_images = out.image if pull is None else pull.finish(out.image, self.scaler.levels(batch_array.shape[1:3])[-1])
             output = squeeze(np.asarray(widen(result_images[..., keep], self.settings.output["contrast"])))
             output = apply_mask(self.settings, output, squeeze(np.asarray(batch_array)[..., keep]))
             dream = np.clip(squeeze(np.asarray(out.dream)[..., keep]), 0.0, 1.0)
@@ -334,28 +316,13 @@ class Dreamer:
             for i in range(len(images))
         ]
 
-    def _pieces(self, size: Any, on_round: Callable[[int], None] | None,
-                on_piece: Callable[[Piece], None]) -> Callable[[int], None]:
-        """An ``on_round`` that also reports each round's end to ``on_piece`` (then calls
-        ``on_round``), with a ``piece(round, steps_done, steps, views_done, views)``
-        attribute that reports a piece within a round: both as :class:`Piece`."""
-        weights = self.round_weights((int(size[0]), int(size[1])))
-        starts = [sum(weights[:i]) for i in range(len(weights) + 1)]
-        steps = self.ascent.steps
-
-        def piece(round_index: int, steps_done: int, total: int, views_done: int = 0, views: int = 0) -> None:
-            r = min(round_index, len(weights) - 1)
-            within = (steps_done + (views_done / views if views else 0.0)) / total if total else 1.0
-            fraction = min(1.0, starts[r] + weights[r] * min(1.0, within))
-            on_piece(Piece(round_index, len(weights), steps_done, total, views_done, views, fraction))
-
-        def round_done(round_index: int) -> None:
-            piece(round_index, steps, steps)
-            if on_round is not None:
-                on_round(round_index)
-
-        round_done.piece = piece  # type: ignore[attr-defined]
-        return round_done
+    def _pull(self, toward: Sequence[Toward | None] | None, batch: np.ndarray) -> Pull | None:
+        """The dream's :class:`~dreamfx.engine.pull.Pull`, or None (no image has a target)."""
+        arrays = pull_arrays(toward, batch)
+        if arrays is None:
+            return None
+        steps = self.rounds_for((int(batch.shape[1]), int(batch.shape[2]))) * self.ascent.steps
+        return Pull(backend.tensor(arrays[0]), backend.tensor(arrays[1]), steps)
 
     def settings_with(self, choice: int) -> Settings:
         """This dreamer's settings with the objective's ``selectable`` parameter set to ``choice``."""

@@ -62,10 +62,11 @@ def per_image(per_view: Any, batch: Any) -> Any:
 class Steps:
     """The compiled functions of one ascent on one kernel:
 
-    - ``run(x, state, steps, start, shifts, pattern, choices, view_size)``: ``steps`` steps
-      from step ``start`` of the round (run-time values), ``shifts`` the round's table
-      (None: no shift), ``choices`` the objective's choice per image (None: its own);
-      returns the canvas, the optimizer's state and the objective per image at the last step;
+    - ``run(x, state, steps, start, shifts, pattern, choices, pull, view_size)``: ``steps``
+      steps from step ``start`` of the round (run-time values), ``shifts`` the round's table
+      (None: no shift), ``choices`` the objective's choice per image (None: its own),
+      ``pull`` a target canvas and a per-step rate (:mod:`.pull`; None: no pull); returns
+      the canvas, the optimizer's state and the objective per image at the last step;
     - for a step split into several calls: ``prepare`` (the step's views), ``gradient`` (of
       a group of views) and ``finish`` (the update).
 
@@ -95,18 +96,22 @@ class Steps:
                 return x_in
             return split_views(x_in, view_size)
 
-        def finish_step(x: Any, grad: Any, shift: Any, state: Any, k: Any,
+        def finish_step(x: Any, grad: Any, shift: Any, state: Any, k: Any, pull: Any,
                         view_size: tuple[int, int] | None) -> tuple[Any, Any]:
-            """The canvas's gradient from the views', the optimizer's update, the clip."""
+            """The canvas's gradient from the views', the optimizer's update, the clip, the
+            pull toward a target (the host's term: :mod:`.pull`)."""
             if view_size is not None:
                 shape = ops.shape(x)
                 grad = merge_views(even_out(grad, shape[0], view_size), shape, view_size)
             g = grad if shift is None else kernel.roll(grad, -shift)
             out, new_state = update(x, kernel.like(g, x), state, k)
-            out = kernel.like(ops.convert_to_tensor(out, "float32"), x)
-            return ops.clip(out, 0.0, 1.0), kernel.tree_map(kernel.like, new_state, state)
+            out = ops.clip(kernel.like(ops.convert_to_tensor(out, "float32"), x), 0.0, 1.0)
+            if pull is not None:
+                target, rate = pull
+                out = out + rate * (target - out)
+            return out, kernel.tree_map(kernel.like, new_state, state)
 
-        def run(x: Any, state: Any, steps: Any, start: Any, shifts: Any, pattern: Any, choices: Any,
+        def run(x: Any, state: Any, steps: Any, start: Any, shifts: Any, pattern: Any, choices: Any, pull: Any,
                 view_size: tuple[int, int] | None) -> tuple[Any, Any, Any]:
             self._traces += 1  # runs only while tracing
             shape = ops.shape(x)
@@ -119,7 +124,7 @@ class Steps:
                 shift = None if shifts is None else shifts[k]
                 grad, per_view = kernel.chunked(view_gradient, views_of(x, pattern, shift, view_size),
                                                 per_view_choices, chunk)
-                x, state = finish_step(x, grad, shift, state, k, view_size)
+                x, state = finish_step(x, grad, shift, state, k, pull, view_size)
                 return x, state, per_view
 
             # the views' scores are reduced per image once, at the end
@@ -135,9 +140,10 @@ class Steps:
             self._traces += 1
             return kernel.chunked(view_gradient, views, choices, chunk)
 
-        def finish(x: Any, grad: Any, shift: Any, state: Any, k: Any, view_size: tuple[int, int]) -> tuple[Any, Any]:
+        def finish(x: Any, grad: Any, shift: Any, state: Any, k: Any, pull: Any,
+                   view_size: tuple[int, int]) -> tuple[Any, Any]:
             self._traces += 1
-            return finish_step(x, grad, shift, state, k, view_size)
+            return finish_step(x, grad, shift, state, k, pull, view_size)
 
         self.run = kernel.compile_step(run, ("view_size",))
         self.prepare = kernel.compile_step(prepare, ("view_size",))

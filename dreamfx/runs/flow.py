@@ -21,11 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from dreamfx.engine.pull import Toward
 from dreamfx.errors import SettingsError
 
 #: Flow is computed on frames shrunk so that their longer side is at most this (then scaled
 #: back): Farneback's cost grows with the pixels, and a dream's strokes are coarse.
 FLOW_SIDE = 160
+#: The consistency mask's soft edge (:func:`feathered`), as a fraction of the frame's short side.
+FEATHER = 0.015
 VIDEO_EXTRA = 'pip install "dreamfx[video]"'
 
 
@@ -92,32 +95,53 @@ def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return (~(disagree | boundary | outside)).astype(np.float32)
 
 
+def feathered(mask: np.ndarray) -> np.ndarray:
+    """A consistency mask with soft edges: 0 where ``mask`` is 0, rising to 1 over about
+    :data:`FEATHER` of the short side inside the kept region, so what is carried over fades
+    out toward a disocclusion instead of ending in a straight seam."""
+    from scipy.ndimage import gaussian_filter
+
+    sigma = max(1.0, FEATHER * min(mask.shape))
+    return (np.clip(2.0 * gaussian_filter(mask, sigma, mode="nearest") - 1.0, 0.0, 1.0) * mask).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Motion:
     """What is known about the motion from frame t-1 to frame t."""
 
     backward: np.ndarray  # flow t -> t-1
-    mask: np.ndarray  # 1 where frame t-1's content carries over (consistency_mask)
+    mask: np.ndarray  # 1 where frame t-1's content carries over (consistency_mask): the metrics' mask
+    weight: np.ndarray  # the mask feathered (feathered): how much of it a dream carries over
 
     @classmethod
     def between(cls, previous: np.ndarray, current: np.ndarray) -> "Motion":
-        """Flow both ways between two gray frames, and the consistency mask."""
+        """Flow both ways between two gray frames, the consistency mask and its feathered weight."""
         backward = farneback(current, previous)
         forward = farneback(previous, current)
-        return cls(backward, consistency_mask(backward, forward))
+        mask = consistency_mask(backward, forward)
+        return cls(backward, mask, feathered(mask))
 
 
 def blend_start(frame: np.ndarray, previous_dream: np.ndarray, motion: Motion | None, blend: float) -> np.ndarray:
     """Where the dream of ``frame`` starts: the frame, with the previous dream warped onto it
-    mixed in at weight ``blend`` where the mask keeps it (fresh frame at disocclusions).
-    ``motion`` None: no warp, the plain blend of most DeepDream video tools."""
+    mixed in at weight ``blend`` where the feathered mask keeps it (fresh frame at
+    disocclusions). ``motion`` None: no warp, the plain blend of most DeepDream video tools."""
     if blend <= 0.0:
         return frame
     if motion is None:
         return ((1.0 - blend) * frame + blend * previous_dream).astype(np.float32)
     carried = warp(previous_dream, motion.backward)
-    weight = blend * (motion.mask if frame.ndim == 2 else motion.mask[..., None])
+    weight = blend * (motion.weight if frame.ndim == 2 else motion.weight[..., None])
     return (frame + weight * (carried - frame)).astype(np.float32)
+
+
+def temporal_term(previous_output: np.ndarray, motion: Motion | None, weight: float) -> Toward:
+    """The temporal term of a frame's dream (:class:`dreamfx.engine.pull.Toward`): pull toward
+    the previous frame's output warped onto it, by ``weight`` where the feathered mask keeps
+    it. ``motion`` None: toward the previous output where it was, everywhere."""
+    if motion is None:
+        return Toward(previous_output, np.full(previous_output.shape[:2], weight, np.float32))
+    return Toward(warp(previous_output, motion.backward), (weight * motion.weight).astype(np.float32))
 
 
 @dataclass

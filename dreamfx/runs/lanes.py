@@ -13,9 +13,10 @@ first are decoded and dropped) and holds a window of them: from the previous fra
 :data:`AHEAD` after the current one, with the flow into each computed ahead in worker threads.
 Memory grows with the lanes, not with the clip.
 
-After its dream, each frame is pulled toward the previous frame's output, warped onto it, on
-the pixels the consistency mask keeps (``temporal``, :func:`dreamfx.runs.flow.blend_start`):
-the temporal term of Ruder et al. applied once per frame on the host, not inside the ascent.
+Each frame's dream carries the temporal term of Ruder et al. (``temporal``): its ascent also
+pulls toward the previous frame's output, warped onto it, where the feathered consistency
+mask keeps it (:func:`dreamfx.runs.flow.temporal_term`, a term the engine adds to any
+objective: :mod:`dreamfx.engine.pull`).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
     """Dream the frames not up to date, lane by lane in batches; measure each pair of
     consecutive frames within a shot. Returns the run, the settings the frames were dreamed
     with (an "auto" map chosen) and the coherence sums."""
-    from dreamfx.runs.flow import blend_start, Coherence
+    from dreamfx.runs.flow import blend_start, Coherence, temporal_term
 
     store, count = plan.store, clip.count
     run = AnimationRun(plan.path, count, folder=store.folder)
@@ -188,23 +189,22 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                     choices = frame_choices(dreamer, pixels(first, dreamer), run)
                     if choices is not None:
                         settings = dreamer.settings_with(choices[0])  # the stored settings hold the map chosen
-                starts = []
+                starts, towards = [], []
                 for lane, index, picture, motion in batch:
                     frame = pixels(picture, dreamer)
                     if motion is None or lane.previous is None or request.blend <= 0:
                         starts.append(frame)
-                    else:
-                        carried = motion.result() if use_flow else None
-                        starts.append(blend_start(frame, pixels(lane.previous, dreamer), carried, request.blend))
+                        towards.append(None)
+                        continue
+                    carried = motion.result() if use_flow else None
+                    previous = pixels(lane.previous, dreamer)
+                    starts.append(blend_start(frame, previous, carried, request.blend))
+                    towards.append(temporal_term(previous, carried, request.temporal) if request.temporal > 0 else None)
                 keyed = [i for _, i, _, _ in batch] if keyframe_choices(dreamer, 0) is not None else None
-                results = _dream(run, dreamer, starts, keyed or choices,
+                results = _dream(run, dreamer, starts, towards, keyed or choices,
                                  [f"frame {i} of {clip.source}" for _, i, _, _ in batch], len(lanes))
                 for (lane, index, picture, motion), result in zip(batch, results):
-                    image = result.image
-                    if motion is not None and lane.previous is not None and request.blend > 0 and request.temporal > 0:
-                        carried = motion.result() if use_flow else None
-                        image = blend_start(image, pixels(lane.previous, dreamer), carried, request.temporal)
-                    composed = compose(picture, image, request.color)
+                    composed = compose(picture, result.image, request.color)
                     meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="video",
                                           params=params, index=index, count=count, input_name=clip.names[index],
                                           input_digest=clip.digests[index])
@@ -234,8 +234,8 @@ def _first(clip: Any) -> Picture:
         getattr(source, "close", lambda: None)()
 
 
-def _dream(run: AnimationRun, dreamer: Any, images: list[np.ndarray], choices: list[int] | None,
-           where: list[str], lanes: int) -> list[Any]:
+def _dream(run: AnimationRun, dreamer: Any, images: list[np.ndarray], towards: list[Any],
+           choices: list[int] | None, where: list[str], lanes: int) -> list[Any]:
     """One step of every lane: the frames dreamed as one batch, interruptible, timed into
     ``run.dream_seconds``; a non-finite result refused, a silent one counted. As lanes end,
     the batch is padded (with copies of its first frame, dropped after) to a power of two or
@@ -247,7 +247,8 @@ def _dream(run: AnimationRun, dreamer: Any, images: list[np.ndarray], choices: l
     # one choice for all (an "auto" map chosen once), or one per image (map keyframes: its frame)
     each = None if choices is None else (choices * len(padded) if len(choices) == 1 and len(images) > 1
                                          else choices + [choices[0]] * (width - len(choices)))
-    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each))[:len(images)]
+    pulls = towards + [None] * (width - len(towards))
+    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each, toward=pulls))[:len(images)]
     run.dream_seconds += time.perf_counter() - began
     for result, name in zip(results, where):
         if result.problem is not None:

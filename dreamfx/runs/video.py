@@ -3,8 +3,9 @@
 Each frame's dream starts from the frame blended with the previous frame's dream, warped onto
 it by dense optical flow, except where the forward-backward consistency check masks the
 carried-over dream out (disocclusions, motion boundaries: those pixels start from the raw
-frame), and is then pulled toward that warped previous output on the same pixels
-(``temporal``): :mod:`dreamfx.runs.flow`. Hard cuts split the clip into shots
+frame), and its ascent is pulled toward that warped previous output on the same pixels, a
+term the engine adds to the objective (``temporal``: :mod:`dreamfx.runs.flow`,
+:mod:`dreamfx.engine.pull`). Hard cuts split the clip into shots
 (:mod:`dreamfx.runs.shots`); a shot's first frame starts from itself, and the shots' chains
 advance side by side as lanes of one batch (:mod:`dreamfx.runs.lanes`). Frames are outputs
 with provenance (:class:`~dreamfx.runs.frames.FrameStore`); a rerun resumes each shot after its
@@ -41,7 +42,7 @@ REPORT_KEYS = ("dreamfx_version", "shots")
 FLOWS = ("farneback", "none")
 #: What ``dreamfx video`` writes besides a folder of frames.
 VIDEO_FORMATS = ("MP4",)
-#: The default weight of the temporal pull (``--temporal``): it meets issue 27's target.
+#: The default weight of the temporal term (``--temporal``): it meets issue 27's target.
 TEMPORAL = 0.5
 #: Shots dreamed side by side by default (``--lanes``), and at most.
 LANES, MAX_LANES = 16, 256
