@@ -58,7 +58,8 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
     def mask_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--mask", dest="overrides", action=_MaskAction, default=argparse.SUPPRESS, metavar="MASK",
                        help="an image: dream where it is white, keep the photo where it is black, blend where grey "
-                       "(resized to each photo, edges feathered; shortcut for --set output.mask=MASK)")
+                       "(resized to each photo, edges feathered; shortcut for --set output.mask=MASK); a folder "
+                       "run takes a folder of masks too: each photo's own, by name")
 
     def animation_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("-o", "--output", required=True,

@@ -68,7 +68,15 @@ class CommonOptions:
         from dreamfx.config.presets import settings_for
 
         pairs = self.leading() + parse_overrides(self.overrides) + self.shortcuts()
-        return settings_for(host, self.preset, pairs, seed=self.seed)
+        settings = settings_for(host, self.preset, pairs, seed=self.seed)
+        self.check_mask(settings)
+        return settings
+
+    def check_mask(self, settings: Any) -> None:
+        """A folder of masks (``--mask MASKS/``) is for a folder run, which finds each photo's
+        own; this command takes one mask image."""
+        if settings.mask_folder:
+            raise SettingsError(mask_folder_refused(settings))
 
 
 @dataclass(frozen=True)
@@ -118,8 +126,14 @@ class DreamRequest(CommonOptions):
                                                                notes=notes)
             for note in notes:
                 print(f"dreamfx: note: {note}", file=sys.stderr)
+            self.check_mask(settings)
             return settings, replace(self, color=color, keep_alpha=keep_alpha)
         return self.settings(host), self
+
+    def check_mask(self, settings: Any) -> None:
+        """A folder of masks needs a folder run (several inputs, a folder, or ``-o`` a folder)."""
+        if settings.mask_folder and (not self.inputs or self.single):
+            raise SettingsError(mask_folder_refused(settings))
 
     @property
     def single(self) -> bool:
@@ -128,6 +142,13 @@ class DreamRequest(CommonOptions):
             return False
         out = self.output
         return out is None or not (str(out).endswith(("/", os.sep)) or Path(out).is_dir())
+
+
+def mask_folder_refused(settings: Any) -> str:
+    """Why a command that is not a folder run refuses a folder of masks, and what to do."""
+    return (f"--mask {settings.output['mask']} is a folder: a folder of masks, one per photo by name, is for a "
+            "folder run (dreamfx run PHOTOS/ --mask MASKS/ -o OUT/); one photo, zoom and video take one mask "
+            "image: --mask MASK.png")
 
 
 def check_output_format(path: Path, what: str, keep_alpha: bool) -> None:

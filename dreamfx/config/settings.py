@@ -105,6 +105,13 @@ class Settings:
     def component(self, section: str) -> ComponentChoice:
         return getattr(self, section)
 
+    @property
+    def mask_folder(self) -> bool:
+        """``output.mask`` names a folder of masks (``dreamfx run PHOTOS/ --mask MASKS/``):
+        each photo of a folder run is dreamed through its own, found by name when the run is
+        planned (:mod:`dreamfx.runs.maskfolder`); nothing else takes one."""
+        return bool(self.output.get("mask")) and self.mask_sha256 is None
+
     def to_dict(self) -> dict[str, Any]:
         """A preset-shaped mapping that :func:`resolve_settings` turns back into these settings."""
         data: dict[str, Any] = {"description": self.description, "seed": self.seed}
@@ -279,19 +286,29 @@ def resolve_settings(
 def _mask(output: dict[str, Any]) -> str | None:
     """Check ``output.mask`` (an image file, read under the regular-file rule and the pixel
     limit) and its feather; store its absolute path (``--from`` finds it from any folder)
-    and return its SHA-256, or None without a mask."""
-    from dreamfx.errors import ImageError
-    from dreamfx.io.images import load_picture
-
+    and return its SHA-256, or None without a mask. A folder (a folder run's masks, one per
+    photo: :attr:`Settings.mask_folder`) is stored as its absolute path, with no digest."""
     if not 0.0 <= output["mask_feather"] <= 0.5:
         raise SettingsError(f"output.mask_feather must be 0-0.5 (a fraction of the photo's short side), "
                             f"got {output['mask_feather']}")
     if not output["mask"]:
         return None
     path = Path(output["mask"]).expanduser()
+    if path.is_dir():
+        output["mask"] = str(path.resolve())
+        return None
+    output["mask"], digest = read_mask(path)
+    return digest
+
+
+def read_mask(path: Path) -> tuple[str, str]:
+    """A mask image's absolute path and SHA-256, read as every input image is (a regular
+    file, within the pixel limit, decoded once); a :class:`SettingsError` saying why not."""
+    from dreamfx.errors import ImageError
+    from dreamfx.io.images import load_picture
+
     try:
         picture = load_picture(path)
     except ImageError as exc:
         raise SettingsError(f"mask: {exc}".replace("input image ", "")) from None
-    output["mask"] = str(path.resolve())
-    return picture.digest
+    return str(path.resolve()), str(picture.digest)

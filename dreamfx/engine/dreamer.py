@@ -37,7 +37,7 @@ from dreamfx.kinds.scalers import worth_compiling
 from dreamfx.config.settings import COMPONENT_SECTIONS, MAX_STRING, Settings
 from dreamfx.host.values import AUTO
 from dreamfx.host.calls import GuardedScaler, describe_component, plugin_call
-from dreamfx.engine.masks import apply_mask
+from dreamfx.engine.masks import MaskFile, apply_mask, with_masks
 from dreamfx.engine.pull import Pull, pull_arrays, Toward
 from dreamfx.engine.rounds import round_runner
 from dreamfx.engine.results import DreamResult, Piece, model_batch, problem_of, widen
@@ -225,6 +225,7 @@ class Dreamer:
         self, images: Sequence[np.ndarray], on_round: Callable[[int], None] | None = None,
         choices: Sequence[int] | None = None, on_piece: Callable[[Piece], None] | None = None,
         stream: bool = False, toward: Sequence[Toward | None] | None = None,
+        masks: Sequence[MaskFile | None] | None = None,
     ) -> list[DreamResult]:
         """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
@@ -258,6 +259,8 @@ class Dreamer:
         to the objective that pulls each image's dream toward a target (``dreamfx video``'s
         temporal coherence: :mod:`dreamfx.engine.pull`).
 
+        ``masks`` (one :class:`~dreamfx.engine.masks.MaskFile` or None per image): each image's
+        own mask instead of the settings' (:func:`~dreamfx.engine.masks.apply_mask`); its result's settings name it.
         """
         batch_array = self.model_input(images)
         described = responses = None
@@ -294,7 +297,7 @@ class Dreamer:
                     self._whole.timed(batch.shape, (choices is None, pull is None), time.perf_counter() - compiled_started)
             result_images = out.image if pull is None else pull.finish(out.image, self.scaler.levels(batch_array.shape[1:3])[-1])
             output = squeeze(np.asarray(widen(result_images[..., keep], self.settings.output["contrast"])))
-            output = apply_mask(self.settings, output, squeeze(np.asarray(batch_array)[..., keep]))
+            output = apply_mask(self.settings, output, squeeze(np.asarray(batch_array)[..., keep]), masks)
             dream = np.clip(squeeze(np.asarray(out.dream)[..., keep]), 0.0, 1.0)
             detail = squeeze(np.asarray(out.detail)[..., keep])
             pattern = squeeze(np.asarray(out.pattern)[..., keep])
@@ -305,7 +308,7 @@ class Dreamer:
         from dreamfx.engine.responses import silences
 
         found = silences(self, batch_array, silent, objectives, responses)
-        return [
+        return with_masks(masks, [
             DreamResult(
                 image=output[i], pattern=pattern[i], dream=dream[i], detail=detail[i],
                 score_before=float(before[i]), score_after=float(after[i]),
@@ -314,7 +317,7 @@ class Dreamer:
                 problem=problems[i], backend=self.backend, silence=found.get(i),
             )
             for i in range(len(images))
-        ]
+        ])
 
     def _pull(self, toward: Sequence[Toward | None] | None, batch: np.ndarray) -> Pull | None:
         """The dream's :class:`~dreamfx.engine.pull.Pull`, or None (no image has a target)."""

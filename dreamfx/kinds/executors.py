@@ -52,7 +52,9 @@ class Requirements:
 @dataclass
 class TaskItem:
     """One input of a task: its index in the run's to-do list, its path (for messages and
-    the provenance's input name), its bytes and their SHA-256, and the output's format."""
+    the provenance's input name), its bytes and their SHA-256, and the output's format;
+    ``mask``, its own mask with the mask file's bytes in a run with a folder of masks (a
+    :class:`dreamfx.engine.masks.MaskFile`)."""
 
     index: int
     path: str
@@ -60,6 +62,7 @@ class TaskItem:
     data: bytes
     digest: str
     fmt: str
+    mask: Any = None
 
 
 
@@ -80,7 +83,7 @@ class DreamTask:
 
     @property
     def nbytes(self) -> int:
-        return sum(len(item.data) for item in self.items)
+        return sum(len(item.data) + len(getattr(item.mask, "data", None) or b"") for item in self.items)
 
 
 

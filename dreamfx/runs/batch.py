@@ -79,7 +79,7 @@ class BatchRunner:
             if outcome.job.problem is not None:
                 self._finish(outcome, "failed", outcome.job.problem)
                 continue
-            verdict = self._existing(outcome.job.output, outcome.job.source)
+            verdict = self._existing(outcome.job.output, outcome.job.source, mask=outcome.job.mask)
             if verdict is None:
                 todo.append(outcome)
             else:
@@ -92,9 +92,11 @@ class BatchRunner:
                 todo = []
         return todo
 
-    def _existing(self, output: Path, source: Path | None, what: str = "output") -> tuple[str, str] | None:
+    def _existing(self, output: Path, source: Path | None, what: str = "output",
+                  mask: Any = None) -> tuple[str, str] | None:
         """What to do about an output path that may exist: None (dream it), or a final
-        (status, reason). ``source`` None: never up to date (a panel)."""
+        (status, reason). ``source`` None: never up to date (a panel); ``mask``: the input's
+        own mask (a folder of masks), whose digest the output must record too."""
         found = existing(output, what, self.options.force)
         if found.refused is not None:
             return ("failed" if found.folder else "refused"), found.refused
@@ -103,6 +105,8 @@ class BatchRunner:
             return None
         if meta.get("run_hash") != self.hash or meta.get("complete") is False:
             return None
+        if mask is not None and meta.get("mask_sha256") != mask.sha256:
+            return None  # dreamed through another mask
         stored = meta.get("input_sha256")
         if not isinstance(stored, str):
             return None  # written before outputs recorded their input's digest
@@ -236,9 +240,11 @@ class BatchRunner:
             self.event("batch", group[0][0], (len(group), self.dreamer.rounds_for(size)))
             colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
             images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
+            masks = [outcome.job.mask for outcome, _ in group]  # a folder of masks: each photo's own
             results = interruptible(lambda: self.dreamer.dream_batch(
                 images, on_round=lambda r: self.event("round", group[0][0], r),
-                on_piece=lambda piece: self.event("piece", group[0][0], piece)))
+                on_piece=lambda piece: self.event("piece", group[0][0], piece),
+                **({"masks": masks} if any(masks) else {})))
         except DreamfxError as exc:
             self.budget.give(pixels * len(group))
             for outcome, _ in group:

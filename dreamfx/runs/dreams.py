@@ -111,7 +111,7 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
         if request.panel:
             check_output_format(Path(request.panel), "panel", False)
         jobs = [Job(source, target, inspect_input(source))]
-        check_plan(jobs, extra)
+        check_plan(jobs, extra, inputs=_mask_files(settings, jobs))
         folders = {target.parent, *(p.parent for _, p in extra)}
         report = None
     else:
@@ -126,8 +126,12 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
         if not jobs:
             raise SettingsError(f"no images found in {', '.join(map(str, request.inputs))} (formats: png, jpg, tif, "
                                 f"bmp, webp, gif{'; try --recursive' if not request.recursive else ''})")
+        if settings.mask_folder:  # each photo's own mask, found and read before any work
+            from dreamfx.runs.maskfolder import pair_masks
+
+            jobs = pair_masks(jobs, out, Path(settings.output["mask"]), recursive=request.recursive)
         report = out / "report.json"
-        check_plan(jobs, [("the report", report)])
+        check_plan(jobs, [("the report", report)], inputs=_mask_files(settings, jobs))
         refuse_existing(report, "the report", request.force, json_keys=("dreamfx_version", "files"))
         folders = {out}
     executor = build_executor(request, host)  # a usage error leaves no folder behind
@@ -145,6 +149,14 @@ def plan_dream(request: DreamRequest, host: Any) -> DreamPlan:
                            batch_size=request.batch_size, panel=Path(request.panel) if request.panel else None,
                            png_level=PNG_LEVEL if request.png_level is None else request.png_level)
     return DreamPlan(request, host, settings, jobs, report, options, pictures, executor)
+
+
+def _mask_files(settings: Any, jobs: list[Job]) -> list[Path]:
+    """The mask files a run reads, which it must never write: the one mask for all, or each
+    photo's own."""
+    if settings.mask_sha256 is not None:
+        return [Path(settings.output["mask"])]
+    return [Path(job.mask.path) for job in jobs if job.mask is not None]
 
 
 def build_executor(request: DreamRequest, host: Any) -> Any:

@@ -83,24 +83,25 @@ class FolderWork:
                 data = read_input_bytes(path)
                 if not data:
                     raise ImageError(f"input image {path} is empty (0 bytes)")
+                mask = _with_bytes(outcome.job.mask)
             except DreamfxError as exc:
                 outcome.error = exc
                 self.runner._fail(outcome, str(exc), 0.0)
                 continue
             size = header_size(data)
             item = TaskItem(index, str(path), path.name, data, digest(data),
-                            FORMATS[outcome.job.output.suffix.lower()])
+                            FORMATS[outcome.job.output.suffix.lower()], mask)
             key: Any = size if size is not None else ("unreadable", index)
             group = by_size.setdefault(key, [])
             group.append(item)
-            buffered += len(data)
+            buffered += len(data) + (len(mask.data) if mask is not None else 0)
             pixels = size[0] * size[1] if size is not None else group_pixels
             if len(group) >= options.batch_size or (len(group) + 1) * pixels > group_pixels:
-                buffered -= sum(len(i.data) for i in group)
+                buffered -= sum(_nbytes(i) for i in group)
                 yield self._task(by_size.pop(key))
             while buffered > self.lookahead_bytes and by_size:
                 largest = max(by_size, key=lambda k: len(by_size[k]))
-                buffered -= sum(len(i.data) for i in by_size[largest])
+                buffered -= sum(_nbytes(i) for i in by_size[largest])
                 yield self._task(by_size.pop(largest))
         while by_size:
             yield self._task(by_size.pop(next(iter(by_size))))
@@ -164,6 +165,25 @@ class FolderWork:
         report is written and says why, and a rerun resumes."""
         self.stopped = message
         self.runner.stopped = message
+
+
+def _with_bytes(mask: Any) -> Any:
+    """An input's own mask (a folder of masks) with the file's bytes, which a worker needs
+    (no shared filesystem); they must be what the plan read."""
+    if mask is None:
+        return None
+    from dataclasses import replace
+
+    from dreamfx.io.images import digest, read_input_bytes
+
+    data = read_input_bytes(mask.path)
+    if digest(data) != mask.sha256:
+        raise ImageError(f"mask {mask.path} changed since the run was planned; run it again")
+    return replace(mask, data=data)
+
+
+def _nbytes(item: TaskItem) -> int:
+    return len(item.data) + (len(item.mask.data) if item.mask is not None else 0)
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from dreamfx.errors import SettingsError
 from dreamfx.io.images import FORMATS, INPUT_SUFFIXES, file_kind
@@ -27,11 +27,14 @@ from dreamfx.io.images import FORMATS, INPUT_SUFFIXES, file_kind
 @dataclass(frozen=True)
 class Job:
     """One input and the output it will be written to; ``problem`` is set when the input
-    was found unusable while planning (it fails with that reason, never opened)."""
+    was found unusable while planning (it fails with that reason, never opened); ``mask``,
+    the input's own mask (a :class:`dreamfx.engine.masks.MaskFile`) in a run with a folder
+    of masks (:mod:`dreamfx.runs.maskfolder`)."""
 
     source: Path
     output: Path
     problem: str | None = None
+    mask: Any = None
 
 
 def inspect_input(path: Path) -> str | None:

@@ -61,8 +61,10 @@ class Outcome:
     silence: Any = field(default=None, repr=False, compare=False)
 
     def as_dict(self, settings_hash: str) -> dict[str, Any]:
+        own = {} if self.job.mask is None else {"mask": self.job.mask.path}  # a folder of masks: this input's
         return {
             "input": str(self.job.source),
+            **own,
             "status": self.status,
             "reason": self.reason,
             "output": str(self.job.output) if self.status in FINISHED else None,

@@ -182,8 +182,9 @@ def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) ->
         images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
         started = time.perf_counter()
         try:
+            masks = [item.mask for item, _ in group]  # a folder of masks: each input's own, with its bytes
             with lock:
-                dreamed = dreamer.dream_batch(images)
+                dreamed = dreamer.dream_batch(images, **({"masks": masks} if any(masks) else {}))
         except DreamfxError as exc:
             results.extend(ImageResult(item.index, reason=str(exc), notes=list(p.notes)) for item, p in group)
             continue
