@@ -1,7 +1,8 @@
 """dreamfx explore end to end: the real command (`dreamfx explore PHOTO --port 0 --no-browser`)
 serving the page to a real headless Chromium (Debian's `chromium` and `chromium-driver`,
 driven by Selenium): the ready line, the page loading, the dream's panel, a map picked in the
-grid, the dream changing, and the "copy as command" line reproducing the downloaded PNG's pixels.
+grid, the dream changing, the "copy as command" line reproducing the downloaded PNG's pixels, and a
+mask uploaded beside the photo (the photo kept under its black, the command naming it) and removed.
 
 CI (.ci/run) installs Chromium, so this test runs there (a skip fails CI); on a machine
 without it, the skip says how to install it (and `make test` says so before the suite).
@@ -107,12 +108,35 @@ def test_pick_a_map_watch_the_dream_and_repeat_it_on_the_command_line(server, tm
         assert len(browser.find_elements(By.CSS_SELECTOR, "#bars-after .bar")) == 10
         shot = os.environ.get("DREAMFX_EXPLORE_SCREENSHOT")
         browser.save_screenshot(shot or str(tmp_path / "explore.png"))
+        # a mask beside the photo: black keeps the photo's left half; then removed again
+        half = np.zeros((30, 40), np.uint8)
+        half[:, 20:] = 255
+        Image.fromarray(half).save(tmp_path / "half.png")
+        shown = done(browser)
+        browser.find_element(By.ID, "mask-upload").send_keys(str(tmp_path / "half.png"))
+        wait.until(lambda b: done(b) not in (None, shown))
+        masked = png_of(browser.find_element(By.ID, "download").get_attribute("href"))
+        masked_command = browser.find_element(By.ID, "command").get_attribute("value")
+        assert "half.png" in browser.find_element(By.ID, "mask-note").text
+        assert "mask=m-" in browser.current_url
+        shown = done(browser)
+        browser.find_element(By.ID, "mask-remove").click()
+        wait.until(lambda b: done(b) not in (None, shown))
+        assert browser.find_element(By.ID, "mask-note").get_attribute("hidden") is not None
+        assert np.array_equal(png_of(browser.find_element(By.ID, "download").get_attribute("href")), after)
     finally:
         browser.quit()
     words = shlex.split(command)
     assert words[:3] == ["dreamfx", "run", str(photo)] and f"objective.map={picked}" in words
     from dreamfx.cli import main
+    from dreamfx.io.images import load_picture
 
     monkeypatch.chdir(tmp_path)
     assert main(words[1:] + ["-q"]) == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "cup-dream.png")), after)
+    luma = load_picture(photo).luma
+    assert np.abs(masked[:, :60] / 255 - luma[:, :60]).max() <= 0.5 / 255 + 1e-6  # under black: the photo
+    assert np.array_equal(masked[:, 90:], after[:, 90:])  # under white: the dream
+    assert "--mask half.png" in masked_command
+    assert main(shlex.split(masked_command)[1:] + ["-o", "masked.png", "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "masked.png")), masked)

@@ -89,6 +89,32 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
             return error_response(exc)
         return await call(lambda: explorer.photos.upload(data, file.filename).describe())
 
+    async def masks(request: Request) -> Response:
+        return JSONResponse({"masks": [m.describe() for m in explorer.masks.all()]}, headers={"Cache-Control": "no-store"})
+
+    async def mask_upload(request: Request) -> Response:
+        try:
+            async with request.form(max_files=1, max_fields=8) as form:
+                file = form.get("mask")
+                if not isinstance(file, UploadFile):
+                    raise PhotoError("send the mask as a multipart file field named 'mask'", 400)
+                data = await file.read()
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+        return await call(lambda: explorer.masks.upload(data, file.filename).describe())
+
+    async def mask_file(request: Request) -> Response:
+        """The mask as uploaded (the file the dream's command reads: ``--mask NAME``)."""
+        def work() -> Response:
+            mask, data = explorer.masks.read(request.path_params["id"])
+            return Response(data, media_type="application/octet-stream", headers={
+                "Content-Disposition": f'attachment; filename="{_header_safe(mask.name)}"', "Cache-Control": "no-store"})
+
+        return await call(work)
+
+    async def mask_remove(request: Request) -> Response:
+        return await call(lambda: {"removed": explorer.masks.remove(request.path_params["id"]).id})
+
     async def presets(request: Request) -> Response:
         return await call(lambda: {"presets": explorer.presets()})
 
@@ -112,14 +138,17 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
 
     async def dream(request: Request) -> Response:
         """``POST /api/dream``: multipart or urlencoded form (``photo`` file or id, ``preset``,
-        repeatable ``set``, ``seed``, ``color``); the PNG with provenance, or JSON with
-        ``?format=json``."""
+        repeatable ``set``, ``seed``, ``color``, ``mask`` file or id); the PNG with provenance,
+        or JSON with ``?format=json``."""
         try:
-            async with request.form(max_files=1, max_fields=200) as form:
-                fields = {k: form.getlist(k) for k in ("photo", "preset", "seed", "color")}
+            async with request.form(max_files=2, max_fields=200) as form:
+                fields = {k: form.getlist(k) for k in ("photo", "preset", "seed", "color", "mask")}
                 file = next((v for v in fields["photo"] if isinstance(v, UploadFile)), None)
                 data = await file.read() if file is not None else None
-                fields["photo"] = [v for v in fields["photo"] if not isinstance(v, UploadFile)]
+                sent_mask = next((v for v in fields["mask"] if isinstance(v, UploadFile)), None)
+                mask_data = await sent_mask.read() if sent_mask is not None else None
+                for key in ("photo", "mask"):
+                    fields[key] = [v for v in fields[key] if not isinstance(v, UploadFile)]
                 options = parse_options(fields, form.getlist("set"))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
@@ -127,10 +156,12 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
 
         def work() -> Response:
             nonlocal options
-            if data is not None:
-                from dataclasses import replace
+            from dataclasses import replace
 
+            if data is not None:
                 options = replace(options, photo=explorer.photos.upload(data, file.filename).id)
+            if mask_data is not None:
+                options = replace(options, mask=explorer.masks.upload(mask_data, sent_mask.filename).id)
             outcome = explorer.dream(options, classify=wants_json)
             from dreamfx.explore.maps import data_url
 
@@ -151,6 +182,8 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
         Route("/", page), Route("/static/{name}", static),
         Route("/api/photos", photos), Route("/api/photos", upload, methods=["POST"]),
         Route("/api/photos/{id}.png", photo_png),
+        Route("/api/masks", masks), Route("/api/masks", mask_upload, methods=["POST"]),
+        Route("/api/masks/{id}", mask_file), Route("/api/masks/{id}", mask_remove, methods=["DELETE"]),
         Route("/api/presets", presets), Route("/api/layers", layers), Route("/api/responses", responses),
         Route("/api/oip", oip), Route("/api/atlas", atlas), Route("/api/dream", dream, methods=["POST"]),
         Route("/api/dreams/{id}/panel.png", panel),

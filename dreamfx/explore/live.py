@@ -1,7 +1,7 @@
 """The websocket ``/api/live``: dreams with their frames streamed round by round.
 
 The client sends ``{"type": "dream", "id": N, "photo": ID, "preset": NAME, "set":
-["KEY=VALUE", ...], "seed": S, "color": "gray"}``; the server answers with ``{"type":
+["KEY=VALUE", ...], "seed": S, "color": "gray", "mask": ID}`` (``mask``: an uploaded mask, or null); the server answers with ``{"type":
 "frame", "id": N, "round": R, "rounds": T, "score": X, "image": DATA_URL}`` after each
 round, then ``{"type": "done", "id": N, ...}`` (the PNG with provenance as a data URL, the
 scores, the digit bars before and after, the command line) or ``{"type": "error", "id": N,
@@ -46,7 +46,7 @@ def live(explorer: Explorer) -> Any:
             ident = message.get("id")
             try:
                 sets = message.get("set") or []
-                options = parse_options({k: message.get(k) for k in ("photo", "preset", "seed", "color")},
+                options = parse_options({k: message.get(k) for k in ("photo", "preset", "seed", "color", "mask")},
                                         sets if isinstance(sets, list) else [sets])
                 photo = explorer.photos.get(options.photo)
 

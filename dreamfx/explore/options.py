@@ -5,7 +5,8 @@ line that repeats a dream exactly ("copy as command").
 
 No request may name a file on the server: the preset is a registered name (never a
 ``.toml`` path) and settings that take a file (``model.path``, ``output.mask``, any
-parameter named like a path) are refused.
+parameter named like a path) are refused. A mask is uploaded instead
+(:mod:`dreamfx.explore.masks`) and named by its id (``mask``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from dreamfx.host.values import COLORS
 MAX_SETS = 64
 #: Parameter names that take a file on the server: refused over HTTP.
 FILE_PARAMS = re.compile(r"(^|_)(path|file|mask|dir|folder)s?($|_)")
+#: Parameters named like a file that take none (the mask's edge blur, a number).
+NOT_FILES = ("output.mask_feather",)
 
 
 @dataclass(frozen=True)
 class Options:
-    """One request's dream options: the photo by id, preset name, ``--set`` texts, seed, colour."""
+    """One request's dream options: the photo by id, preset name, ``--set`` texts, seed, colour,
+    and the uploaded mask's id (None: no mask)."""
 
     photo: str | None = None
     preset: str = "single-map"
@@ -35,6 +39,7 @@ class Options:
     seed: int | None = None
     color: str = "gray"
     extra: tuple[tuple[str, Any], ...] = field(default=())  # pairs the app adds (an atlas's layer)
+    mask: str | None = None
 
     def request(self) -> DreamRequest:
         return DreamRequest((), preset=self.preset, overrides=[*self.sets, *self.extra], seed=self.seed,
@@ -49,16 +54,19 @@ class Options:
             raise SettingsError(f"unknown preset {self.preset!r}; dreamfx explore takes a registered preset: {names}")
         for key, _ in parse_overrides(list(self.sets)) + list(self.extra):
             param = str(key).rpartition(".")[2]
-            if FILE_PARAMS.search(param):
+            if FILE_PARAMS.search(param) and key not in NOT_FILES:
+                hint = "upload a mask beside the photo instead" if param == "mask" else "run `dreamfx run` for that"
                 raise SettingsError(f"--set {key}: dreamfx explore takes no setting that names a file on the server; "
-                                    "run `dreamfx run` for that")
+                                    f"{hint}")
         return request.settings(host)
 
-    def command(self, photo_name: str, output: str | None = None) -> str:
+    def command(self, photo_name: str, output: str | None = None, mask_name: str | None = None) -> str:
         """The ``dreamfx run`` line that dreams the same pixels (and writes them with the same
-        provenance)."""
+        provenance); ``mask_name``: the mask's file, which the user keeps beside the photo."""
         stem = re.sub(r"\.[A-Za-z0-9]+$", "", photo_name.replace("\\", "/").rpartition("/")[2]) or "photo"
         words = ["dreamfx", "run", photo_name, "-o", output or f"{stem}-dream.png"]
+        if mask_name is not None:
+            words += ["--mask", mask_name]
         if self.preset != "single-map":
             words += ["--preset", self.preset]
         for text in (*self.sets, *(f"{k}={_toml(v)}" for k, v in self.extra)):
@@ -90,7 +98,8 @@ def _one(value: Any, what: str) -> str | None:
 
 def parse_options(fields: Mapping[str, Any], sets: Sequence[Any]) -> Options:
     """Options from a form, a query string or a JSON message: ``photo``, ``preset``, ``set``
-    (repeatable ``KEY=VALUE``, as ``--set``), ``seed``, ``color``."""
+    (repeatable ``KEY=VALUE``, as ``--set``), ``seed``, ``color``, ``mask`` (an uploaded
+    mask's id; empty: none)."""
     texts = []
     if len(sets) > MAX_SETS:
         raise SettingsError(f"at most {MAX_SETS} --set overrides in one request, got {len(sets)}")
@@ -109,4 +118,5 @@ def parse_options(fields: Mapping[str, Any], sets: Sequence[Any]) -> Options:
     if color not in COLORS:
         raise SettingsError(f"argument --color: invalid choice: {color!r} (choose from {', '.join(COLORS)})")
     preset = _one(fields.get("preset"), "preset") or "single-map"
-    return Options(_one(fields.get("photo"), "photo"), preset, tuple(texts), seed, color)
+    return Options(_one(fields.get("photo"), "photo"), preset, tuple(texts), seed, color,
+                   mask=_one(fields.get("mask"), "mask") or None)

@@ -97,26 +97,37 @@ class Photos:
         """Decode an uploaded file (limits in bytes and pixels) and keep it; the same bytes
         give the same photo."""
         name = _safe_name(filename)
-        if len(data) > self.max_bytes:
-            raise PhotoError(f"the upload {name} has {len(data):,} bytes, over the limit of {self.max_bytes:,}", 413)
-        if not data:
-            raise PhotoError(f"the upload {name} is empty (0 bytes)", 400)
+        check_size(data, name, self.max_bytes)
         key = "u-" + digest(data)[:16]
         with self._lock:
             if key in self._uploads:
                 self._uploads.move_to_end(key)
                 return self._uploads[key]
-        try:
-            picture = picture_of_bytes(data, name, max_pixels=self.max_pixels)
-        except ImageError as exc:
-            status = 413 if "decompression bomb" in str(exc) else 415
-            raise PhotoError(str(exc).replace("--max-pixels", "dreamfx explore's pixel limit"), status) from None
+        picture = decode_upload(data, name, self.max_pixels)
         photo = Photo(key, name, "upload", picture, data)
         with self._lock:
             self._uploads[key] = photo
             while len(self._uploads) > self.keep:
                 self._uploads.popitem(last=False)
         return photo
+
+
+def check_size(data: bytes, name: str, max_bytes: int) -> None:
+    """An upload's bytes: some, and at most ``max_bytes`` (else 413)."""
+    if len(data) > max_bytes:
+        raise PhotoError(f"the upload {name} has {len(data):,} bytes, over the limit of {max_bytes:,}", 413)
+    if not data:
+        raise PhotoError(f"the upload {name} is empty (0 bytes)", 400)
+
+
+def decode_upload(data: bytes, name: str, max_pixels: int) -> Picture:
+    """An upload through dreamfx's own decoder: its pixel count checked from the header
+    (413 over ``max_pixels``), anything that is not an image refused (415)."""
+    try:
+        return picture_of_bytes(data, name, max_pixels=max_pixels)
+    except ImageError as exc:
+        status = 413 if "decompression bomb" in str(exc) else 415
+        raise PhotoError(str(exc).replace("--max-pixels", "dreamfx explore's pixel limit"), status) from None
 
 
 def _safe_name(filename: str | None) -> str:

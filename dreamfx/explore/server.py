@@ -100,4 +100,5 @@ def serve(photos: Sequence[str], host: str = "127.0.0.1", port: int = DEFAULT_PO
         pass
     finally:
         sock.close()
+        explorer.close()  # the uploaded masks' private files
     return 0

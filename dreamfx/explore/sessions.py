@@ -191,10 +191,12 @@ class Studio:
         return picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
 
     def dream(self, settings: Any, picture: Any, *, on_frame: Callable[[Frame], None] | None = None,
-              check: Callable[[], None] = lambda: None) -> tuple[Any, Any]:
+              check: Callable[[], None] = lambda: None, mask: Any = None) -> tuple[Any, Any]:
         """Dream ``picture`` with ``settings``: ``(result, dreamer)``. With ``on_frame``,
         each round's image is handed to it as the dream goes; ``check`` raises
-        :class:`Cancelled` to stop (called before the dream starts and at each round and piece)."""
+        :class:`Cancelled` to stop (called before the dream starts and at each round and piece).
+        ``mask`` (a :class:`dreamfx.engine.masks.MaskFile`): the photo's own mask, applied by
+        the warm dreamer of the settings without it (no dreamer is built per mask)."""
         check()
         dreamer, choice = self.dreamer(settings)
         pixels = self.pixels(dreamer, picture)
@@ -206,7 +208,8 @@ class Studio:
                                     dreamer.compiled)
             try:
                 result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice],
-                                             on_piece=lambda piece: check(), stream=on_frame is not None)[0]
+                                             on_piece=lambda piece: check(), stream=on_frame is not None,
+                                             **({} if mask is None else {"masks": [mask]}))[0]
             finally:
                 self._watch = None
         return result, dreamer

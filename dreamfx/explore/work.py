@@ -5,7 +5,9 @@ them into responses).
 
 A dream's PNG is :func:`dreamfx.io.images.compose` of the result, as ``dreamfx run`` writes
 it, with the same provenance (:func:`dreamfx.io.metadata.output_metadata`): ``dreamfx info``
-prints it and ``dreamfx run --from`` repeats it.
+prints it and ``dreamfx run --from`` repeats it. A dream through an uploaded mask
+(:mod:`dreamfx.explore.masks`) records the mask by the name its command gives it
+(``--mask NAME``: a file the user keeps, downloaded from the explorer) and its SHA-256.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from dreamfx.cache import LRUCache
 from dreamfx.errors import DreamfxError, SettingsError
 from dreamfx.explore import maps as mapping
+from dreamfx.explore.masks import Mask, Masks
 from dreamfx.explore.options import Options
 from dreamfx.explore.photos import Photo, PhotoError, Photos
 from dreamfx.explore.sessions import Frame, Studio
@@ -46,10 +49,17 @@ def panel_title(name: str, result: Any) -> str:
     return f"{name}: {result.settings.preset}, {result.objective}"
 
 
+#: What "copy as command" says of a mask: the command reads it from a file the user supplies.
+MASK_NOTE = ("the command reads the mask from {name}: download the mask this dream used ({download}) and save it "
+             "as {name} beside the photo")
+
+
 class Explorer:
-    def __init__(self, photos: Photos, studio: Studio | None = None) -> None:
+    def __init__(self, photos: Photos, studio: Studio | None = None, masks: Masks | None = None) -> None:
         self.photos = photos
         self.studio = studio or Studio()
+        #: The uploaded masks (private temporary files, deleted by :meth:`close`).
+        self.masks = masks or Masks(photos.max_pixels, photos.max_bytes)
         # the plugin host is made here, on the caller's thread: loading plugins watches for
         # Ctrl-C with signal handlers, which only the main thread may set
         self.studio.host()
@@ -79,6 +89,10 @@ class Explorer:
     def settings(self, options: Options) -> Any:
         return options.settings(self.studio.host())
 
+    def close(self) -> None:
+        """Delete the uploaded masks' files (the server stops)."""
+        self.masks.close()
+
     def dreamer(self, options: Options, layer: str | None = None) -> Any:
         """A warm dreamer for ``options`` (on ``layer`` when given: the map picker's)."""
         if layer is not None:
@@ -97,11 +111,21 @@ class Explorer:
 
         photo = self.photos.get(options.photo)
         settings = self.settings(options)
+        mask, own = self._mask(options, settings)
+        if own is not None and on_frame is not None:
+            on_frame = _masked_frames(on_frame, settings, own, photo.picture)
         started = time.perf_counter()
-        result, dreamer = self.studio.dream(settings, photo.picture, on_frame=on_frame, check=check)
+        result, dreamer = self.studio.dream(settings, photo.picture, on_frame=on_frame, check=check, mask=own)
         seconds = time.perf_counter() - started
         if result.problem is not None:
             raise DreamfxError(result.problem)
+        if mask is not None:  # recorded as the command names it: --mask NAME (the private file is the server's)
+            from dataclasses import replace
+
+            from dreamfx.engine.masks import MaskFile, with_mask
+
+            shown = MaskFile(mask.name, mask.sha256)
+            settings, result = with_mask(settings, shown), replace(result, settings=with_mask(result.settings, shown))
         picture = photo.picture
         image = compose(picture, result.image, options.color, False)
         metadata = output_metadata(settings, result, color=options.color, keep_alpha=False,
@@ -115,9 +139,11 @@ class Explorer:
             "photo": photo.id, "objective": result.objective, "score_before": result.score_before,
             "score_after": result.score_after, "seconds": round(seconds, 4),
             "silent": result.silence.reason() if result.silence is not None else None,
-            "command": options.command(photo.name), "settings": result.settings.to_dict(),
-            "rounds": dreamer.rounds_for(picture.size),
+            "command": options.command(photo.name, mask_name=None if mask is None else mask.name),
+            "settings": result.settings.to_dict(), "rounds": dreamer.rounds_for(picture.size), "mask": None,
         }
+        if mask is not None:
+            summary["mask"] = {**mask.describe(), "note": MASK_NOTE.format(**mask.describe())}
         if classify:
             pixels = self.studio.pixels(dreamer, picture)
             dreamed = np.asarray(result.image, np.float32)
@@ -144,6 +170,17 @@ class Explorer:
             raise SettingsError(f"panel height must be {PANEL_HEIGHTS[0]} to {PANEL_HEIGHTS[1]} pixels, got {height!r}")
         result, name = kept
         return encode_image(render_panel(result, rows, title=panel_title(name, result)), "PNG")
+
+    def _mask(self, options: Options, settings: Any) -> tuple[Mask | None, Any]:
+        """The request's uploaded mask and what the dreamer is handed (its bytes, read now,
+        and the request's feather: the warm dreamer's settings may hold another), or
+        (None, None)."""
+        if options.mask is None:
+            return None, None
+        from dreamfx.engine.masks import MaskFile
+
+        mask, data = self.masks.read(options.mask)
+        return mask, MaskFile(str(mask.path), mask.sha256, data, settings.output["mask_feather"])
 
     # -- the maps ----------------------------------------------------------------------------
 
@@ -183,3 +220,16 @@ class Explorer:
         made = self.studio.run(lambda: mapping.atlas(dreamer, self.studio.pixels(dreamer, photo.picture), maps,
                                                      photo.name))
         return {"photo": photo.id, **made}
+
+
+def _masked_frames(on_frame: Callable[[Frame], None], settings: Any, own: Any, picture: Any) -> Callable[[Frame], None]:
+    """``on_frame`` handed each round's image through the mask, as the finished dream is."""
+    from dreamfx.engine.masks import apply_mask
+
+    def masked(frame: Frame) -> None:
+        photo = picture.rgb if frame.image.ndim == 3 and picture.rgb is not None else picture.luma
+        if photo.shape == frame.image.shape:
+            frame.image = apply_mask(settings, frame.image[None], photo[None], [own])[0]
+        on_frame(frame)
+
+    return masked

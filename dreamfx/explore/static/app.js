@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { photo: "", preset: "single-map", layer: "", map: "", steps: "", rounds: "", step_size: "",
-                scaler: "", color: "gray", seed: "" };
+                scaler: "", color: "gray", seed: "", mask: "" };
 const KEYS = Object.keys(state);
 let presets = {}, socket = null, sent = 0, shownId = 0, lastPng = null, responses = [];
 
@@ -68,6 +68,20 @@ async function loadPhotos(select) {
   if (!body.photos.some((p) => p.id === state.photo)) state.photo = body.photos[0].id;
   $("photo").value = state.photo;
   $("before").src = `/api/photos/${state.photo}.png`;
+}
+
+// the uploaded mask (white: dream, black: keep the photo), or none
+function showMask(mask) {
+  state.mask = mask ? mask.id : "";
+  $("mask-box").hidden = !mask;
+  if (mask) { $("mask-name").textContent = mask.name; $("mask-name").href = mask.download; $("mask-name").download = mask.name; }
+  $("mask-upload").value = "";
+  writeHash();
+}
+async function loadMask() {
+  if (!state.mask) return showMask(null);
+  const body = await api("/api/masks");
+  showMask(body.masks.find((m) => m.id === state.mask) || null);  // a mask the server no longer keeps: none
 }
 
 async function loadLayers() {
@@ -155,6 +169,7 @@ function connect() {
       $("status").dataset.done = String(m.id);
       bars("bars-before", m.classes_before); bars("bars-after", m.classes_after);
       $("panel").src = m.panel; $("panel-box").hidden = false;
+      $("mask-note").hidden = !m.mask; $("mask-note").textContent = m.mask ? m.mask.note : "";
       showError("");
     } else if (m.type === "error") {
       showError(m.error); $("status").textContent = "error";
@@ -169,7 +184,8 @@ function dream() {
   $("status").textContent = "dreaming...";
   delete $("status").dataset.done;
   socket.send(JSON.stringify({ type: "dream", id: sent, photo: state.photo, preset: state.preset, set: sets(),
-                               seed: state.seed === "" ? null : state.seed, color: state.color }));
+                               seed: state.seed === "" ? null : state.seed, color: state.color,
+                               mask: state.mask || null }));
 }
 function changed() {
   for (const id of ["map", "steps", "rounds", "step_size", "scaler", "color", "seed"]) state[id] = $(id).value;
@@ -182,6 +198,7 @@ async function start() {
     const body = await api("/api/presets");
     for (const p of body.presets) { presets[p.name] = p; $("preset").add(new Option(p.name, p.name)); }
     await loadPhotos();
+    await loadMask();
     fillControls();
     await loadLayers();
     await connect();
@@ -211,6 +228,20 @@ async function start() {
     const body = await answer.json();
     if (!answer.ok) { showError(body.error); return; }
     await loadPhotos(body.id); changed(); loadMaps().catch((e) => showError(e.message));
+  });
+  $("mask-upload").addEventListener("change", async () => {
+    const file = $("mask-upload").files[0];
+    if (!file) return;
+    const form = new FormData(); form.append("mask", file);
+    const answer = await fetch("/api/masks", { method: "POST", body: form, credentials: "same-origin" });
+    const body = await answer.json();
+    if (!answer.ok) { showError(body.error); $("mask-upload").value = ""; return; }
+    showMask(body); changed();
+  });
+  $("mask-remove").addEventListener("click", async () => {
+    const id = state.mask;
+    showMask(null); changed();
+    if (id) await fetch(`/api/masks/${id}`, { method: "DELETE", credentials: "same-origin" });
   });
   $("divider").addEventListener("input", () => {
     $("after-clip").style.clipPath = `inset(0 ${100 - $("divider").value}% 0 0)`;
