@@ -106,7 +106,24 @@ def test_blend_start_blends_only_where_the_mask_keeps():
     assert np.allclose(out[:, 0], 0.2) and np.allclose(out[:, 1:], 0.5)
 
 
+def test_thin_flow_errors_do_not_stop_the_dream_carrying_over_but_a_revealed_area_does():
+    pytest.importorskip("cv2")
+    from dreamfx.runs.flow import _checks, carry_weight, consistency_mask
+
+    backward = np.zeros((60, 80, 2), np.float32)
+    forward = np.zeros((60, 80, 2), np.float32)
+    forward[30:32, :, 0] = 3.0  # a 2-pixel line where the flows disagree (noise along an edge)
+    forward[5:25, 40:70, 0] = 3.0  # a 20x30 area that disagrees: revealed by the motion
+    backward[:, :2, 0] = -3.0  # the left edge comes from outside the previous frame
+    hard = consistency_mask(backward, forward)
+    assert (hard[30:32, 10:30] == 0).all() and (hard[10:20, 50:60] == 0).all()  # the metrics' mask: both
+    weight = carry_weight(*_checks(backward, forward))
+    assert (weight[30:32, 10:30] > 0.99).all()  # the thin line carries over
+    assert (weight[10:20, 50:60] == 0).all() and (weight[:, :2] == 0).all()  # the area and the outside do not
+
+
 def test_the_feathered_mask_fades_in_inside_the_kept_region_and_keeps_the_rest():
+    pytest.importorskip("cv2")
     from dreamfx.runs.flow import feathered
 
     mask = np.ones((60, 80), np.float32)

@@ -11,7 +11,8 @@ The consistency mask is Ruder et al.'s ("Artistic style transfer for videos", 20
 frame t is kept (1) unless the backward flow and the forward flow at its source disagree,
 ``|w_b + w_f(x + w_b)|^2 > 0.01 (|w_b|^2 + |w_f(x + w_b)|^2) + 0.5`` (a disocclusion), or it
 sits on a motion boundary, ``|grad u|^2 + |grad v|^2 > 0.01 |w_b|^2 + 0.002``, or its source
-lies outside frame t-1.
+lies outside frame t-1. That hard mask is the metrics'; what a dream carries over
+(:func:`carry_weight`) drops the mask's thin lines and feathers its edges.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from dreamfx.errors import SettingsError
 FLOW_SIDE = 160
 #: The consistency mask's soft edge (:func:`feathered`), as a fraction of the frame's short side.
 FEATHER = 0.015
+#: Flow inconsistencies narrower than 2 * THIN + 1 pixels do not stop the dream carrying over.
+THIN = 2
 VIDEO_EXTRA = 'pip install "dreamfx[video]"'
 
 
@@ -79,10 +82,10 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
                      borderMode=cv2.BORDER_REPLICATE)
 
 
-def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Ruder et al.'s mask for frame t (see the module's docstring): float32 (H, W), 1 where
-    the previous frame's content can be carried over, 0 at disocclusions, motion boundaries
-    and pixels whose source is outside the frame."""
+def _checks(backward: np.ndarray, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ruder et al.'s checks for frame t (see the module's docstring), as boolean (H, W):
+    ``dropped``, the flows disagree or a motion boundary; ``outside``, the source pixel lies
+    outside frame t-1."""
     h, w = backward.shape[:2]
     mx, my = _maps(backward)
     forward_at_source = warp(forward, backward)
@@ -92,17 +95,36 @@ def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     dv_y, dv_x = np.gradient(backward[..., 1])
     boundary = du_x ** 2 + du_y ** 2 + dv_x ** 2 + dv_y ** 2 > 0.01 * (backward ** 2).sum(-1) + 0.002
     outside = (mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)
-    return (~(disagree | boundary | outside)).astype(np.float32)
+    return disagree | boundary, outside
+
+
+def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Ruder et al.'s mask for frame t: float32 (H, W), 1 where the previous frame's content
+    can be carried over, 0 at disocclusions, motion boundaries and pixels whose source is
+    outside the frame. The metrics' mask."""
+    dropped, outside = _checks(backward, forward)
+    return (~(dropped | outside)).astype(np.float32)
+
+
+def carry_weight(dropped: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """How much of the previous frame's dream a frame carries over, per pixel: the consistency
+    mask without its thin lines (flow disagreements and boundaries narrower than
+    ``2 * THIN + 1`` pixels: the flow's errors along the edges of flat objects, which would
+    be dreamed afresh as seams, not an area the motion revealed), feathered."""
+    cv2 = require_cv2()
+    wide = cv2.morphologyEx(dropped.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2 * THIN + 1, 2 * THIN + 1), np.uint8),
+                            borderType=cv2.BORDER_REPLICATE) > 0
+    return feathered((~(wide | outside)).astype(np.float32))
 
 
 def feathered(mask: np.ndarray) -> np.ndarray:
     """A consistency mask with soft edges: 0 where ``mask`` is 0, rising to 1 over about
     :data:`FEATHER` of the short side inside the kept region, so what is carried over fades
     out toward a disocclusion instead of ending in a straight seam."""
-    from scipy.ndimage import gaussian_filter
-
+    cv2 = require_cv2()
     sigma = max(1.0, FEATHER * min(mask.shape))
-    return (np.clip(2.0 * gaussian_filter(mask, sigma, mode="nearest") - 1.0, 0.0, 1.0) * mask).astype(np.float32)
+    blurred = cv2.GaussianBlur(np.ascontiguousarray(mask, np.float32), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    return (np.clip(2.0 * blurred - 1.0, 0.0, 1.0) * mask).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -118,8 +140,8 @@ class Motion:
         """Flow both ways between two gray frames, the consistency mask and its feathered weight."""
         backward = farneback(current, previous)
         forward = farneback(previous, current)
-        mask = consistency_mask(backward, forward)
-        return cls(backward, mask, feathered(mask))
+        dropped, outside = _checks(backward, forward)
+        return cls(backward, (~(dropped | outside)).astype(np.float32), carry_weight(dropped, outside))
 
 
 def blend_start(frame: np.ndarray, previous_dream: np.ndarray, motion: Motion | None, blend: float) -> np.ndarray:
