@@ -57,5 +57,5 @@ def test_each_round_is_one_compiled_call(small_photo):
         x, ctx = ascent.begin(np.zeros((1, 28, 28, 1), np.float32), None, 0, Geometry((28, 28), 28), ascent.steps)
         graph = ascent.compiled.get_concrete_function(
             x, ascent.start_state(x), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32), ctx.shifts,
-            ctx.pattern, None, view_size=(28, 28)).graph
+            ctx.pattern, None, None, view_size=(28, 28)).graph
         assert any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())

@@ -12,7 +12,8 @@ The promises, each from the arithmetic (docs/batch.md, "The same results on anot
 - **One machine: bits.** A batch equals each image dreamed alone, bit for bit, for every run:
   gradients and their normalisation are per image, the shifts depend only on the seed, and the
   code keeps every sum's order independent of the batch (matrix resize per image plane, per-
-  image reductions).
+  image reductions, and never one view alone through the network: oneDNN on an AVX-512 CPU
+  convolves a lone sample in another order than two or more).
 - **Across instruction sets, one forward pass: bounded.** The objective before the dream (views,
   network, mean) differs by at most twice the float32 forward error bound of
   ``tests/numerics.py``: the 28x28 views are shrunk by TensorFlow's own resize kernel (compiled
