@@ -78,30 +78,30 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
         return await call(lambda: Response(png_of(explorer.photos.get(request.path_params["id"])),
                                            media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}))
 
+    async def uploaded(request: Request, field: str) -> tuple[bytes, str | None]:
+        """The bytes and name of the one file in the multipart field ``field``."""
+        async with request.form(max_files=1, max_fields=8) as form:  # closed: its spooled files too
+            file = form.get(field)
+            if not isinstance(file, UploadFile):
+                raise PhotoError(f"send the {field} as a multipart file field named '{field}'", 400)
+            return await file.read(), file.filename
+
     async def upload(request: Request) -> Response:
         try:
-            async with request.form(max_files=1, max_fields=8) as form:  # closed: its spooled files too
-                file = form.get("photo")
-                if not isinstance(file, UploadFile):
-                    raise PhotoError("send the photo as a multipart file field named 'photo'", 400)
-                data = await file.read()
+            data, name = await uploaded(request, "photo")
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
-        return await call(lambda: explorer.photos.upload(data, file.filename).describe())
+        return await call(lambda: explorer.photos.upload(data, name).describe())
 
     async def masks(request: Request) -> Response:
         return JSONResponse({"masks": [m.describe() for m in explorer.masks.all()]}, headers={"Cache-Control": "no-store"})
 
     async def mask_upload(request: Request) -> Response:
         try:
-            async with request.form(max_files=1, max_fields=8) as form:
-                file = form.get("mask")
-                if not isinstance(file, UploadFile):
-                    raise PhotoError("send the mask as a multipart file field named 'mask'", 400)
-                data = await file.read()
+            data, name = await uploaded(request, "mask")
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
-        return await call(lambda: explorer.masks.upload(data, file.filename).describe())
+        return await call(lambda: explorer.masks.upload(data, name).describe())
 
     async def mask_file(request: Request) -> Response:
         """The mask as uploaded (the file the dream's command reads: ``--mask NAME``)."""
