@@ -106,7 +106,9 @@ def cmd_zoom(args: argparse.Namespace, host: Any) -> int:
 def cmd_video(args: argparse.Namespace, host: Any) -> int:
     from dreamfx.runs.video import VideoRequest, run_video
 
-    chosen = {k: v for k, v in (("temporal", args.temporal), ("lanes", args.lanes)) if v is not None}
+    cluster = args.cluster if args.cluster is not None else os.environ.get("DREAMFX_CLUSTER") or None
+    chosen = {k: v for k, v in (("temporal", args.temporal), ("lanes", args.lanes), ("cluster", cluster))
+              if v is not None}
     request = VideoRequest(args.input, args.output, args.blend, args.flow, args.fps, max_pixels=args.max_pixels,
                            maps=args.maps, every=args.every, **chosen, **_common(args))
     return _animate(args, host, "dreamfx video", lambda event, make: run_video(request, host, make, event))

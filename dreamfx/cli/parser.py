@@ -151,6 +151,9 @@ def build_parser(commands: dict[str, Any] | None = None) -> argparse.ArgumentPar
                        "docs/animation.md)")
     video.add_argument("--lanes", type=int, default=None, metavar="N",
                        help="shots dreamed side by side in one batch (default 16): hard cuts split a clip into shots")
+    video.add_argument("--cluster", metavar="ADDRESS", help="dream the shots on a Dask cluster: local:N (N local "
+                       "worker processes) or a scheduler's address, tcp://host:8786 (default: $DREAMFX_CLUSTER; "
+                       "docs/cluster.md)")
     animation_options(video)
     atlas = sub.add_parser("atlas", help="dream a photo under every map of a layer, on one sheet",
                            description="Dream one photo once per map (or unit) of a layer, all in one batch, and "

@@ -168,12 +168,18 @@ def build_executor(request: DreamRequest, host: Any) -> Any:
             raise SettingsError("--cluster and --executor dream folders; one image is dreamed in this process "
                                 "(give several inputs, a folder, or -o ending in / to use them)")
         return None
+    return executor_for(name, request.cluster, host)
+
+
+def executor_for(name: str, cluster: str | None, host: Any) -> Any:
+    """Executor ``name`` built (``cluster``: its ``--cluster`` address, or None); a bad
+    address is a :class:`SettingsError`. Folder runs and ``dreamfx video --cluster`` use it."""
     component = host.get("executors", name)
     params = {}
-    if request.cluster:
+    if cluster:
         if not any(p.name == "address" for p in component.parameters):
             raise SettingsError(f"executor {name!r} takes no --cluster address")
-        params["address"] = request.cluster
+        params["address"] = cluster
     try:
         return component.build(**params)
     except DreamfxError:

@@ -52,18 +52,7 @@ class FolderWork:
     @property
     def requirements(self) -> Requirements:
         """What a worker needs (see :class:`Requirements`)."""
-        from dreamfx.config.settings import COMPONENT_SECTIONS
-
-        host = self.host
-        components = {}
-        for section, kind in COMPONENT_SECTIONS.items():
-            name = self.settings.component(section).name
-            component = host.get(kind, name)
-            info = host.plugins.get(component.plugin)
-            components[section] = (kind, name, component.plugin, info.version if info is not None else None)
-        from dreamfx.engine.backend import planned
-
-        return Requirements(__version__, components, planned())
+        return requirements_for(self.host, self.settings)
 
     def tasks(self) -> Iterator[DreamTask]:
         """The inputs as tasks, read lazily: same-sized images grouped (at most the batch
@@ -165,6 +154,20 @@ class FolderWork:
         report is written and says why, and a rerun resumes."""
         self.stopped = message
         self.runner.stopped = message
+
+
+def requirements_for(host: Any, settings: Any) -> Requirements:
+    """What a worker needs to dream ``settings`` like this client (:class:`Requirements`)."""
+    from dreamfx.config.settings import COMPONENT_SECTIONS
+    from dreamfx.engine.backend import planned
+
+    components = {}
+    for section, kind in COMPONENT_SECTIONS.items():
+        name = settings.component(section).name
+        component = host.get(kind, name)
+        info = host.plugins.get(component.plugin)
+        components[section] = (kind, name, component.plugin, info.version if info is not None else None)
+    return Requirements(__version__, components, planned())
 
 
 def _with_bytes(mask: Any) -> Any:

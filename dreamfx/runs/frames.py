@@ -99,8 +99,19 @@ class FrameStore:
     def write(self, index: int, image: Image.Image, metadata: dict[str, Any]) -> None:
         """Write frame ``index`` atomically; a failed write (a full disk, a read-only folder)
         is an :class:`ImageError` that says the frames before it are complete."""
+        self.write_encoded(index, None, metadata, image)
+
+    def write_encoded(self, index: int, data: bytes | None, metadata: dict[str, Any],
+                      image: Image.Image | None = None) -> None:
+        """Write frame ``index`` atomically from its PNG bytes (``data``, as a cluster worker
+        encodes it with ``metadata``), or from ``image``; a failed write as :meth:`write`."""
+        from dreamfx.io.writing import write_encoded_atomic
+
         try:
-            write_image_atomic(self.path(index), image, metadata)
+            if data is None:
+                write_image_atomic(self.path(index), image, metadata)
+            else:
+                write_encoded_atomic(self.path(index), data, metadata)
         except OSError as exc:
             done = "; the frames before it are complete, run again to resume" if index else ""
             raise ImageError(f"cannot write frame {self.path(index)}: {exc.strerror or exc}{done}") from None

@@ -16,7 +16,8 @@ Memory grows with the lanes, not with the clip.
 Each frame's dream carries the temporal term of Ruder et al. (``temporal``): its ascent also
 pulls toward the previous frame's output, warped onto it, where the feathered consistency
 mask keeps it (:func:`dreamfx.runs.flow.temporal_term`, a term the engine adds to any
-objective: :mod:`dreamfx.engine.pull`).
+objective: :mod:`dreamfx.engine.pull`). Each step's logic is :mod:`dreamfx.runs.chain`'s, which a
+cluster worker shares (:mod:`dreamfx.runs.videoworker`).
 """
 
 from __future__ import annotations
@@ -27,30 +28,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import numpy as np
-from PIL import Image
 
-from dreamfx.errors import ImageError
-from dreamfx.io.images import compose, Picture, to_picture
+from dreamfx.io.images import Picture, to_picture
+from dreamfx.runs.chain import as_picture, chain_start, dream_step, frame_output, pixels
 from dreamfx.runs.keys import keyframe_choices
-from dreamfx.runs.frames import AnimationRun, frame_choices, frame_metadata, FrameEvent, note_silence, OutputPlan
-from dreamfx.runs.outcomes import interruptible
+from dreamfx.runs.frames import AnimationRun, frame_choices, FrameEvent, OutputPlan
 from dreamfx.runs.shots import lane_ranges, Shot
 
 #: Input frames decoded, and their flow computed, ahead of the frame being dreamed, per lane.
 AHEAD = 3
 #: Frames dreamed and handed to the writer thread but not yet written, at most, per lane.
 WRITES_BEHIND = 2
-
-
-def _picture(rgb: np.ndarray) -> Picture:
-    return to_picture(Image.fromarray(rgb, "RGB"))
-
-
-def pixels(picture: Picture, dreamer: Any) -> np.ndarray:
-    """What a frame's dream starts from, or blends with: the luma, or the RGB for a colour model."""
-    if dreamer.channels != 3:
-        return picture.luma
-    return picture.rgb if picture.rgb is not None else np.repeat(picture.luma[..., None], 3, axis=-1)
 
 
 class Lane:
@@ -85,7 +73,7 @@ class Lane:
         if index <= self.last and index not in self.starts and index not in self.motions:
             before, after = self.rgb(index - 1), self.rgb(index)
             self.motions[index] = self.pool.submit(
-                lambda: Motion.between(_picture(before).luma, _picture(after).luma))
+                lambda: Motion.between(as_picture(before).luma, as_picture(after).luma))
 
     def motion(self, index: int) -> Future[Any] | None:
         """The flow into frame ``index`` (a future, which the lane forgets), None at a shot's start."""
@@ -127,7 +115,7 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
     """Dream the frames not up to date, lane by lane in batches; measure each pair of
     consecutive frames within a shot. Returns the run, the settings the frames were dreamed
     with (an "auto" map chosen) and the coherence sums."""
-    from dreamfx.runs.flow import blend_start, Coherence, temporal_term
+    from dreamfx.runs.flow import Coherence
 
     store, count = plan.store, clip.count
     run = AnimationRun(plan.path, count, folder=store.folder)
@@ -140,7 +128,6 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
     for shot in shots:
         shot_of.update({i: shot.first for i in range(shot.first, shot.last + 1)})
     run.reused = sum(firsts[s.first] - s.first for s in shots)
-    use_flow = request.flow == "farneback"
     dreamer: Any = None
     choices: list[int] | None = None
     started = time.perf_counter()
@@ -170,7 +157,7 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                 for lane in lanes:
                     while lane.active:
                         index = lane.index
-                        picture = _picture(lane.rgb(index))
+                        picture = as_picture(lane.rgb(index))
                         for ahead in range(index + 1, min(index + 1 + AHEAD, lane.last + 1)):
                             lane.want(ahead)
                         motion = lane.motion(index)
@@ -185,29 +172,23 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                     dreamer = make_dreamer(settings)
                     started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
                     event(run.reused, count)
-                    first = _picture(lanes[0].decoded[0]) if 0 in lanes[0].decoded else _first(clip)
+                    first = as_picture(lanes[0].decoded[0]) if 0 in lanes[0].decoded else _first(clip)
                     choices = frame_choices(dreamer, pixels(first, dreamer), run)
                     if choices is not None:
                         settings = dreamer.settings_with(choices[0])  # the stored settings hold the map chosen
                 starts, towards = [], []
                 for lane, index, picture, motion in batch:
-                    frame = pixels(picture, dreamer)
-                    if motion is None or lane.previous is None or request.blend <= 0:
-                        starts.append(frame)
-                        towards.append(None)
-                        continue
-                    carried = motion.result() if use_flow else None
-                    previous = pixels(lane.previous, dreamer)
-                    starts.append(blend_start(frame, previous, carried, request.blend))
-                    towards.append(temporal_term(previous, carried, request.temporal) if request.temporal > 0 else None)
+                    start, toward = chain_start(request, dreamer, picture, lane.previous,
+                                                motion.result() if motion is not None else None)
+                    starts.append(start)
+                    towards.append(toward)
                 keyed = [i for _, i, _, _ in batch] if keyframe_choices(dreamer, 0) is not None else None
-                results = _dream(run, dreamer, starts, towards, keyed or choices,
+                results = dream_step(run, dreamer, starts, towards, keyed or choices,
                                  [f"frame {i} of {clip.source}" for _, i, _, _ in batch], len(lanes))
                 for (lane, index, picture, motion), result in zip(batch, results):
-                    composed = compose(picture, result.image, request.color)
-                    meta = frame_metadata(settings, result, color=request.color, run_hash=run_hash, kind="video",
-                                          params=params, index=index, count=count, input_name=clip.names[index],
-                                          input_digest=clip.digests[index])
+                    composed, meta = frame_output(request, settings, picture, result, run_hash=run_hash,
+                                                  params=params, index=index, count=count,
+                                                  input_name=clip.names[index], input_digest=clip.digests[index])
                     writes.append(writer.submit(store.write, index, composed, meta))
                     measure(lane, motion, picture, to_picture(composed))  # as a rerun reads it back
                 landed(WRITES_BEHIND * len(batch))
@@ -229,29 +210,6 @@ def _first(clip: Any) -> Picture:
     """The clip's first frame (an "auto" map is chosen from it), decoded on its own."""
     source = clip.frames(0)
     try:
-        return _picture(next(source))
+        return as_picture(next(source))
     finally:
         getattr(source, "close", lambda: None)()
-
-
-def _dream(run: AnimationRun, dreamer: Any, images: list[np.ndarray], towards: list[Any],
-           choices: list[int] | None, where: list[str], lanes: int) -> list[Any]:
-    """One step of every lane: the frames dreamed as one batch, interruptible, timed into
-    ``run.dream_seconds``; a non-finite result refused, a silent one counted. As lanes end,
-    the batch is padded (with copies of its first frame, dropped after) to a power of two or
-    to the number of lanes, so that a clip compiles a few batch shapes, not one per width
-    (a new shape's first dreams run eagerly and trace: seconds each)."""
-    began = time.perf_counter()
-    width = min(lanes, 1 << (len(images) - 1).bit_length())  # few batch shapes: each is compiled once
-    padded = images + [images[0]] * (width - len(images))
-    # one choice for all (an "auto" map chosen once), or one per image (map keyframes: its frame)
-    each = None if choices is None else (choices * len(padded) if len(choices) == 1 and len(images) > 1
-                                         else choices + [choices[0]] * (width - len(choices)))
-    pulls = towards + [None] * (width - len(towards))
-    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each, toward=pulls))[:len(images)]
-    run.dream_seconds += time.perf_counter() - began
-    for result, name in zip(results, where):
-        if result.problem is not None:
-            raise ImageError(f"{name}: {result.problem}")
-        note_silence(run, result)
-    return results

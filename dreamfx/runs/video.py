@@ -7,7 +7,8 @@ frame), and its ascent is pulled toward that warped previous output on the same 
 term the engine adds to the objective (``temporal``: :mod:`dreamfx.runs.flow`,
 :mod:`dreamfx.engine.pull`). Hard cuts split the clip into shots
 (:mod:`dreamfx.runs.shots`); a shot's first frame starts from itself, and the shots' chains
-advance side by side as lanes of one batch (:mod:`dreamfx.runs.lanes`). Frames are outputs
+advance side by side as lanes of one batch (:mod:`dreamfx.runs.lanes`), or on Dask
+workers with ``cluster`` (:mod:`dreamfx.runs.videowork`). Frames are outputs
 with provenance (:class:`~dreamfx.runs.frames.FrameStore`); a rerun resumes each shot after its
 last finished frame, reading it back. A report.json lists the shots (:func:`report_path`).
 
@@ -59,8 +60,10 @@ class VideoRequest(AnimationOptions):
     fps: float | None = None  # a folder of frames: its frame rate (default 24); a video: overrides its own
     #: Each frame's dream pulled toward the previous output, warped, on consistent pixels (0: off).
     temporal: float = TEMPORAL
-    #: Shots dreamed side by side, at most (one batch).
+    #: Shots dreamed side by side, at most (one batch; on a cluster, per task).
     lanes: int = LANES
+    #: Dream the shots on a Dask cluster: local:N or a scheduler's address (docs/cluster.md); None: here.
+    cluster: str | None = None
 
     def check(self) -> None:
         self.check_animation()
@@ -86,6 +89,7 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     request.check()
     require_cv2()  # the metrics need flow even with --flow none
     settings = request.settings(host)
+    executor = _executor(request.cluster, host)  # a bad address is a usage error before the clip is read
     output_kind(request.output, VIDEO_FORMATS, "dreamfx video")  # a wrong format before the clip is read
     source = Path(request.source)
     if not source.exists():
@@ -105,8 +109,14 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
     shots = clip.shots()
     try:
         refuse_existing(report, "the report", request.force, json_keys=REPORT_KEYS)
-        run, settings, metrics = dream_lanes(request, plan, clip, shots, settings, make_dreamer, event, params,
-                                             run_hash)
+        if executor is None:
+            run, settings, metrics = dream_lanes(request, plan, clip, shots, settings, make_dreamer, event, params,
+                                                 run_hash)
+        else:
+            from dreamfx.runs.videowork import dream_on_cluster
+
+            run, settings, metrics = dream_on_cluster(executor, request, plan, clip, shots, settings, host, event,
+                                                      params, run_hash)
     except BaseException:
         plan.discard_created()  # a run that ended before its first frame leaves no folder behind
         raise
@@ -125,6 +135,16 @@ def run_video(request: VideoRequest, host: Any, make_dreamer: Callable[[Any], An
         audio = source if clip.has_audio and not source.is_dir() else None
         write_animation(plan.path, plan.fmt, frames_of(plan.store, clip.count), clip.fps, meta, audio_from=audio)
     return run
+
+
+def _executor(cluster: str | None, host: Any) -> Any:
+    """The ``dask`` executor for ``--cluster`` (checked as ``dreamfx run --cluster`` checks
+    it), or None: the shots are dreamed in this process."""
+    if not cluster:
+        return None
+    from dreamfx.runs.dreams import executor_for
+
+    return executor_for("dask", cluster, host)
 
 
 def report_path(path: Path, fmt: str | None) -> Path:

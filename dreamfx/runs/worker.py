@@ -111,6 +111,19 @@ def _dreamer_for(settings: "Settings", device: str) -> tuple[Any, threading.Lock
 
 
 
+def warm_dreamer(requirements: Requirements | None, settings: "Settings", device: str) -> tuple[Any, threading.Lock]:
+    """This worker's warm dreamer for ``settings`` and the lock its dreams take, once the
+    worker is checked against ``requirements`` (once per process; a worker that cannot dream
+    them raises, and Dask tries the task on another worker)."""
+    if requirements is not None and requirements not in _CHECKED:
+        problem = check_worker(requirements)
+        if problem is not None:
+            raise ExecutorError(f"this worker {problem}")
+        _CHECKED.append(requirements)
+    return _dreamer_for(settings, device)
+
+
+
 def check_worker(requirements: Requirements) -> str | None:
     """None if this process can dream with ``requirements``' components, else what is
     wrong, in a few words (run on every worker before any work)."""
@@ -152,12 +165,7 @@ def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) ->
     from dreamfx.io.images import compose, decode_picture
     from dreamfx.io.writing import encode_image
 
-    if task.requirements is not None and task.requirements not in _CHECKED:
-        problem = check_worker(task.requirements)
-        if problem is not None:  # raised: Dask tries the task on another worker
-            raise ExecutorError(f"this worker {problem}")
-        _CHECKED.append(task.requirements)
-    dreamer, lock = _dreamer_for(task.settings, task.device)
+    dreamer, lock = warm_dreamer(task.requirements, task.settings, task.device)
     results: list[ImageResult] = []
     groups: dict[tuple[int, int], list[tuple[TaskItem, Any]]] = {}
     view = min(dreamer.model_info.input_size)

@@ -191,6 +191,7 @@ class DaskExecutor:
     def _dream(self, distributed: Any, client: Any, work: Any, pending: dict[Any, Any],
                workers: dict[str, Any]) -> None:
         threads = sum(int(info["nthreads"]) for info in workers.values()) or 1
+        work.threads = threads  # tasks that run at once, before the first is made (a video groups its shots by it)
         max_tasks = max(2, self.tasks_per_worker * threads)
         in_flight = distributed.as_completed()
         held = 0
