@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/dreamfx demo -o out
 
 # the suite's core (recipe, objectives, optimizers and loops), run again on Keras's JAX backend
-CORE_TESTS := tests/test_dream.py tests/test_objectives.py tests/test_optimizers_and_loops.py
+CORE_TESTS := tests/test_dream.py tests/test_objectives.py tests/test_optimizers_and_loops.py tests/test_pull.py
 
 # test processes side by side (pytest-xdist): one per core, at most 4 (each holds a TensorFlow);
 # a test module stays in one process, so its module fixtures (a Dask cluster) start once

@@ -1,7 +1,10 @@
 """The host's pull term (dreamfx.engine.pull): a dream pulled toward a target, inside the ascent.
 
 Exactness claims are bit-for-bit only where the arithmetic guarantees it: a weight of 0 adds
-``0 * (t - x)``, which is exactly 0, so an image without a target is the plain dream's bits.
+``0 * (t - x)``, which is exactly 0, so on TensorFlow (each op as written) an image without a
+target is the plain dream's bits. JAX's compiler fuses the step with the pull's extra inputs
+into another program and rounds the update differently: the same dream to the last bit or so
+(measured 7e-8 after 24 steps; allowed 1e-6, as for a split step in test_optimizers_and_loops).
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ def test_an_image_without_a_target_is_the_plain_dream_bit_for_bit(preset):
     dreamer = warm_dreamer(preset, **FAST)
     photo, target = _photos()
     plain = dreamer.dream_batch([photo, target])
+
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        return np.array_equal(a, b) if dreamer.backend == "tensorflow" else np.abs(a - b).max() <= 1e-6
+
     for _ in range(3):  # the third call of a shape may run as one compiled call: same bits
         pulled = dreamer.dream_batch([photo, target], toward=[None, Toward(photo, np.full(photo.shape, 0.8))])
-        assert np.array_equal(pulled[0].image, plain[0].image)
+        assert same(pulled[0].image, plain[0].image)
         zero = dreamer.dream_batch([photo], toward=[Toward(target, np.zeros(photo.shape))])
-        assert np.array_equal(zero[0].image, plain[0].image)
+        assert same(zero[0].image, plain[0].image)
 
 
 @pytest.mark.parametrize("preset", ["single-map", "tiling"])
