@@ -158,3 +158,27 @@ def test_local_workers_dream_the_frames_of_the_local_lanes(shot_clip, tmp_path, 
     assert "distributed" not in there.stderr and "Traceback" not in there.stderr  # Dask's log stays quiet
     assert "3 shots: 0-2, 3-6, 7-8" in " ".join(there.stdout.split())
     _same(_frames(tmp_path / "here"), _frames(tmp_path / "there"), exact=False)
+
+
+def test_a_long_clip_is_cut_into_tasks_of_a_few_shots(shot_clip, tmp_path, host, scheduler, monkeypatch):
+    """Memory: a task holds about TASK_FRAMES frames (whole shots), not a share of the clip
+    per worker thread; the frames are those of one task for all."""
+    from dreamfx.runs import videowork
+
+    made: list[list[tuple[int, int]]] = []
+    tasks = videowork.VideoWork.tasks
+
+    def recorded(self):
+        for task in tasks(self):
+            made.append([(s.first, s.last) for s in task.shots])
+            yield task
+
+    monkeypatch.setattr(videowork.VideoWork, "tasks", recorded)
+    monkeypatch.setattr(videowork, "TASK_FRAMES", 3)
+    _video(host, shot_clip, tmp_path / "cut", scheduler, lanes=2)
+    assert made == [[(0, 2)], [(3, 6)], [(7, 8)]]  # 9 frames / 3: three tasks, the 4-frame shot whole
+    monkeypatch.setattr(videowork, "TASK_FRAMES", 1000)
+    made.clear()
+    _video(host, shot_clip, tmp_path / "whole", scheduler, lanes=2)
+    assert len(made) == 2  # one worker thread: two tasks
+    _same(_frames(tmp_path / "cut"), _frames(tmp_path / "whole"))

@@ -29,6 +29,10 @@ from dreamfx.runs.videoworker import ChainOptions, dream_shots, ShotWork, VideoT
 
 #: Tasks per worker thread: whole shots, so a few per thread balance shots of unequal length.
 TASKS_PER_THREAD = 2
+#: Frames a task holds, about, at most (a shot longer than this is still one task): a long
+#: clip is cut into many tasks, so the client and a worker hold a few tasks' frames at a time,
+#: not the clip's.
+TASK_FRAMES = 120
 #: The input frames' PNG compression: lossless at every level, level 1 is the quickest.
 INPUT_PNG_LEVEL = 1
 
@@ -91,7 +95,9 @@ class VideoWork:
             at = 1  # the next frame the source gives
             options = ChainOptions(request.blend, request.flow, request.temporal, request.color)
             requirements = self.requirements
-            for group in lane_ranges(self.todo, max(1, self.threads * TASKS_PER_THREAD)):
+            frames_to_do = sum(s.last - s.first + 1 for s in self.todo)
+            groups = max(1, self.threads * TASKS_PER_THREAD, -(-frames_to_do // TASK_FRAMES))
+            for group in lane_ranges(self.todo, groups):
                 works = []
                 for part in group:
                     shot = self.shot_of[part.first]
