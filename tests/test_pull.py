@@ -72,3 +72,18 @@ def test_a_pull_target_of_the_wrong_size_is_named():
     photo, _ = _photos()
     with pytest.raises(ValueError, match="image 0: a pull target of"):
         dreamer.dream_batch([photo], toward=[Toward(photo[:10], np.ones(photo.shape))])
+
+
+def test_on_canvas_sees_every_round_and_changes_no_pixel():
+    """The engine's public per-round hook (what dreamfx explore streams): each round's canvas
+    and result, in order; the dream is the same (bits on TensorFlow, as ``stream``)."""
+    dreamer = warm_dreamer("single-map", **FAST)
+    photo, _ = _photos()
+    seen = []
+    watched = dreamer.dream_batch([photo], on_canvas=lambda canvas, r, level, out: seen.append(
+        (r, tuple(canvas.shape), tuple(out.canvas.shape))))
+    plain = dreamer.dream_batch([photo])
+    assert [r for r, _, _ in seen] == list(range(dreamer.rounds_for(photo.shape)))
+    assert all(before == after == (1, 28, 28, 1) for _, before, after in seen)
+    difference = np.abs(watched[0].image - plain[0].image).max()
+    assert difference == 0 if dreamer.backend == "tensorflow" else difference <= 1e-6

@@ -226,6 +226,7 @@ class Dreamer:
         choices: Sequence[int] | None = None, on_piece: Callable[[Piece], None] | None = None,
         stream: bool = False, toward: Sequence[Toward | None] | None = None,
         masks: Sequence[MaskFile | None] | None = None,
+        on_canvas: Callable[[Any, int, Any, Any], None] | None = None,
     ) -> list[DreamResult]:
         """Dream same-sized (H, W) or (H, W, C) images together: one batch through every round.
 
@@ -259,6 +260,10 @@ class Dreamer:
         to the objective that pulls each image's dream toward a target (``dreamfx video``'s
         temporal coherence: :mod:`dreamfx.engine.pull`).
 
+        ``on_canvas(canvas, round_index, level, round)``: each round's canvas before it and
+        its :class:`~dreamfx.kinds.loops.Round` after (a live view of the rounds, as
+        ``dreamfx explore`` shows them); implies ``stream``.
+
         ``masks`` (one :class:`~dreamfx.engine.masks.MaskFile` or None per image): each image's
         own mask instead of the settings' (:func:`~dreamfx.engine.masks.apply_mask`); its result's settings name it.
         """
@@ -278,7 +283,8 @@ class Dreamer:
 
         pull = self._pull(toward, batch_array)
         ascend, on_round = round_runner(self, batch_array.shape[1:3], None if choices is None else choice_tensor,
-                                        pull, on_round, on_piece)
+                                        pull, on_round, on_piece, on_canvas)
+        stream = stream or on_canvas is not None
         run = HostRun(ascend, self.compiled, worth_compiling(self._dreams, len(images)))
         keep = slice(0, 3) if self.channels == 3 else slice(0, 1)
         squeeze = (lambda a: a) if self.channels == 3 else (lambda a: a[..., 0])  # noqa: E731

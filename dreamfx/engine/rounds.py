@@ -20,12 +20,15 @@ def _call(fn: Callable[..., None], *args: Any) -> None:
 
 def round_runner(dreamer: Any, size: tuple[int, int], choices: Any, pull: Any,
                  on_round: Callable[[int], None] | None,
-                 on_piece: Callable[[Piece], None] | None) -> tuple[Callable[[Any, int, Any], Any], Any]:
+                 on_piece: Callable[[Piece], None] | None,
+                 on_canvas: Callable[[Any, int, Any, Any], None] | None = None,
+                 ) -> tuple[Callable[[Any, int, Any], Any], Any]:
     """``(ascend(canvas, round_index, level), on_round)``: each round through
     ``dreamer.ascend`` with ``choices`` (a tensor or None) and ``pull``'s canvas for the level
-    (a :class:`~dreamfx.engine.pull.Pull` or None), ``on_piece`` told of pieces within rounds
-    and ``on_round`` after each; the ``on_round`` returned is the one a whole-dream call
-    reports its rounds to (``on_piece``'s round ends included)."""
+    (a :class:`~dreamfx.engine.pull.Pull` or None), ``on_piece`` told of pieces within rounds,
+    ``on_canvas(canvas, round_index, level, round)`` shown each round's canvas before and its
+    :class:`~dreamfx.kinds.loops.Round` after, then ``on_round``; the ``on_round`` returned is
+    the one a whole-dream call reports its rounds to (``on_piece``'s round ends included)."""
     if on_piece is not None:
         on_round = pieces(dreamer, size, on_round, on_piece)
     report = None if on_piece is None else on_round.piece  # type: ignore[union-attr]
@@ -42,6 +45,8 @@ def round_runner(dreamer: Any, size: tuple[int, int], choices: Any, pull: Any,
                 dreamer.ascend(canvas, round_index, level, choices)
         else:
             out = dreamer.ascend(canvas, round_index, level, choices, piece, **extra)
+        if on_canvas is not None:
+            _call(on_canvas, canvas, round_index, level, out)
         if on_round is not None:
             _call(on_round, round_index)
         return out

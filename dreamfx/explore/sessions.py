@@ -12,8 +12,8 @@ and a dream whose ticket is no longer the channel's latest stops at its next rou
 (about 0.4 s at most, :mod:`dreamfx.engine.ascent`), so requests are never queued: a dream
 that was superseded before it started does not start at all.
 
-Frames: each dreamer's :meth:`~dreamfx.engine.dreamer.Dreamer.ascend` is wrapped (on the
-instance, once, when this server builds it) so a watcher sees every round's canvas; the
+Frames: a streamed dream hands each round's canvas to a :class:`Watch`
+(``Dreamer.dream_batch(..., on_canvas=...)``, the engine's public per-round hook); the
 frame is that canvas back at full size with the level's lost detail re-added, the image
 the ``reinject`` loop goes on from. A streamed dream runs round by round
 (``Dreamer.dream_batch(..., stream=True)``: never as one compiled call,
@@ -30,7 +30,6 @@ from typing import Any, Callable
 import numpy as np
 
 from dreamfx.cache import LRUCache
-from dreamfx.host.calls import CallbackError
 
 #: Dreamers kept at once (each holds its compiled steps: tens of MB).
 KEEP_DREAMERS = 4
@@ -131,7 +130,6 @@ class Studio:
         #: One dream (or atlas, or patterns) at a time: two on 2 cores are each slower, and
         #: the frame watcher belongs to the running one.
         self.busy = threading.Lock()
-        self._watch: Watch | None = None
         self.builds = 0  # dreamers built (a test holds the LRU to its size)
 
     def host(self) -> Any:
@@ -151,19 +149,6 @@ class Studio:
         backend.start_quietly()
         dreamer = Dreamer(self.host(), settings, self.device)
         self.builds += 1
-        plain = dreamer.ascend
-
-        def ascend(canvas: Any, round_index: int, level: Any, choices: Any = None, on_piece: Any = None) -> Any:
-            out = plain(canvas, round_index, level, choices, on_piece)
-            watch = self._watch
-            if watch is not None:
-                try:
-                    watch(canvas, round_index, level, out)
-                except Cancelled as exc:  # through the loop's plugin_call unchanged
-                    raise CallbackError(exc) from exc
-            return out
-
-        dreamer.ascend = ascend  # type: ignore[method-assign]
         return dreamer
 
     def dreamer(self, settings: Any) -> tuple[Any, int | None]:
@@ -202,16 +187,14 @@ class Studio:
         pixels = self.pixels(dreamer, picture)
         with self.busy:
             check()
+            watch = None
             if on_frame is not None:
                 size = (int(pixels.shape[0]), int(pixels.shape[1]))
-                self._watch = Watch(size, dreamer.rounds_for(size), dreamer.model_input([pixels]), on_frame, check,
-                                    dreamer.compiled)
-            try:
-                result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice],
-                                             on_piece=lambda piece: check(), stream=on_frame is not None,
-                                             **({} if mask is None else {"masks": [mask]}))[0]
-            finally:
-                self._watch = None
+                watch = Watch(size, dreamer.rounds_for(size), dreamer.model_input([pixels]), on_frame, check,
+                              dreamer.compiled)
+            result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice],
+                                         on_piece=lambda piece: check(), on_canvas=watch,
+                                         **({} if mask is None else {"masks": [mask]}))[0]
         return result, dreamer
 
     def run(self, work: Callable[[], Any], check: Callable[[], None] = lambda: None) -> Any:
