@@ -36,39 +36,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from dreamfx.tools.clips import generated_photo, pan_frames  # noqa: E402
 PHOTO = ROOT / "dreamfx" / "data" / "coffee.png"
 SPEED_TARGET, SINGLE_TARGET, WARP_TARGET = 0.7, 0.75, 0.5
 SEEDS = 5000  # generated photos from this seed on: the tests use seeds below 1000
-
-
-def generated_photo(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
-    """A made-up photo: a smooth colour field, soft shapes, fine grain (as the tests make them)."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    base = Image.fromarray((rng.random((4, 5, 3)) * 255).astype(np.uint8), "RGB").resize((w, h), Image.Resampling.BICUBIC)
-    draw = ImageDraw.Draw(base)
-    for _ in range(int(rng.integers(6, 12))):
-        x, y = rng.integers(0, w), rng.integers(0, h)
-        rx, ry = rng.integers(w // 16, w // 4), rng.integers(h // 16, h // 4)
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x - rx, y - ry, x + rx, y + ry], fill=colour)
-    image = np.asarray(base.filter(ImageFilter.GaussianBlur(2)), np.float32) + rng.normal(0, 18, (h, w, 1))
-    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
-
-
-def pan_frames(photo: Image.Image, count: int, size: tuple[int, int], step: float, zoom: float = 1.0) -> list[Image.Image]:
-    w, h = size
-    big = photo.resize((round(photo.size[0] * h * 1.25 / photo.size[1]), round(h * 1.25)), Image.Resampling.LANCZOS)
-    frames = []
-    for i in range(count):
-        s = zoom ** -i
-        cx, cy = i * step + w / 2, big.size[1] / 2
-        frames.append(big.transform((w, h), Image.Transform.AFFINE, (s, 0, cx - s * w / 2, 0, s, cy - s * h / 2),
-                                    resample=Image.Resampling.BICUBIC))
-    return frames
 
 
 def save(folder: Path, frames: list[Image.Image]) -> Path:

@@ -67,18 +67,9 @@ def pan_clip(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
 
 
 def to_mp4(frames: list[Path], out: Path) -> None:
-    import av
-    from PIL import Image
+    from dreamfx.tools.clips import write_mp4
 
-    with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        with Image.open(frames[0]) as first:
-            stream.width, stream.height = first.size
-        stream.pix_fmt = "yuv420p"
-        for path in frames:
-            with Image.open(path) as img:
-                container.mux(stream.encode(av.VideoFrame.from_image(img.convert("RGB"))))
-        container.mux(stream.encode(None))
+    write_mp4(out, frames)
 
 
 def gray_frames(folder: Path, count: int, size: tuple[int, int]) -> None:

@@ -34,17 +34,10 @@ def _gif_screen(path: Path, width: int, height: int, frames: int = 2) -> Path:
 
 
 def _mp4(path: Path, frames: list[Path]) -> Path:
-    av = pytest.importorskip("av")
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=12)
-        with Image.open(frames[0]) as first:
-            stream.width, stream.height = first.size
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            with Image.open(frame) as img:
-                out.mux(stream.encode(av.VideoFrame.from_image(img.convert("RGB"))))
-        out.mux(stream.encode(None))
-    return path
+    pytest.importorskip("av")
+    from dreamfx.tools.clips import write_mp4
+
+    return write_mp4(path, frames, fps=12)
 
 
 # -- row 4: the pixel limit holds for every frame of a clip ---------------------------------------

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .test_video_shots import multi_shot, save_clip
+from dreamfx.tools.clips import save_clip
+
+from .test_video_shots import multi_shot
 
 TINY = ("optimizer.steps=2", "loop.rounds=1")
 LENGTHS = [3, 4, 2]

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .test_video_shots import multi_shot, save_clip
+from dreamfx.tools.clips import generated_photo, save_clip
+
+from .test_video_shots import multi_shot
 
 TINY = ("optimizer.steps=2", "loop.rounds=1")
 LENGTHS = [3, 4, 2]
@@ -100,8 +102,6 @@ def test_a_static_scene_keeps_its_brightness_and_contrast_for_300_frames(tmp_pat
     """Issue 27: frame 300's mean within 2/255 of frame 10's (and the contrast with it): the
     blended start and the temporal pull feed each dream back, which must not brighten."""
     pytest.importorskip("cv2")
-    from .test_video_shots import generated_photo
-
     still = generated_photo(11, (32, 24))
     save_clip(tmp_path / "clip", [still] * 301)
     dreamers: list = []

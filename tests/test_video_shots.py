@@ -1,58 +1,15 @@
 """Shots of a video (issue 27): hard cuts between generated photos found with no miss and no
 false cut, a fast pan left in one piece, lanes of whole shots, and the shots in the summary
-and report.json. Also the clip generators the other tests of video use."""
+and report.json. The clips are dreamfx.tools.clips's (the benchmarks' too)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
+from dreamfx.tools.clips import generated_photo, pan_frames
 from .conftest import SAMPLE
-
-
-def generated_photo(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
-    """A made-up photo: a smooth colour field (low-frequency noise), a few soft shapes and some
-    fine texture, different for every seed."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    field = rng.random((4, 5, 3)) * 255
-    base = Image.fromarray(field.astype(np.uint8), "RGB").resize((w, h), Image.Resampling.BICUBIC)
-    draw = ImageDraw.Draw(base)
-    for _ in range(int(rng.integers(6, 12))):
-        x, y = rng.integers(0, w), rng.integers(0, h)
-        rx, ry = rng.integers(w // 16, w // 4), rng.integers(h // 16, h // 4)
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x - rx, y - ry, x + rx, y + ry], fill=colour)
-    grain = (rng.normal(0, 18, (h, w, 1))).astype(np.float32)
-    image = np.asarray(base.filter(ImageFilter.GaussianBlur(2)), np.float32) + grain
-    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
-
-
-def pan_frames(photo: Image.Image, count: int, size: tuple[int, int], step: float, zoom: float = 1.0,
-               start: float = 0.0) -> list[Image.Image]:
-    """``count`` frames of ``size`` (w, h) panning over ``photo`` by ``step`` pixels a frame,
-    each also enlarged ``zoom`` times the one before about its centre."""
-    w, h = size
-    big = photo.resize((round(photo.size[0] * h * 1.25 / photo.size[1]), round(h * 1.25)), Image.Resampling.LANCZOS)
-    frames = []
-    for i in range(count):
-        s = zoom ** -i
-        cx, cy = start + i * step + w / 2, (big.size[1] - h) / 2 + h / 2
-        frames.append(big.transform((w, h), Image.Transform.AFFINE,
-                                    (s, 0, cx - s * w / 2, 0, s, cy - s * h / 2), resample=Image.Resampling.BICUBIC))
-    return frames
-
-
-def save_clip(folder: Path, frames: list[Image.Image]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, frame in enumerate(frames):
-        paths.append(folder / f"f{i:03d}.png")
-        frame.save(paths[-1])
-    return paths
 
 
 def multi_shot(lengths: list[int], size: tuple[int, int], seed: int = 0, step: float = 2.0) -> list[Image.Image]:
