@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -86,22 +86,24 @@ def make_app(explorer: Explorer, guard: Guard) -> Any:
                 raise PhotoError(f"send the {field} as a multipart file field named '{field}'", 400)
             return await file.read(), file.filename
 
-    async def upload(request: Request) -> Response:
-        try:
-            data, name = await uploaded(request, "photo")
-        except Exception as exc:  # noqa: BLE001
-            return error_response(exc)
-        return await call(lambda: explorer.photos.upload(data, name).describe())
+    def receiver(field: str, store: Callable[[], Any]) -> Callable[[Request], Any]:
+        """The route that takes an upload in ``field`` into ``store()`` (the photos, the masks)."""
+
+        async def receive(request: Request) -> Response:
+            try:
+                data, name = await uploaded(request, field)
+            except Exception as exc:  # noqa: BLE001
+                return error_response(exc)
+            return await call(lambda: store().upload(data, name).describe())
+
+        return receive
+
+    upload = receiver("photo", lambda: explorer.photos)
 
     async def masks(request: Request) -> Response:
         return JSONResponse({"masks": [m.describe() for m in explorer.masks.all()]}, headers={"Cache-Control": "no-store"})
 
-    async def mask_upload(request: Request) -> Response:
-        try:
-            data, name = await uploaded(request, "mask")
-        except Exception as exc:  # noqa: BLE001
-            return error_response(exc)
-        return await call(lambda: explorer.masks.upload(data, name).describe())
+    mask_upload = receiver("mask", lambda: explorer.masks)
 
     async def mask_file(request: Request) -> Response:
         """The mask as uploaded (the file the dream's command reads: ``--mask NAME``)."""
