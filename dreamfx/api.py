@@ -218,7 +218,7 @@ def dream(image: Any, preset: str = "single-map", *, device: str = "auto", color
     settings, request = replace(request, overrides=pairs).resolve(host)  # the settings `dreamfx run` would use
     dreamer, choice = warm_dreamer(host, settings, device)
     picture, name = as_picture(image)
-    pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    pixels = picture.pixels(dreamer.channels)
     result = dreamer.dream_batch([pixels], choices=None if choice is None else [choice])[0]
     if result.problem is not None:
         raise DreamfxError(result.problem)
@@ -242,7 +242,7 @@ def atlas(image: Any, preset: str = "single-map", *, maps: Any = None, layer: st
     settings = AtlasRequest(preset=preset, overrides=pairs, layer=layer, maps=maps, device=device).resolve(host)
     dreamer, _ = warm_dreamer(host, settings, device)
     picture, name = as_picture(image)
-    pixels = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    pixels = picture.pixels(dreamer.channels)
     return make_atlas(dreamer, pixels, maps, on_round=on_round, input_name=name)
 
 

@@ -185,7 +185,7 @@ def cmd_atlas(args: argparse.Namespace, host: Any) -> int:
 
     console, started = _console(), time.perf_counter()
     dreamer = Dreamer(host, settings, args.device)
-    image = picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
+    image = picture.pixels(dreamer.channels)
     from dreamfx.runs.atlas import layer_of, parse_maps
 
     count = len(parse_maps(args.maps, layer_of(dreamer)[2], layer_of(dreamer)[1]))

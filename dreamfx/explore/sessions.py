@@ -172,9 +172,6 @@ class Studio:
         # so the map it was built for does not trace a whole dream of its own (the same bits)
         return dreamer, params.get(selectable) if selectable in params else None
 
-    def pixels(self, dreamer: Any, picture: Any) -> np.ndarray:
-        return picture.rgb if dreamer.channels == 3 and picture.rgb is not None else picture.luma
-
     def dream(self, settings: Any, picture: Any, *, on_frame: Callable[[Frame], None] | None = None,
               check: Callable[[], None] = lambda: None, mask: Any = None) -> tuple[Any, Any]:
         """Dream ``picture`` with ``settings``: ``(result, dreamer)``. With ``on_frame``,
@@ -184,7 +181,7 @@ class Studio:
         the warm dreamer of the settings without it (no dreamer is built per mask)."""
         check()
         dreamer, choice = self.dreamer(settings)
-        pixels = self.pixels(dreamer, picture)
+        pixels = picture.pixels(dreamer.channels)
         with self.busy:
             check()
             watch = None

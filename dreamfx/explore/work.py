@@ -145,7 +145,7 @@ class Explorer:
         if mask is not None:
             summary["mask"] = {**mask.describe(), "note": MASK_NOTE.format(**mask.describe())}
         if classify:
-            pixels = self.studio.pixels(dreamer, picture)
+            pixels = picture.pixels(dreamer.channels)
             dreamed = np.asarray(result.image, np.float32)
             with self.studio.busy:
                 before, after = mapping.classify(dreamer, [pixels, dreamed])
@@ -199,7 +199,7 @@ class Explorer:
     def responses(self, options: Options, layer: str | None) -> dict[str, Any]:
         photo = self.photos.get(options.photo)
         dreamer, _, name = self._layer(options, layer)
-        values = self.studio.run(lambda: mapping.responses(dreamer, self.studio.pixels(dreamer, photo.picture), name))
+        values = self.studio.run(lambda: mapping.responses(dreamer, photo.picture.pixels(dreamer.channels), name))
         return {"photo": photo.id, "layer": name, "responses": values,
                 "strongest": int(np.argmax(values)) if max(values, default=0) > 0 else None,
                 "silent": [i for i, v in enumerate(values) if v == 0]}
@@ -217,7 +217,7 @@ class Explorer:
     def atlas(self, options: Options, layer: str | None, maps: Any) -> dict[str, Any]:
         photo = self.photos.get(options.photo)
         dreamer, _, _ = self._layer(options, layer)
-        made = self.studio.run(lambda: mapping.atlas(dreamer, self.studio.pixels(dreamer, photo.picture), maps,
+        made = self.studio.run(lambda: mapping.atlas(dreamer, photo.picture.pixels(dreamer.channels), maps,
                                                      photo.name))
         return {"photo": photo.id, **made}
 

@@ -55,6 +55,13 @@ class Picture:
     def size(self) -> tuple[int, int]:
         return int(self.luma.shape[0]), int(self.luma.shape[1])
 
+    def pixels(self, channels: int) -> np.ndarray:
+        """What a model of ``channels`` input channels dreams: (H, W, 3) RGB for a 3-channel
+        model (a gray picture's luma repeated, as the dreamer would repeat it), else the luma."""
+        if channels != 3:
+            return self.luma
+        return self.rgb if self.rgb is not None else np.repeat(self.luma[..., None], 3, axis=-1)
+
 
 #: ITU-R 601 luma weights, as Pillow's convert("L") and JPEG's YCbCr use.
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)

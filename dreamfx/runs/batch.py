@@ -238,8 +238,7 @@ class BatchRunner:
         started = time.perf_counter()
         try:
             self.event("batch", group[0][0], (len(group), self.dreamer.rounds_for(size)))
-            colour = self.dreamer.channels == 3  # a colour model dreams the RGB image (gray ones: luma, repeated)
-            images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
+            images = [p.pixels(self.dreamer.channels) for _, p in group]  # a colour model dreams the RGB image
             masks = [outcome.job.mask for outcome, _ in group]  # a folder of masks: each photo's own
             results = interruptible(lambda: self.dreamer.dream_batch(
                 images, on_round=lambda r: self.event("round", group[0][0], r),

@@ -25,13 +25,6 @@ def as_picture(rgb: np.ndarray) -> Picture:
     return to_picture(Image.fromarray(rgb, "RGB"))
 
 
-def pixels(picture: Picture, dreamer: Any) -> np.ndarray:
-    """What a frame's dream starts from, or blends with: the luma, or the RGB for a colour model."""
-    if dreamer.channels != 3:
-        return picture.luma
-    return picture.rgb if picture.rgb is not None else np.repeat(picture.luma[..., None], 3, axis=-1)
-
-
 def chain_start(options: Any, dreamer: Any, picture: Picture, previous: Picture | None,
                 motion: Any) -> tuple[np.ndarray, Any]:
     """Where frame ``picture``'s dream starts and what its ascent is pulled toward (None: no
@@ -40,11 +33,11 @@ def chain_start(options: Any, dreamer: Any, picture: Picture, previous: Picture 
     shot's start). ``options``: the video's ``blend``, ``flow`` and ``temporal``."""
     from dreamfx.runs.flow import blend_start, temporal_term
 
-    frame = pixels(picture, dreamer)
+    frame = picture.pixels(dreamer.channels)
     if motion is None or previous is None or options.blend <= 0:
         return frame, None
     carried = motion if options.flow == "farneback" else None
-    before = pixels(previous, dreamer)
+    before = previous.pixels(dreamer.channels)
     toward = temporal_term(before, carried, options.temporal) if options.temporal > 0 else None
     return blend_start(frame, before, carried, options.blend), toward
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from dreamfx.io.images import Picture, to_picture
-from dreamfx.runs.chain import as_picture, chain_start, dream_step, frame_output, pixels
+from dreamfx.runs.chain import as_picture, chain_start, dream_step, frame_output
 from dreamfx.runs.keys import keyframe_choices
 from dreamfx.runs.frames import AnimationRun, frame_choices, FrameEvent, OutputPlan
 from dreamfx.runs.shots import lane_ranges, Shot
@@ -173,7 +173,7 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                     started = time.perf_counter()  # frames/s counts the dreaming, not TensorFlow's start
                     event(run.reused, count)
                     first = as_picture(lanes[0].decoded[0]) if 0 in lanes[0].decoded else _first(clip)
-                    choices = frame_choices(dreamer, pixels(first, dreamer), run)
+                    choices = frame_choices(dreamer, first.pixels(dreamer.channels), run)
                     if choices is not None:
                         settings = dreamer.settings_with(choices[0])  # the stored settings hold the map chosen
                 starts, towards = [], []

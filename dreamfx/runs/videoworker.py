@@ -154,7 +154,7 @@ def dream_shots(task: VideoTask, dreams_done: Callable[[], Any] | None = None) -
     dream is over and only encoding is left (see :func:`dreamfx.runs.worker.dream_task`)."""
     from dreamfx.io.images import to_picture
     from dreamfx.io.writing import encode_image
-    from dreamfx.runs.chain import chain_start, dream_step, frame_output, pixels
+    from dreamfx.runs.chain import chain_start, dream_step, frame_output
     from dreamfx.runs.frames import AnimationRun, frame_choices
     from dreamfx.runs.keys import keyframe_choices
     from dreamfx.runs.worker import warm_dreamer
@@ -166,7 +166,7 @@ def dream_shots(task: VideoTask, dreams_done: Callable[[], Any] | None = None) -
     with ThreadPoolExecutor(2, thread_name_prefix="dreamfx-flow") as pool:
         try:
             with lock:
-                choices = frame_choices(dreamer, pixels(decoded(task.first_frame, "frame 0"), dreamer), run)
+                choices = frame_choices(dreamer, decoded(task.first_frame, "frame 0").pixels(dreamer.channels), run)
             if choices is not None:
                 out.settings, out.chosen = dreamer.settings_with(choices[0]), run.chosen
             by_first = {s.first: s for s in task.shots}

@@ -186,8 +186,7 @@ def dream_task(task: DreamTask, dreams_done: Callable[[], Any] | None = None) ->
         groups.setdefault(picture.size, []).append((item, picture))
     dreamt: list[tuple[TaskItem, Any, Any, float]] = []
     for group in groups.values():
-        colour = dreamer.channels == 3
-        images = [p.rgb if colour and p.rgb is not None else p.luma for _, p in group]
+        images = [p.pixels(dreamer.channels) for _, p in group]
         started = time.perf_counter()
         try:
             masks = [item.mask for item, _ in group]  # a folder of masks: each input's own, with its bytes

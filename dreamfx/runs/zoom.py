@@ -187,7 +187,7 @@ def _zoom(request: ZoomRequest, plan: OutputPlan, settings: Any, photo: Picture,
         current = photo if first == 0 else zoom_picture(store.read(first - 1), request.zoom, request.rotate)
 
         def pixels(picture: Picture) -> np.ndarray:
-            return picture.luma if dreamer.channels == 1 or picture.rgb is None else picture.rgb
+            return picture.pixels(dreamer.channels)
 
         try:
             choices = frame_choices(dreamer, pixels(photo), run)
