@@ -147,6 +147,34 @@ def _folder_frame(path: Path, limit: int) -> tuple[bytes, np.ndarray]:
     return data, (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def _planned(path: Path, limit: int) -> tuple[str, tuple[int, ...], np.ndarray]:
+    """What planning keeps of a frame file: its digest, its shape and its thumbnail."""
+    from dreamfx.runs.shots import thumbnail
+
+    data, array = _folder_frame(path, limit)
+    return digest(data), array.shape, thumbnail(array)
+
+
+def _in_order(work: Any, items: list[Path], threads: int = 2, ahead: int = 8) -> Iterator[Any]:
+    """``work(item)`` of each item in order, computed in ``threads`` threads at most
+    ``ahead`` items ahead (decoding releases the GIL); the first failure, in order, is raised."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="dreamfx-plan") as pool:
+        pending: deque[Any] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def _scan_folder(folder: Path, fps: Fraction, limit: int) -> Clip:
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".")),
                    key=lambda p: _natural(p.name))
@@ -154,15 +182,16 @@ def _scan_folder(folder: Path, fps: Fraction, limit: int) -> Clip:
         raise ImageError(f"{folder} holds no frames (image files: png, jpg, tif, bmp, webp, gif)")
     if len(files) > MAX_FRAMES:
         raise _too_many(folder)
-    digests, shape, changes = [], None, ContentValues()
-    for path in files:
-        data, array = _folder_frame(path, limit)
-        changes.add(array)
-        if shape is not None and array.shape != shape:
-            raise ImageError(f"frame {path} is {array.shape[1]}x{array.shape[0]}, the frames before it "
+    digests: list[str] = []
+    shape: tuple[int, ...] | None = None
+    changes = ContentValues()
+    for path, (found, frame_shape, thumb) in zip(files, _in_order(lambda p: _planned(p, limit), files)):
+        if shape is not None and frame_shape != shape:
+            raise ImageError(f"frame {path} is {frame_shape[1]}x{frame_shape[0]}, the frames before it "
                              f"{shape[1]}x{shape[0]}: a clip's frames must have one size")
-        shape = array.shape
-        digests.append(digest(data))
+        changes.add_thumbnail(thumb)
+        shape = frame_shape
+        digests.append(found)
     assert shape is not None
     return Clip(folder, digests, [p.name for p in files], (shape[0], shape[1]), fps, limit, files=files,
                 changes=changes.values)

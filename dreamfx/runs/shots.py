@@ -44,27 +44,25 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(image.convert("HSV"), np.float32)
 
 
-def _difference(before: np.ndarray, after: np.ndarray, gray: bool) -> float:
-    d = np.abs(after - before)
-    if gray:
-        return float(d[..., 2].mean())
-    hue = np.minimum(d[..., 0], 256.0 - d[..., 0])
-    return float((hue.mean() + d[..., 1].mean() + d[..., 2].mean()) / 3.0)
-
-
 def content_value(before: np.ndarray, after: np.ndarray) -> float:
     """The content value between two thumbnails (:func:`thumbnail`), 0-255: the smallest over
-    shifts of up to :data:`SHIFT` thumbnail pixels each way (on the pixels both cover)."""
+    shifts of up to :data:`SHIFT` thumbnail pixels each way (on the pixels both cover). Every
+    shift at once: ``after`` padded with NaN, its windows against ``before``."""
     gray = before[..., 1].mean() < GRAY_SATURATION and after[..., 1].mean() < GRAY_SATURATION
     h, w = before.shape[:2]
     r = min(SHIFT, h // 4, w // 4)
-    best = np.inf
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            a = before[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
-            b = after[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
-            best = min(best, _difference(a, b, gray))
-    return float(best)
+    padded = np.full((h + 2 * r, w + 2 * r, 3), np.nan, np.float32)
+    padded[r:r + h, r:r + w] = after
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(0, 1))  # (shifts, shifts, 3, h, w)
+    d = np.abs(windows - np.moveaxis(before, -1, 0))
+    with np.errstate(invalid="ignore"):
+        if gray:
+            per_shift = np.nanmean(d[:, :, 2], axis=(2, 3))
+        else:
+            hue = np.minimum(d[:, :, 0], 256.0 - d[:, :, 0])
+            per_shift = (np.nanmean(hue, axis=(2, 3)) + np.nanmean(d[:, :, 1], axis=(2, 3))
+                         + np.nanmean(d[:, :, 2], axis=(2, 3))) / 3.0
+    return float(per_shift.min())
 
 
 class ContentValues:
@@ -76,7 +74,10 @@ class ContentValues:
         self._last: np.ndarray | None = None
 
     def add(self, rgb: np.ndarray) -> None:
-        thumb = thumbnail(rgb)
+        self.add_thumbnail(thumbnail(rgb))
+
+    def add_thumbnail(self, thumb: np.ndarray) -> None:
+        """The next frame, as its :func:`thumbnail` (made elsewhere: a planning thread)."""
         self.values.append(0.0 if self._last is None or self._last.shape != thumb.shape
                            else content_value(self._last, thumb))
         self._last = thumb
