@@ -19,6 +19,17 @@ from dreamfx.io.images import compose, Picture, to_picture
 from dreamfx.runs.frames import AnimationRun, frame_metadata, note_silence
 from dreamfx.runs.outcomes import interruptible
 
+#: Frames the lanes still running must have left before a video's batch narrows as lanes end
+#: (:class:`BatchWidth`).
+NARROW_AFTER = 32
+
+
+def pulled(options: Any) -> bool:
+    """Whether a video with these options pulls frames toward the previous output (its
+    ``blend`` and ``temporal`` both on): :func:`chain_start` gives a term for every frame
+    but a shot's first."""
+    return options.blend > 0 and options.temporal > 0
+
 
 def as_picture(rgb: np.ndarray) -> Picture:
     """A decoded RGB frame (uint8, H x W x 3) as a picture."""
@@ -38,25 +49,48 @@ def chain_start(options: Any, dreamer: Any, picture: Picture, previous: Picture 
         return frame, None
     carried = motion if options.flow == "farneback" else None
     before = previous.pixels(dreamer.channels)
-    toward = temporal_term(before, carried, options.temporal) if options.temporal > 0 else None
-    return blend_start(frame, before, carried, options.blend), toward
+    warped = None if carried is None else carried.carry(before)  # once, for both
+    toward = temporal_term(before, carried, options.temporal, warped) if options.temporal > 0 else None
+    return blend_start(frame, before, carried, options.blend, warped), toward
+
+
+class BatchWidth:
+    """The width of each step's batch: the frames of the lanes still running, padded with
+    copies of the first (dropped after). A width is a batch shape, and a new shape costs about
+    ten steps' time (its first two dreams run round by round, the third traces the whole
+    dream: :class:`~dreamfx.engine.whole.WholeDreams`). So as lanes end the batch keeps its
+    width, and narrows (to a power of two) only when the lanes still running have at least
+    :data:`NARROW_AFTER` frames left: a long last shot is not dreamed eight times over."""
+
+    def __init__(self, lanes: int) -> None:
+        self.width = lanes
+
+    def __call__(self, running: int, left: int) -> int:
+        """The width for a step of ``running`` lanes, the longest with ``left`` frames to go (this one included)."""
+        narrower = 1 << (running - 1).bit_length()
+        if narrower < self.width and left >= NARROW_AFTER:
+            self.width = narrower
+        return max(self.width, running)
 
 
 def dream_step(run: AnimationRun, dreamer: Any, images: list[np.ndarray], towards: list[Any],
-               choices: list[int] | None, where: list[str], lanes: int) -> list[Any]:
-    """One step of every lane: the frames dreamed as one batch, interruptible, timed into
-    ``run.dream_seconds``; a non-finite result refused, a silent one counted. As lanes end,
-    the batch is padded (with copies of its first frame, dropped after) to a power of two or
-    to the number of lanes, so that a clip compiles a few batch shapes, not one per width
-    (a new shape's first dreams run eagerly and trace: seconds each)."""
+               choices: list[int] | None, where: list[str], width: int, pulls: bool) -> list[Any]:
+    """One step of every lane: the frames dreamed as one batch of ``width`` (see
+    :class:`BatchWidth`), interruptible, timed into ``run.dream_seconds``; a non-finite result
+    refused, a silent one counted. ``pulls`` (:func:`pulled`): the video pulls frames, so a
+    step of shots' first frames only is dreamed with a pull of weight 0 (which adds exactly
+    0): one compiled dream serves every step."""
+    from dreamfx.engine.pull import Toward
+
     began = time.perf_counter()
-    width = min(lanes, 1 << (len(images) - 1).bit_length())  # few batch shapes: each is compiled once
     padded = images + [images[0]] * (width - len(images))
     # one choice for all (an "auto" map chosen once), or one per image (map keyframes: its frame)
     each = None if choices is None else (choices * len(padded) if len(choices) == 1 and len(images) > 1
                                          else choices + [choices[0]] * (width - len(choices)))
-    pulls = towards + [None] * (width - len(towards))
-    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each, toward=pulls))[:len(images)]
+    pulls_each = towards + [None] * (width - len(towards))
+    if pulls and all(toward is None for toward in pulls_each):
+        pulls_each[0] = Toward(images[0], np.zeros(images[0].shape[:2], np.float32))
+    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each, toward=pulls_each))[:len(images)]
     run.dream_seconds += time.perf_counter() - began
     for result, name in zip(results, where):
         if result.problem is not None:

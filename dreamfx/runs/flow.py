@@ -17,7 +17,7 @@ lies outside frame t-1. That hard mask is the metrics'; what a dream carries ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,21 +74,23 @@ def _maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` sampled at ``x + flow(x)`` (bilinear, edges repeated)."""
+def warp(image: np.ndarray, flow: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``image`` sampled at ``x + flow(x)`` (bilinear, edges repeated); ``maps``: ``flow``'s
+    sampling positions, when already made (:attr:`Motion.maps`)."""
     cv2 = require_cv2()
-    mx, my = _maps(flow)
+    mx, my = _maps(flow) if maps is None else maps
     return cv2.remap(np.ascontiguousarray(image, np.float32), mx, my, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
 
 
-def _checks(backward: np.ndarray, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _checks(backward: np.ndarray, forward: np.ndarray,
+            maps: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ruder et al.'s checks for frame t (see the module's docstring), as boolean (H, W):
     ``dropped``, the flows disagree or a motion boundary; ``outside``, the source pixel lies
-    outside frame t-1."""
+    outside frame t-1. ``maps``: ``backward``'s sampling positions, when already made."""
     h, w = backward.shape[:2]
-    mx, my = _maps(backward)
-    forward_at_source = warp(forward, backward)
+    mx, my = _maps(backward) if maps is None else maps
+    forward_at_source = warp(forward, backward, (mx, my))
     both = backward + forward_at_source
     disagree = (both ** 2).sum(-1) > 0.01 * ((backward ** 2).sum(-1) + (forward_at_source ** 2).sum(-1)) + 0.5
     du_y, du_x = np.gradient(backward[..., 0])
@@ -134,36 +136,49 @@ class Motion:
     backward: np.ndarray  # flow t -> t-1
     mask: np.ndarray  # 1 where frame t-1's content carries over (consistency_mask): the metrics' mask
     weight: np.ndarray  # the mask feathered (feathered): how much of it a dream carries over
+    #: Where each pixel of frame t samples frame t-1 (``backward``'s maps for :func:`warp`),
+    #: made with the flow (in the flow's thread, off the dream's path); None: made when used.
+    maps: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def between(cls, previous: np.ndarray, current: np.ndarray) -> "Motion":
         """Flow both ways between two gray frames, the consistency mask and its feathered weight."""
         backward = farneback(current, previous)
         forward = farneback(previous, current)
-        dropped, outside = _checks(backward, forward)
-        return cls(backward, (~(dropped | outside)).astype(np.float32), carry_weight(dropped, outside))
+        maps = _maps(backward)
+        dropped, outside = _checks(backward, forward, maps)
+        return cls(backward, (~(dropped | outside)).astype(np.float32), carry_weight(dropped, outside), maps)
+
+    def carry(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (frame t-1's, or its dream) warped onto frame t."""
+        return warp(image, self.backward, self.maps)
 
 
-def blend_start(frame: np.ndarray, previous_dream: np.ndarray, motion: Motion | None, blend: float) -> np.ndarray:
+def blend_start(frame: np.ndarray, previous_dream: np.ndarray, motion: Motion | None, blend: float,
+                carried: np.ndarray | None = None) -> np.ndarray:
     """Where the dream of ``frame`` starts: the frame, with the previous dream warped onto it
     mixed in at weight ``blend`` where the feathered mask keeps it (fresh frame at
-    disocclusions). ``motion`` None: no warp, the plain blend of most DeepDream video tools."""
+    disocclusions). ``motion`` None: no warp, the plain blend of most DeepDream video tools.
+    ``carried``: the previous dream already warped (``motion.carry``), when made."""
     if blend <= 0.0:
         return frame
     if motion is None:
         return ((1.0 - blend) * frame + blend * previous_dream).astype(np.float32)
-    carried = warp(previous_dream, motion.backward)
+    carried = motion.carry(previous_dream) if carried is None else carried
     weight = blend * (motion.weight if frame.ndim == 2 else motion.weight[..., None])
     return (frame + weight * (carried - frame)).astype(np.float32)
 
 
-def temporal_term(previous_output: np.ndarray, motion: Motion | None, weight: float) -> Toward:
+def temporal_term(previous_output: np.ndarray, motion: Motion | None, weight: float,
+                  carried: np.ndarray | None = None) -> Toward:
     """The temporal term of a frame's dream (:class:`dreamfx.engine.pull.Toward`): pull toward
     the previous frame's output warped onto it, by ``weight`` where the feathered mask keeps
-    it. ``motion`` None: toward the previous output where it was, everywhere."""
+    it. ``motion`` None: toward the previous output where it was, everywhere. ``carried``: the
+    previous output already warped (``motion.carry``), when made."""
     if motion is None:
         return Toward(previous_output, np.full(previous_output.shape[:2], weight, np.float32))
-    return Toward(warp(previous_output, motion.backward), (weight * motion.weight).astype(np.float32))
+    target = motion.carry(previous_output) if carried is None else carried
+    return Toward(target, (weight * motion.weight).astype(np.float32))
 
 
 @dataclass

@@ -22,6 +22,7 @@ cluster worker shares (:mod:`dreamfx.runs.videoworker`).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from dreamfx.io.images import Picture, to_picture
-from dreamfx.runs.chain import as_picture, chain_start, dream_step, frame_output
+from dreamfx.runs.chain import as_picture, BatchWidth, chain_start, dream_step, frame_output, pulled
 from dreamfx.runs.keys import keyframe_choices
 from dreamfx.runs.frames import AnimationRun, frame_choices, FrameEvent, OutputPlan
 from dreamfx.runs.shots import lane_ranges, Shot
@@ -43,7 +44,8 @@ WRITES_BEHIND = 2
 
 class Lane:
     """Consecutive whole shots dreamed in order: their frames decoded from the lane's first,
-    the flow into each (none into a shot's first frame) computed ahead in ``pool``."""
+    ahead of the one being dreamed, in ``pool`` (with the flow into each, none into a shot's
+    first frame), so the dreaming thread waits for neither."""
 
     def __init__(self, clip: Any, shots: list[Shot], pool: ThreadPoolExecutor) -> None:
         self.shots, self.pool = shots, pool
@@ -51,48 +53,69 @@ class Lane:
         self.starts = {shot.first for shot in shots}
         self.source: Iterator[np.ndarray] = clip.frames(self.index)
         self.decoded: dict[int, np.ndarray] = {}
-        self.motions: dict[int, Future[Any]] = {}
+        self.ahead: dict[int, Future[Any]] = {}
         self.next = self.index
         self.previous: Picture | None = None  # the previous frame's output, as written
         self.previous_input: np.ndarray | None = None
+        self._reading = threading.Lock()  # the decoder and the decoded frames, shared with the pool
+        self._failed: BaseException | None = None
 
     @property
     def active(self) -> bool:
         return self.index <= self.last
 
     def rgb(self, index: int) -> np.ndarray:
-        while self.next <= index:
-            self.decoded[self.next] = next(self.source)
-            self.next += 1
-        return self.decoded[index]
+        with self._reading:
+            if self._failed is not None:  # the decoder failed in another thread: the same error here
+                raise self._failed
+            try:
+                while self.next <= index:
+                    self.decoded[self.next] = next(self.source)
+                    self.next += 1
+            except BaseException as exc:
+                self._failed = exc
+                raise
+            return self.decoded[index]
 
     def want(self, index: int) -> None:
-        """Start the flow from frame ``index - 1`` to frame ``index`` (within a shot)."""
+        """Start decoding frame ``index`` and the flow into it from frame ``index - 1`` (within a shot)."""
+        if index <= self.last and index not in self.ahead:
+            self.ahead[index] = self.pool.submit(self._ahead, index)
+
+    def want_window(self) -> None:
+        """Start the frames from the current one to :data:`AHEAD` after it."""
+        for index in range(self.index, min(self.index + 1 + AHEAD, self.last + 1)):
+            self.want(index)
+
+    def _ahead(self, index: int) -> tuple[Picture, Any]:
         from dreamfx.runs.flow import Motion
 
-        if index <= self.last and index not in self.starts and index not in self.motions:
-            before, after = self.rgb(index - 1), self.rgb(index)
-            self.motions[index] = self.pool.submit(
-                lambda: Motion.between(as_picture(before).luma, as_picture(after).luma))
-
-    def motion(self, index: int) -> Future[Any] | None:
-        """The flow into frame ``index`` (a future, which the lane forgets), None at a shot's start."""
+        after = as_picture(self.rgb(index))
         if index in self.starts:
-            return None
+            return after, None
+        return after, Motion.between(as_picture(self.rgb(index - 1)).luma, after.luma)
+
+    def frame(self, index: int) -> tuple[Picture, Any]:
+        """Frame ``index`` as a picture and the flow into it (None at a shot's start), made in
+        the pool (waited for here; the lane forgets them)."""
         self.want(index)
-        return self.motions.pop(index)
+        return self.ahead.pop(index).result()
 
     def advance(self, written: Picture, picture: Picture) -> None:
         """Frame ``self.index`` is done: its output becomes the previous one, older frames go."""
         self.previous, self.previous_input = written, picture.luma
-        for old in [i for i in self.decoded if i < self.index]:
-            del self.decoded[old]
+        with self._reading:
+            for old in [i for i in self.decoded if i < self.index]:
+                del self.decoded[old]
         self.index += 1
 
     def close(self) -> None:
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()
+        for future in self.ahead.values():
+            future.cancel()
+        with self._reading:  # a decode under way in the pool ends first
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
 
 
 def first_to_dream(plan: OutputPlan, clip: Any, shots: list[Shot]) -> dict[int, int]:
@@ -137,7 +160,9 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
     with ThreadPoolExecutor(2, thread_name_prefix="dreamfx-flow") as pool, \
             ThreadPoolExecutor(1, thread_name_prefix="dreamfx-io") as writer:
         lanes = [Lane(clip, group, pool) for group in groups]
+        width = BatchWidth(len(lanes))
         writes: deque[Future[None]] = deque()
+        sums: list[Future[None]] = []  # the coherence metrics' additions
 
         def landed(wait_for: int) -> None:
             while writes and (writes[0].done() or len(writes) > wait_for):
@@ -146,21 +171,24 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                 run.dreamed += 1
                 event(run.reused + run.dreamed, count)
 
-        def measure(lane: Lane, motion: Future[Any] | None, picture: Picture, written: Picture) -> None:
+        def measure(lane: Lane, motion: Any, picture: Picture, written: Picture) -> None:
             if motion is not None and lane.previous is not None and lane.previous_input is not None:
-                metrics.add(lane.previous_input, picture.luma, lane.previous.luma, written.luma, motion.result())
+                # off the chain's path: in the writer's thread, in order (the same sums)
+                sums.append(writer.submit(metrics.add, lane.previous_input, picture.luma, lane.previous.luma,
+                                          written.luma, motion))
             lane.advance(written, picture)
 
         try:
             while True:
-                batch: list[tuple[Lane, int, Picture, Future[Any] | None]] = []
+                batch: list[tuple[Lane, int, Picture, Any]] = []
+                for lane in lanes:
+                    if lane.active:
+                        lane.want_window()
                 for lane in lanes:
                     while lane.active:
                         index = lane.index
-                        picture = as_picture(lane.rgb(index))
-                        for ahead in range(index + 1, min(index + 1 + AHEAD, lane.last + 1)):
-                            lane.want(ahead)
-                        motion = lane.motion(index)
+                        lane.want_window()
+                        picture, motion = lane.frame(index)
                         if index < firsts[shot_of[index]]:
                             measure(lane, motion, picture, store.read(index))
                             continue
@@ -178,13 +206,14 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                         settings = dreamer.settings_with(choices[0])  # the stored settings hold the map chosen
                 starts, towards = [], []
                 for lane, index, picture, motion in batch:
-                    start, toward = chain_start(request, dreamer, picture, lane.previous,
-                                                motion.result() if motion is not None else None)
+                    start, toward = chain_start(request, dreamer, picture, lane.previous, motion)
                     starts.append(start)
                     towards.append(toward)
                 keyed = [i for _, i, _, _ in batch] if keyframe_choices(dreamer, 0) is not None else None
                 results = dream_step(run, dreamer, starts, towards, keyed or choices,
-                                 [f"frame {i} of {clip.source}" for _, i, _, _ in batch], len(lanes))
+                                     [f"frame {i} of {clip.source}" for _, i, _, _ in batch],
+                                     width(len(batch), max(lane.last - i + 1 for lane, i, _, _ in batch)),
+                                     pulled(request))
                 for (lane, index, picture, motion), result in zip(batch, results):
                     composed, meta = frame_output(request, settings, picture, result, run_hash=run_hash,
                                                   params=params, index=index, count=count,
@@ -202,6 +231,8 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
                 landed(0)
             except KeyboardInterrupt:
                 run.interrupted = True
+    for added in sums:
+        added.result()
     run.seconds = time.perf_counter() - started
     return run, settings, metrics
 

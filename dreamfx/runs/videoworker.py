@@ -154,7 +154,7 @@ def dream_shots(task: VideoTask, dreams_done: Callable[[], Any] | None = None) -
     dream is over and only encoding is left (see :func:`dreamfx.runs.worker.dream_task`)."""
     from dreamfx.io.images import to_picture
     from dreamfx.io.writing import encode_image
-    from dreamfx.runs.chain import chain_start, dream_step, frame_output
+    from dreamfx.runs.chain import BatchWidth, chain_start, dream_step, frame_output, pulled
     from dreamfx.runs.frames import AnimationRun, frame_choices
     from dreamfx.runs.keys import keyframe_choices
     from dreamfx.runs.worker import warm_dreamer
@@ -172,6 +172,7 @@ def dream_shots(task: VideoTask, dreams_done: Callable[[], Any] | None = None) -
             by_first = {s.first: s for s in task.shots}
             groups = lane_ranges([Shot(s.first, s.last) for s in task.shots], task.lanes)
             lanes = [_Lane([by_first[s.first] for s in group], pool, task.source) for group in groups]
+            width = BatchWidth(len(lanes))
             while any(lane.active for lane in lanes):
                 batch = [(lane, *lane.current()) for lane in lanes if lane.active]
                 starts, towards = [], []
@@ -182,7 +183,9 @@ def dream_shots(task: VideoTask, dreams_done: Callable[[], Any] | None = None) -
                 keyed = [b[2] for b in batch] if keyframe_choices(dreamer, 0) is not None else None
                 with lock:
                     results = dream_step(run, dreamer, starts, towards, keyed or choices,
-                                         [f"frame {b[2]} of {task.source}" for b in batch], len(lanes))
+                                         [f"frame {b[2]} of {task.source}" for b in batch],
+                                         width(len(batch), max(len(b[0].steps) - b[0].at for b in batch)),
+                                         pulled(task.options))
                 for (lane, shot, index, picture, _, _), result in zip(batch, results):
                     composed, meta = frame_output(task.options, out.settings, picture, result, run_hash=task.run_hash,
                                                   params=task.params, index=index, count=task.count,
