@@ -87,3 +87,24 @@ def test_on_canvas_sees_every_round_and_changes_no_pixel():
     assert all(before == after == (1, 28, 28, 1) for _, before, after in seen)
     difference = np.abs(watched[0].image - plain[0].image).max()
     assert difference == 0 if dreamer.backend == "tensorflow" else difference <= 1e-6
+
+
+@pytest.mark.parametrize("preset", ["single-map", "tiling"])
+def test_a_pulled_dream_as_one_compiled_call_gives_the_same_bits(preset, monkeypatch):
+    """The pull's full-resolution finish is part of the whole dream's compiled call (no eager
+    ops after it); round by round (``stream``) it runs on the host: the same bits on
+    TensorFlow, where a shape's later dreams run as one call."""
+    from dreamfx.api import make_dreamer
+    from dreamfx.engine import ascent
+
+    monkeypatch.setattr(ascent, "PIECE_SECONDS", 30.0)  # "short" whatever the machine's load
+    dreamer = make_dreamer(preset, {"steps": 3, "rounds": 2})
+    photo, target = _photos()
+    weight = np.linspace(0.0, 0.9, photo.size, dtype=np.float32).reshape(photo.shape)
+    toward = [Toward(target, weight), Toward(photo[::-1], weight[::-1])]
+    dreams = [dreamer.dream_batch([photo, target], toward=toward) for _ in range(4)]
+    streamed = dreamer.dream_batch([photo, target], toward=toward, stream=True)
+    assert len(dreamer._whole) == (1 if dreamer.backend == "tensorflow" and dreamer._whole.enabled else 0)
+    for whole, rounds in zip(dreams[-1], streamed):
+        assert np.array_equal(whole.image, rounds.image) if dreamer.backend == "tensorflow" \
+            else np.abs(whole.image - rounds.image).max() <= 1e-6

@@ -292,7 +292,8 @@ class Dreamer:
             batch = backend.tensor(batch_array)
             whole = self._whole.dream(self, batch, None if choices is None else choice_tensor, on_round, stream, pull)
             if whole is not None:
-                out, before, after = whole
+                out, before, after = whole  # a pull's finish was part of the call
+                result_images = out.image
             else:
                 compiled_started = time.perf_counter()
                 before = self.score(batch, choices=choices)
@@ -301,7 +302,8 @@ class Dreamer:
                 after = self.score(out.image, choices=choices)
                 if run.compiled:
                     self._whole.timed(batch.shape, (choices is None, pull is None), time.perf_counter() - compiled_started)
-            result_images = out.image if pull is None else pull.finish(out.image, self.scaler.levels(batch_array.shape[1:3])[-1])
+                level = self.scaler.levels(batch_array.shape[1:3])[-1]
+                result_images = out.image if pull is None else pull.finish(out.image, level)
             output = squeeze(np.asarray(widen(result_images[..., keep], self.settings.output["contrast"])))
             output = apply_mask(self.settings, output, squeeze(np.asarray(batch_array)[..., keep]), masks)
             dream = np.clip(squeeze(np.asarray(out.dream)[..., keep]), 0.0, 1.0)

@@ -98,8 +98,10 @@ class Pull:
         if self.steps <= 0:
             return image
         size = (int(image.shape[1]), int(image.shape[2]))
+        known = self._levels.get(level_key(level))  # the target's canvas, made for the steps
 
-        def detail(x: Any) -> Any:
-            return x - level.from_canvas(level.to_canvas(x), size)
+        def detail(x: Any, canvas: Any = None) -> Any:
+            return x - level.from_canvas(level.to_canvas(x) if canvas is None else canvas, size)
 
-        return ops.clip(image + self.weights * (detail(self.targets) - detail(image)), 0.0, 1.0)
+        target_detail = detail(self.targets, None if known is None else known[0])
+        return ops.clip(image + self.weights * (target_detail - detail(image)), 0.0, 1.0)

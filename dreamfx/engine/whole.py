@@ -108,7 +108,8 @@ class WholeDreams:
         to agree (:meth:`wanted`) and the caller does not watch it round by round
         (``stream``): ``(LoopResult, before, after)``, or None for the round-by-round way
         (also when the call fails: a debug line says why). ``pull``: a
-        :class:`~dreamfx.engine.pull.Pull` (its tensors are the call's inputs), or None."""
+        :class:`~dreamfx.engine.pull.Pull` (its tensors are the call's inputs), or None; the
+        result's image is then already finished (:meth:`~dreamfx.engine.pull.Pull.finish`)."""
         from dreamfx.engine.pull import Pull
 
         plain = (choices is None, pull is None)
@@ -125,7 +126,9 @@ class WholeDreams:
             before = scores(images)
             traced = None if targets is None else Pull(targets, weights, steps)
             out = dreamer.loop(images, dreamer.scaler, TracedRun(dreamer.ascent, choices, traced))
-            return out.image, out.pattern, out.dream, out.detail, before, scores(out.image)
+            after = scores(out.image)
+            image = out.image if traced is None else traced.finish(out.image, level)  # in the call: no eager ops
+            return image, out.pattern, out.dream, out.detail, before, after
 
         try:
             fn = self.function(batch.shape, plain, lambda: dreamer.kernel.compile_function(dream))
