@@ -84,7 +84,7 @@ class Lane:
 
     def want_window(self) -> None:
         """Start the frames from the current one to :data:`AHEAD` after it."""
-        for index in range(self.index, min(self.index + 1 + AHEAD, self.last + 1)):
+        for index in range(self.index, self.index + 1 + AHEAD):
             self.want(index)
 
     def _ahead(self, index: int) -> tuple[Picture, Any]:
@@ -181,9 +181,9 @@ def dream_lanes(request: Any, plan: OutputPlan, clip: Any, shots: list[Shot], se
         try:
             while True:
                 batch: list[tuple[Lane, int, Picture, Any]] = []
-                for lane in lanes:
-                    if lane.active:
-                        lane.want_window()
+                for ahead in range(AHEAD + 1):  # every lane's next frame first, then the ones after
+                    for lane in lanes:
+                        lane.want(lane.index + ahead)
                 for lane in lanes:
                     while lane.active:
                         index = lane.index
