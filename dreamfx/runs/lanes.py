@@ -53,6 +53,7 @@ class Lane:
         self.starts = {shot.first for shot in shots}
         self.source: Iterator[np.ndarray] = clip.frames(self.index)
         self.decoded: dict[int, np.ndarray] = {}
+        self.lumas: dict[int, np.ndarray] = {}  # the frames' gray, for the flow into the next
         self.ahead: dict[int, Future[Any]] = {}
         self.next = self.index
         self.previous: Picture | None = None  # the previous frame's output, as written
@@ -91,9 +92,14 @@ class Lane:
         from dreamfx.runs.flow import Motion
 
         after = as_picture(self.rgb(index))
+        with self._reading:
+            self.lumas[index] = after.luma
+            before = self.lumas.get(index - 1)  # made by the frame before's task, when it is done
         if index in self.starts:
             return after, None
-        return after, Motion.between(as_picture(self.rgb(index - 1)).luma, after.luma)
+        if before is None:
+            before = as_picture(self.rgb(index - 1)).luma
+        return after, Motion.between(before, after.luma)
 
     def frame(self, index: int) -> tuple[Picture, Any]:
         """Frame ``index`` as a picture and the flow into it (None at a shot's start), made in
@@ -107,6 +113,8 @@ class Lane:
         with self._reading:
             for old in [i for i in self.decoded if i < self.index]:
                 del self.decoded[old]
+            for old in [i for i in self.lumas if i < self.index]:
+                del self.lumas[old]
         self.index += 1
 
     def close(self) -> None:
