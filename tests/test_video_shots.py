@@ -135,3 +135,31 @@ def test_planning_names_the_first_bad_frame_in_order(tmp_path):
     generated_photo(6).resize((41, 30)).save(folder / names[20])  # another size
     with pytest.raises(ImageError, match=f"{names[20]} is 41x30"):
         scan_clip(folder)
+
+
+def test_a_folders_frames_are_the_ones_planned_held_or_read_again(tmp_path, monkeypatch):
+    """Planning keeps a folder's first frames (up to HELD_BYTES) for the run: a frame file
+    changed after planning gives the frame planned when it was held, and is refused (the
+    frames dreamed are complete, run again) when it must be read again."""
+    import numpy as np
+
+    from dreamfx.errors import ImageError
+    from dreamfx.runs import clips
+    from dreamfx.tools.clips import save_clip
+
+    folder = tmp_path / "clip"
+    frames = pan_frames(generated_photo(8), 5, (40, 30), 1.0)
+    save_clip(folder, frames)
+    names = sorted(folder.iterdir())
+    planned = clips.scan_clip(folder)
+    assert sorted(planned.held) == [0, 1, 2, 3, 4]
+    generated_photo(9).resize((40, 30)).save(names[2])  # changed after planning
+    got = list(planned.frames(0))
+    assert np.array_equal(got[2], np.asarray(frames[2].convert("RGB"))) and not planned.held  # handed out once
+    monkeypatch.setattr(clips, "HELD_BYTES", 40 * 30 * 3 * 2)  # two frames held
+    frames[2].save(names[2])
+    again = clips.scan_clip(folder)
+    assert sorted(again.held) == [0, 1]
+    generated_photo(9).resize((40, 30)).save(names[3])
+    with pytest.raises(ImageError, match="changed while it was dreamed"):
+        list(again.frames(0))

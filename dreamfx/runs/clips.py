@@ -1,5 +1,6 @@
 """The input of ``dreamfx video``: a clip (a video file PyAV reads, or a folder of same-sized
-images), read twice and never held whole.
+images), read twice and never held whole (a folder's first frames, up to
+:data:`HELD_BYTES`, are kept from planning instead of read again).
 
 :func:`scan_clip` plans: it decodes every frame once, one at a time, and keeps only what a run
 needs before any dream (the frame count, the size, each frame's digest, the frame rate), so a
@@ -29,6 +30,10 @@ from dreamfx.io.images import INPUT_SUFFIXES, decode_picture, digest, read_input
 from dreamfx.runs.encoders import require_av
 from dreamfx.runs.frames import MAX_FRAMES
 from dreamfx.runs.shots import ContentValues
+
+#: Bytes of a folder's decoded frames that planning keeps for the run (the first frames, up
+#: to this): a short clip's frames are decoded once. A video file's are decoded twice.
+HELD_BYTES = 256 * 2**20
 
 #: Image formats that hold a still photo unless they hold several frames (an animated GIF,
 #: WebP or PNG is a clip; so is any format Pillow does not read as an image: MP4, MOV, ...).
@@ -74,6 +79,9 @@ class Clip:
     has_audio: bool = False
     #: Each frame's content value against the one before (:mod:`dreamfx.runs.shots`), 0 for the first.
     changes: list[float] = field(default_factory=list)
+    #: A folder's first frames as planning decoded them (at most :data:`HELD_BYTES`), each
+    #: handed out once by :meth:`frames` instead of being decoded again.
+    held: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def count(self) -> int:
@@ -91,8 +99,10 @@ class Clip:
         planned is an :class:`ImageError`."""
         if self.files:
             for index in range(start, len(self.files)):
-                data, array = _folder_frame(self.files[index], self.max_pixels)
-                self._same(index, digest(data))
+                array = self.held.pop(index, None)  # the frame planned, from the bytes whose digest is kept
+                if array is None:
+                    data, array = _folder_frame(self.files[index], self.max_pixels)
+                    self._same(index, digest(data))
                 yield array
             return
         index = -1
@@ -147,12 +157,12 @@ def _folder_frame(path: Path, limit: int) -> tuple[bytes, np.ndarray]:
     return data, (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _planned(path: Path, limit: int) -> tuple[str, tuple[int, ...], np.ndarray]:
-    """What planning keeps of a frame file: its digest, its shape and its thumbnail."""
+def _planned(path: Path, limit: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """A frame file planned: its digest, its pixels (8-bit RGB) and its thumbnail."""
     from dreamfx.runs.shots import thumbnail
 
     data, array = _folder_frame(path, limit)
-    return digest(data), array.shape, thumbnail(array)
+    return digest(data), array, thumbnail(array)
 
 
 def _in_order(work: Any, items: list[Path], threads: int = 2, ahead: int = 8) -> Iterator[Any]:
@@ -185,16 +195,21 @@ def _scan_folder(folder: Path, fps: Fraction, limit: int) -> Clip:
     digests: list[str] = []
     shape: tuple[int, ...] | None = None
     changes = ContentValues()
-    for path, (found, frame_shape, thumb) in zip(files, _in_order(lambda p: _planned(p, limit), files)):
-        if shape is not None and frame_shape != shape:
-            raise ImageError(f"frame {path} is {frame_shape[1]}x{frame_shape[0]}, the frames before it "
+    held: dict[int, np.ndarray] = {}
+    budget = HELD_BYTES
+    for index, (path, (found, array, thumb)) in enumerate(zip(files, _in_order(lambda p: _planned(p, limit), files))):
+        if shape is not None and array.shape != shape:
+            raise ImageError(f"frame {path} is {array.shape[1]}x{array.shape[0]}, the frames before it "
                              f"{shape[1]}x{shape[0]}: a clip's frames must have one size")
         changes.add_thumbnail(thumb)
-        shape = frame_shape
+        shape = array.shape
         digests.append(found)
+        if array.nbytes <= budget:  # the first frames, up to the budget: not decoded again
+            held[index] = array
+            budget -= array.nbytes
     assert shape is not None
     return Clip(folder, digests, [p.name for p in files], (shape[0], shape[1]), fps, limit, files=files,
-                changes=changes.values)
+                changes=changes.values, held=held)
 
 
 # -- a video file --------------------------------------------------------------------------------
