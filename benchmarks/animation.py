@@ -83,6 +83,24 @@ def timed(dreamfx, argv: list[str], warm_argv: list[str], out: Path, fresh: bool
     return time.perf_counter() - started
 
 
+def speed_pair(dreamfx, pair: tuple[tuple[str, list[str]], ...], clip: Path, warm: Path, base: Path, repeat: int,
+               cuts: list[int]) -> dict[str, dict[str, Any]]:
+    """Each command of ``pair`` timed on ``clip`` ``repeat`` times, interleaved (each after a
+    warm run on ``warm``): the median seconds and frames/s, every timing, the coherence."""
+    n = len(list(clip.glob("*.png")))
+    results: dict[str, dict[str, Any]] = {}
+    for rep in range(repeat):
+        for name, cmd in pair:
+            out = base / name.replace(" ", "_").replace("/", "")
+            secs = timed(dreamfx, [*cmd, str(clip), "-q", "-o"],
+                         [*cmd, str(warm), "-q", "-o", str(out) + f"-warm{rep}/"], out, fresh=rep > 0)
+            each = results.get(name, {}).get("each_seconds", []) + [secs]
+            median = float(np.median(each))
+            results[name] = {"frames": n, "seconds": median, "frames_per_s": n / median, "each_seconds": each,
+                             **metrics_of(clip, out, cuts)}
+    return results
+
+
 def metrics_of(clip: Path, out: Path, cuts: list[int]) -> dict[str, float]:
     from dreamfx.runs.flow import Coherence, Motion
 
@@ -157,17 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         clip = save(base / "shots", frames)
         warm = save(base / "shots-warm", shots_clip(SEEDS + 100, size)[0])
         cuts = list(np.cumsum(lengths)[:-1])
-        n = len(frames)
-        pairs = () if args.coherence else (("S1 run FRAMES/", ["run"]), ("S1 video", ["video", *extra]))
-        for rep in range(args.repeat if pairs else 0):
-            for name, cmd in pairs:
-                out = base / name.replace(" ", "_").replace("/", "")
-                secs = timed(dreamfx, [*cmd, str(clip), "-q", "-o"],
-                             [*cmd, str(warm), "-q", "-o", str(out) + f"-warm{rep}/"], out, fresh=rep > 0)
-                each = results.get(name, {}).get("each_seconds", []) + [secs]
-                median = float(np.median(each))
-                results[name] = {"frames": n, "seconds": median, "frames_per_s": n / median, "each_seconds": each,
-                                 **metrics_of(clip, out, cuts)}
+        if not args.coherence:
+            results.update(speed_pair(dreamfx, (("S1 run FRAMES/", ["run"]), ("S1 video", ["video", *extra])),
+                                      clip, warm, base, args.repeat, cuts))
         if args.still:
             sheet(clip, base / "S1_video", lengths, Path(args.still))
         if not args.coherence:
@@ -176,17 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             results["S1 video"]["cuts_found_right"] = float(found == [int(c) for c in cuts])
         single = save(base / "single", pan_frames(generated_photo(SEEDS + 200), args.frames, size, 1.0))
         single_warm = save(base / "single-warm", pan_frames(generated_photo(SEEDS + 300), args.frames, size, 1.0))
-        pairs = () if args.coherence else (("S2 run --batch-size 1", ["run", "--batch-size", "1"]),
-                                           ("S2 video", ["video", *extra]))
-        for rep in range(args.repeat if pairs else 0):
-            for name, cmd in pairs:
-                out = base / name.replace(" ", "_").replace("/", "")
-                secs = timed(dreamfx, [*cmd, str(single), "-q", "-o"],
-                             [*cmd, str(single_warm), "-q", "-o", str(out) + f"-warm{rep}/"], out, fresh=rep > 0)
-                each = results.get(name, {}).get("each_seconds", []) + [secs]
-                median = float(np.median(each))
-                results[name] = {"frames": args.frames, "seconds": median, "frames_per_s": args.frames / median,
-                                 "each_seconds": each, **metrics_of(single, out, [])}
+        if not args.coherence:
+            results.update(speed_pair(dreamfx, (("S2 run --batch-size 1", ["run", "--batch-size", "1"]),
+                                                ("S2 video", ["video", *extra])),
+                                      single, single_warm, base, args.repeat, []))
         if not args.quick:
             with Image.open(PHOTO) as photo:
                 bundled = photo.convert("RGB")
