@@ -88,6 +88,27 @@ def test_a_cluster_dreams_the_frames_of_the_local_lanes(shot_clip, tmp_path, hos
         assert np.array_equal(b[i], c[i]) == (i in STARTS), i
 
 
+def test_the_progress_says_where_the_shots_are_dreamed(shot_clip, tmp_path, host, scheduler):
+    """The executor's news (its workers and threads) reaches the frame progress, as `run`
+    shows it: printed above the bar, or as a plain line off a terminal."""
+    import io
+
+    from rich.console import Console
+
+    from dreamfx.cli.progress import FrameProgress
+    from dreamfx.engine.dreamer import Dreamer
+    from dreamfx.runs.video import VideoRequest, run_video
+
+    out = io.StringIO()
+    with FrameProgress(Console(file=out, width=100), "dreaming") as progress:
+        run_video(VideoRequest(str(shot_clip), str(tmp_path / "out") + "/", overrides=TINY, cluster=scheduler),
+                  host, lambda settings: Dreamer(host, settings, "cpu"), progress)
+    assert f"on 1 Dask worker (1 thread) at {scheduler}" in out.getvalue()
+    quiet = io.StringIO()
+    FrameProgress(Console(file=quiet), "dreaming", quiet=True).status("on 1 Dask worker")
+    assert quiet.getvalue() == ""
+
+
 def test_ctrl_c_keeps_the_frames_written_and_a_rerun_resumes_exactly(shot_clip, tmp_path, host, scheduler,
                                                                     monkeypatch):
     from dreamfx.runs.videowork import VideoWork
@@ -159,6 +180,7 @@ def test_local_workers_dream_the_frames_of_the_local_lanes(shot_clip, tmp_path, 
     assert there.returncode == 0, there.stderr
     assert "distributed" not in there.stderr and "Traceback" not in there.stderr  # Dask's log stays quiet
     assert "3 shots: 0-2, 3-6, 7-8" in " ".join(there.stdout.split())
+    assert "on 1 Dask worker (1 thread) at local:1" in there.stdout  # where the shots were dreamed
     _same(_frames(tmp_path / "here"), _frames(tmp_path / "there"), exact=False)
 
 

@@ -344,6 +344,12 @@ class FrameProgress:
         elif done > self.first:
             self.console.print(f"[{done}/{total}] frame {done - 1} done", highlight=False)
 
+    def status(self, text: str) -> None:
+        """A line of news (where the dreams happen: ``video --cluster``'s workers), above the bar."""
+        if not self.quiet:
+            (self.progress.console if self.progress is not None else self.console).print(
+                escape(text), soft_wrap=True, highlight=False)
+
 
 @contextmanager
 def round_progress(console: Any, total: int, what: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:

@@ -145,7 +145,11 @@ class VideoWork:
             self.problem = reason
 
     def status(self, text: str) -> None:
-        """Where the dreams happen: not shown (the frame bar says how far the run is)."""
+        """Where the dreams happen (the workers and threads the cluster has): said by the
+        frame event's ``status``, when it has one (the command line's progress prints it)."""
+        say = getattr(self.event, "status", None)
+        if say is not None:
+            say(text)
 
     def stop(self, message: str) -> None:
         self.stopped = message
