@@ -199,3 +199,36 @@ def test_a_cluster_worker_dreams_each_photo_through_the_mask_bytes_it_is_sent(ho
         out = _pixels(tmp_path / "out" / name)
         assert np.abs(out - photos[name])[:, kept].max() <= 0.5 / 255, name
         assert read_metadata(tmp_path / "out" / name)["mask_sha256"] == task.items[name == "b.png"].mask.sha256
+
+
+def test_one_mask_for_all_travels_to_a_worker_as_bytes(host, tmp_path):
+    """``--mask FILE`` on a cluster: the tasks carry the mask's bytes, and a worker dreams
+    through them without reading the path (on another machine it may not exist, or hold
+    another file): the same pixels and provenance as the run in this process."""
+    from dreamfx.cache import CACHES
+    from dreamfx.config.request import DreamRequest
+    from dreamfx.runs.batch import BatchRunner
+    from dreamfx.runs.dreams import plan_dream
+    from dreamfx.runs.folderwork import FolderWork
+    from dreamfx.runs.worker import dream_task
+
+    _photos(tmp_path / "in", ["a.png", "b.png"])
+    digest = _mask(tmp_path / "m.png", left_black=True)
+    sets = ["optimizer.steps=4", "loop.rounds=1", ("output.mask", str(tmp_path / "m.png"))]
+    here = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "here") + "/", batch_size=2,
+                                   overrides=sets), host)
+    BatchRunner(here.settings, here.jobs, here.options, here.make_dreamer, host=host).run()
+    plan = plan_dream(DreamRequest([str(tmp_path / "in")], str(tmp_path / "out") + "/", batch_size=2,
+                                   overrides=sets), host)
+    runner = BatchRunner(plan.settings, plan.jobs, plan.options, plan.make_dreamer, host=host)
+    work = FolderWork(runner, runner.plan(), host)
+    (task,) = list(work.tasks())
+    assert [item.mask.data for item in task.items] == [(tmp_path / "m.png").read_bytes()] * 2
+    (tmp_path / "m.png").rename(tmp_path / "elsewhere.png")  # the worker's machine has no such file
+    CACHES["masks.feathered"].cache.clear()
+    work.finish(task, dream_task(task))
+    for name in ("a.png", "b.png"):
+        assert np.array_equal(_pixels(tmp_path / "out" / name), _pixels(tmp_path / "here" / name)), name
+        meta, local = read_metadata(tmp_path / "out" / name), read_metadata(tmp_path / "here" / name)
+        assert meta["mask_sha256"] == local["mask_sha256"] == digest
+        assert meta["settings"] == local["settings"] and meta["run_hash"] == local["run_hash"]  # the same provenance

@@ -206,3 +206,33 @@ def test_a_long_clip_is_cut_into_tasks_of_a_few_shots(shot_clip, tmp_path, host,
     _video(host, shot_clip, tmp_path / "whole", scheduler, lanes=2)
     assert len(made) == 2  # one worker thread: two tasks
     _same(_frames(tmp_path / "cut"), _frames(tmp_path / "whole"))
+
+
+def test_one_mask_for_all_reaches_the_workers_as_bytes(shot_clip, tmp_path, host, scheduler, monkeypatch):
+    """``--mask FILE`` with ``--cluster``: each task carries the mask's bytes and the worker
+    blends through them, never reading the path (on another machine it may not exist, or
+    hold another file); the frames are the in-process run's, bit for bit."""
+    from dreamfx.cache import CACHES
+    from dreamfx.engine import masks
+    from dreamfx.engine.dreamer import Dreamer
+    from dreamfx.runs.video import VideoRequest, run_video
+
+    mask = np.full((36, 48), 255, np.uint8)
+    mask[:, :24] = 0
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    sets = (*TINY, ("output.mask", str(tmp_path / "m.png")))
+
+    def video(out: Path, cluster: str | None):
+        return run_video(VideoRequest(str(shot_clip), str(out) + "/", overrides=sets, cluster=cluster), host,
+                         lambda settings: Dreamer(host, settings, "cpu"))
+
+    here = video(tmp_path / "here", None)
+    CACHES["masks.feathered"].cache.clear()
+    read: list[bool] = []
+    real = masks.mask_for
+    monkeypatch.setattr(masks, "mask_for", lambda *a, **k: read.append((a[4:] or [k.get("data")])[0] is not None)
+                        or real(*a, **k))
+    there = video(tmp_path / "there", scheduler)
+    assert here.dreamed == there.dreamed == sum(LENGTHS)
+    assert read and all(read)  # every mask the worker made came from the bytes it was sent
+    _same(_frames(tmp_path / "here"), _frames(tmp_path / "there"))

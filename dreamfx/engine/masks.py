@@ -40,6 +40,28 @@ class MaskFile:
     feather: float | None = None
 
 
+def settings_mask(settings: Any) -> MaskFile | None:
+    """The settings' one mask for all (``--mask FILE``) as a :class:`MaskFile` (its path and
+    the digest planning read), or None: what a cluster worker is sent with the file's bytes,
+    so it never reads the path (it may not exist there, or hold another file)."""
+    path = settings.output.get("mask") or ""
+    return MaskFile(path, settings.mask_sha256) if path else None
+
+
+def with_bytes(mask: MaskFile | None) -> MaskFile | None:
+    """``mask`` with its file's bytes, which a cluster worker needs (no shared filesystem);
+    they must be what the plan read (else an :class:`~dreamfx.errors.ImageError`)."""
+    if mask is None:
+        return None
+    from dreamfx.errors import ImageError
+    from dreamfx.io.images import digest, read_input_bytes
+
+    data = read_input_bytes(mask.path)
+    if digest(data) != mask.sha256:
+        raise ImageError(f"mask {mask.path} changed since the run was planned; run it again")
+    return replace(mask, data=data)
+
+
 def mask_for(path: str, digest: str, size: tuple[int, int], feather: float, data: bytes | None = None) -> np.ndarray:
     """The mask at ``path`` (or its bytes ``data``) as (H, W) floats in [0, 1] for a photo of
     ``size`` (H, W): its brightness (transparency counts as black), resized, feathered."""

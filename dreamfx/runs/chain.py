@@ -74,12 +74,15 @@ class BatchWidth:
 
 
 def dream_step(run: AnimationRun, dreamer: Any, images: list[np.ndarray], towards: list[Any],
-               choices: list[int] | None, where: list[str], width: int, pulls: bool) -> list[Any]:
+               choices: list[int] | None, where: list[str], width: int, pulls: bool,
+               mask: Any = None) -> list[Any]:
     """One step of every lane: the frames dreamed as one batch of ``width`` (see
     :class:`BatchWidth`), interruptible, timed into ``run.dream_seconds``; a non-finite result
     refused, a silent one counted. ``pulls`` (:func:`pulled`): the video pulls frames, so a
     step of shots' first frames only is dreamed with a pull of weight 0 (which adds exactly
-    0): one compiled dream serves every step."""
+    0): one compiled dream serves every step. ``mask``: the settings' mask with its bytes (a
+    cluster worker's: :class:`~dreamfx.engine.masks.MaskFile`), applied to every frame
+    instead of reading its path."""
     from dreamfx.engine.pull import Toward
 
     began = time.perf_counter()
@@ -90,7 +93,9 @@ def dream_step(run: AnimationRun, dreamer: Any, images: list[np.ndarray], toward
     pulls_each = towards + [None] * (width - len(towards))
     if pulls and all(toward is None for toward in pulls_each):
         pulls_each[0] = Toward(images[0], np.zeros(images[0].shape[:2], np.float32))
-    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each, toward=pulls_each))[:len(images)]
+    masks = {} if mask is None else {"masks": [mask] * width}
+    results = interruptible(lambda: dreamer.dream_batch(padded, choices=each, toward=pulls_each,
+                                                        **masks))[:len(images)]
     run.dream_seconds += time.perf_counter() - began
     for result, name in zip(results, where):
         if result.problem is not None:

@@ -58,10 +58,12 @@ class FolderWork:
         """The inputs as tasks, read lazily: same-sized images grouped (at most the batch
         size, and half the pixel budget) within a look-ahead of ``lookahead_bytes``. An input
         that cannot be read fails here, with its reason."""
+        from dreamfx.engine.masks import settings_mask, with_bytes
         from dreamfx.io.images import FORMATS, digest, read_input_bytes
 
         options = self.runner.options
         group_pixels = max(1, options.pixel_budget // 2)
+        one_for_all = _Once(lambda: with_bytes(settings_mask(self.runner.settings)))
         by_size: dict[Any, list[TaskItem]] = {}
         buffered = 0
         for index, outcome in enumerate(self.todo):
@@ -72,7 +74,7 @@ class FolderWork:
                 data = read_input_bytes(path)
                 if not data:
                     raise ImageError(f"input image {path} is empty (0 bytes)")
-                mask = _with_bytes(outcome.job.mask)
+                mask = with_bytes(outcome.job.mask) if outcome.job.mask is not None else one_for_all()
             except DreamfxError as exc:
                 outcome.error = exc
                 self.runner._fail(outcome, str(exc), 0.0)
@@ -170,19 +172,22 @@ def requirements_for(host: Any, settings: Any) -> Requirements:
     return Requirements(__version__, components, planned())
 
 
-def _with_bytes(mask: Any) -> Any:
-    """An input's own mask (a folder of masks) with the file's bytes, which a worker needs
-    (no shared filesystem); they must be what the plan read."""
-    if mask is None:
-        return None
-    from dataclasses import replace
+class _Once:
+    """``make()``'s value (or its error), made on the first call only."""
 
-    from dreamfx.io.images import digest, read_input_bytes
+    def __init__(self, make: Any) -> None:
+        self.make, self.done, self.value, self.error = make, False, None, None
 
-    data = read_input_bytes(mask.path)
-    if digest(data) != mask.sha256:
-        raise ImageError(f"mask {mask.path} changed since the run was planned; run it again")
-    return replace(mask, data=data)
+    def __call__(self) -> Any:
+        if not self.done:
+            try:
+                self.value = self.make()
+            except DreamfxError as exc:
+                self.error = exc
+            self.done = True
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 def _nbytes(item: TaskItem) -> int:

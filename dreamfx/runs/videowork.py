@@ -82,6 +82,7 @@ class VideoWork:
 
     def tasks(self) -> Iterator[VideoTask]:
         """The shots to dream as tasks, in the clip's order (one pass over its frames)."""
+        from dreamfx.engine.masks import settings_mask, with_bytes
         from dreamfx.io.images import read_input_bytes
 
         clip, request = self.clip, self.request
@@ -95,6 +96,7 @@ class VideoWork:
             at = 1  # the next frame the source gives
             options = ChainOptions(request.blend, request.flow, request.temporal, request.color)
             requirements = self.requirements
+            mask = with_bytes(settings_mask(self.settings))  # sent, never read by path on a worker
             frames_to_do = sum(s.last - s.first + 1 for s in self.todo)
             groups = max(1, self.threads * TASKS_PER_THREAD, -(-frames_to_do // TASK_FRAMES))
             for group in lane_ranges(self.todo, groups):
@@ -116,7 +118,7 @@ class VideoWork:
                 yield VideoTask(self.settings, options, works, self.run_hash, self.params, clip.count,
                                 str(clip.source), {i: clip.names[i] for i in indices},
                                 {i: clip.digests[i] for i in indices}, first, request.lanes, request.device,
-                                requirements)
+                                requirements, mask)
         finally:
             getattr(source, "close", lambda: None)()
 

@@ -74,10 +74,12 @@ class VideoTask:
     lanes: int
     device: str
     requirements: Requirements | None = None
+    #: The settings' mask for all, with its bytes (:func:`dreamfx.engine.masks.settings_mask`), or None.
+    mask: Any = None
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.shots) + len(self.first_frame)
+        return sum(s.nbytes for s in self.shots) + len(self.first_frame) + (len(self.mask.data) if self.mask else 0)
 
 
 @dataclass
@@ -185,7 +187,7 @@ def dream_shots(task: VideoTask, dreams_done: Callable[[], Any] | None = None) -
                     results = dream_step(run, dreamer, starts, towards, keyed or choices,
                                          [f"frame {b[2]} of {task.source}" for b in batch],
                                          width(len(batch), max(len(b[0].steps) - b[0].at for b in batch)),
-                                         pulled(task.options))
+                                         pulled(task.options), task.mask)
                 for (lane, shot, index, picture, _, _), result in zip(batch, results):
                     composed, meta = frame_output(task.options, out.settings, picture, result, run_hash=task.run_hash,
                                                   params=task.params, index=index, count=task.count,
