@@ -104,6 +104,7 @@ def test_the_progress_says_where_the_shots_are_dreamed(shot_clip, tmp_path, host
         run_video(VideoRequest(str(shot_clip), str(tmp_path / "out") + "/", overrides=TINY, cluster=scheduler),
                   host, lambda settings: Dreamer(host, settings, "cpu"), progress)
     assert f"on 1 Dask worker (1 thread) at {scheduler}" in out.getvalue()
+    assert "[9/9] frames done" in out.getvalue()  # off a terminal: a count (lanes finish out of order)
     quiet = io.StringIO()
     FrameProgress(Console(file=quiet), "dreaming", quiet=True).status("on 1 Dask worker")
     assert quiet.getvalue() == ""

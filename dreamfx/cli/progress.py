@@ -342,7 +342,8 @@ class FrameProgress:
         if self.progress is not None:
             self.progress.update(self.task, completed=done, rate=f"{rate:.2f} frames/s")
         elif done > self.first:
-            self.console.print(f"[{done}/{total}] frame {done - 1} done", highlight=False)
+            # a count, not the frame's index: lanes of shots finish frames out of order
+            self.console.print(f"[{done}/{total}] frames done", highlight=False)
 
     def status(self, text: str) -> None:
         """A line of news (where the dreams happen: ``video --cluster``'s workers), above the bar."""
