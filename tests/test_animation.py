@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from dreamfx.errors import SettingsError
+from dreamfx.tools.clips import write_mp4
 
 from .conftest import FAST, ROOT, SAMPLE, photo
 
@@ -334,35 +335,13 @@ def test_zoom_gif_webp_and_mp4_have_every_frame_at_the_photo_size(small_photo_pa
 
 
 
-def _mp4_with_audio(path: Path, frames: list[Path], fps: int = 12) -> None:
-    import av
-
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        with Image.open(frames[0]) as first:
-            video.width, video.height = first.size
-        video.pix_fmt = "yuv420p"
-        audio = out.add_stream("aac", rate=22050)
-        audio.layout = "mono"
-        for frame_path in frames:
-            with Image.open(frame_path) as img:
-                out.mux(video.encode(av.VideoFrame.from_image(img.convert("RGB"))))
-        out.mux(video.encode(None))
-        samples = int(22050 * len(frames) / fps)
-        tone = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 22050)).astype(np.float32)[None]
-        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-        frame.sample_rate = 22050
-        out.mux(audio.encode(frame))
-        out.mux(audio.encode(None))
-
-
 @pytest.mark.slow
 def test_video_mp4_keeps_frames_size_rate_and_audio(tmp_path, cli):
     av = pytest.importorskip("av")
     pytest.importorskip("cv2")
     frames = pan_clip(tmp_path / "clip", 8, (64, 48))
     source = tmp_path / "clip.mp4"
-    _mp4_with_audio(source, frames)
+    write_mp4(source, frames, fps=12, tone=True)
     assert cli("video", source, "-o", tmp_path / "out.mp4", *FAST, "-q", "--color", "luma").returncode == 0
     with av.open(str(tmp_path / "out.mp4")) as container:
         video = container.streams.video[0]

@@ -56,8 +56,9 @@ def save_clip(folder: Path, frames: list[Image.Image], digits: int = 3) -> list[
     return paths
 
 
-def write_mp4(path: Path, frames: list[Path], fps: int = 24) -> Path:
-    """The image files ``frames`` as an H.264 MP4 at ``path`` (PyAV); returns ``path``."""
+def write_mp4(path: Path, frames: list[Path], fps: int = 24, tone: bool = False) -> Path:
+    """The image files ``frames`` as an H.264 MP4 at ``path`` (PyAV), with a mono 440 Hz AAC
+    track as long as the video when ``tone``; returns ``path``."""
     import av
 
     with av.open(str(path), "w") as out:
@@ -65,8 +66,18 @@ def write_mp4(path: Path, frames: list[Path], fps: int = 24) -> Path:
         with Image.open(frames[0]) as first:
             stream.width, stream.height = first.size
         stream.pix_fmt = "yuv420p"
+        audio = out.add_stream("aac", rate=22050) if tone else None
+        if audio is not None:
+            audio.layout = "mono"
         for frame in frames:
             with Image.open(frame) as img:
                 out.mux(stream.encode(av.VideoFrame.from_image(img.convert("RGB"))))
         out.mux(stream.encode(None))
+        if audio is not None:
+            samples = int(22050 * len(frames) / fps)
+            wave = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 22050)).astype(np.float32)[None]
+            chunk = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
+            chunk.sample_rate = 22050
+            out.mux(audio.encode(chunk))
+            out.mux(audio.encode(None))
     return path
