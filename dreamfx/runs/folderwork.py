@@ -63,7 +63,10 @@ class FolderWork:
 
         options = self.runner.options
         group_pixels = max(1, options.pixel_budget // 2)
-        one_for_all = _Once(lambda: with_bytes(settings_mask(self.runner.settings)))
+        try:  # the settings' mask for all, read once: a worker is sent its bytes
+            one_for_all, unreadable = with_bytes(settings_mask(self.runner.settings)), None
+        except DreamfxError as exc:  # changed since the plan: each photo fails with it
+            one_for_all, unreadable = None, exc
         by_size: dict[Any, list[TaskItem]] = {}
         buffered = 0
         for index, outcome in enumerate(self.todo):
@@ -74,7 +77,9 @@ class FolderWork:
                 data = read_input_bytes(path)
                 if not data:
                     raise ImageError(f"input image {path} is empty (0 bytes)")
-                mask = with_bytes(outcome.job.mask) if outcome.job.mask is not None else one_for_all()
+                if outcome.job.mask is None and unreadable is not None:
+                    raise unreadable
+                mask = with_bytes(outcome.job.mask) if outcome.job.mask is not None else one_for_all
             except DreamfxError as exc:
                 outcome.error = exc
                 self.runner._fail(outcome, str(exc), 0.0)
@@ -170,24 +175,6 @@ def requirements_for(host: Any, settings: Any) -> Requirements:
         info = host.plugins.get(component.plugin)
         components[section] = (kind, name, component.plugin, info.version if info is not None else None)
     return Requirements(__version__, components, planned())
-
-
-class _Once:
-    """``make()``'s value (or its error), made on the first call only."""
-
-    def __init__(self, make: Any) -> None:
-        self.make, self.done, self.value, self.error = make, False, None, None
-
-    def __call__(self) -> Any:
-        if not self.done:
-            try:
-                self.value = self.make()
-            except DreamfxError as exc:
-                self.error = exc
-            self.done = True
-        if self.error is not None:
-            raise self.error
-        return self.value
 
 
 def _nbytes(item: TaskItem) -> int:
